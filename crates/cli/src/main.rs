@@ -1,0 +1,60 @@
+//! `coalescope`: the command-line tool. Thin glue: it parses flags and scenario files,
+//! calls the library crates and prints. Logic belongs in the libraries.
+//!
+//! Exit codes: 0 ok, 1 the run found a problem it was asked to gate on, 2 usage or input
+//! error.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Make interrupt coalescing visible, predictable and controllable.
+#[derive(Parser, Debug)]
+#[command(name = "coalescope", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a receive path (NIC -> IRQ -> NAPI -> application) from a scenario.
+    Sim(cmd::sim::Args),
+    /// Closed-form models: NIC timer/count, NVMe, virtio, sensor, DVFS+M/G/1, VaR, budgets.
+    Model(cmd::model::Args),
+    /// Distortion metrics (MDDR, BDC, DBC, CTE, DCCD) over timelines or packet captures.
+    Analyze(cmd::analyze::Args),
+    /// Run the built-in scenario through the simulator and the analytics, and explain.
+    Demo(cmd::demo::Args),
+    /// UDP traffic generator whose payload carries seq and send time.
+    Blast(cmd::blast::Args),
+    /// UDP receiver recording the dual timeline of every packet.
+    Probe(cmd::probe::Args),
+    /// Show, set and restore a NIC's interrupt coalescing and NAPI software knobs.
+    Nic(cmd::nic::Args),
+    /// Read-only checklist of host settings that matter for low-latency receive.
+    Audit(cmd::audit::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(a) => cmd::sim::run(a),
+        Command::Model(a) => cmd::model::run(a),
+        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Blast(a) => cmd::blast::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Nic(a) => cmd::nic::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("coalescope: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

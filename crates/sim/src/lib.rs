@@ -1,0 +1,5 @@
+//! # coalescope-sim
+//!
+//! Deterministic discrete-event simulator of NIC -> IRQ -> NAPI/softirq -> application (SPEC §2)
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

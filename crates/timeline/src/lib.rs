@@ -1,0 +1,27 @@
+//! # coalescope-timeline
+//!
+//! The one data model of coalescope (SPEC §1). Every source of timelines (the simulator,
+//! packet captures, the live probe) produces these tables and every consumer (metrics,
+//! desk, control, report) reads only these.
+//!
+//! - [`time`]: typed integer-nanosecond time.
+//! - [`strings`]: interned keys, so records are small `Copy` structs.
+//! - [`record`]: `Event`, `Order`, `Fill`, `Parent` and the [`Timeline`] holding them.
+//!
+//! ```
+//! use coalescope_timeline::{Event, Instant, Strings};
+//! let mut strings = Strings::new();
+//! let mut e = Event::md(strings.intern("feed-a"), 1, Instant(1_000));
+//! e.t_app = Some(Instant(51_000));
+//! assert_eq!(e.delay().unwrap().as_nanos(), 50_000);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod record;
+pub mod strings;
+pub mod time;
+
+pub use record::{Event, EventKind, Fill, Order, Parent, Side, Timeline};
+pub use strings::{Strings, Sym};
+pub use time::{parse_duration, Duration, Instant};
