@@ -1,5 +1,14 @@
 //! # coalescope-probe
 //!
-//! Live Linux receive path: timestamped sockets, traffic generator, ethtool netlink/ioctl, /proc and /sys counters, host audit
-// Unsafe code is allowed only in the `sys` module (ARCHITECTURE.md).
+//! Everything that touches the live Linux host: timestamped sockets, the traffic
+//! generator, ethtool netlink + ioctl, /proc and /sys counters and the host audit.
+//! All unsafe code lives in [`sys`], each block with a `// SAFETY:` comment.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod audit;
+pub mod counters;
+pub mod nic;
+pub mod receiver;
+pub mod sys;
+pub mod traffic;

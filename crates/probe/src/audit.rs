@@ -1,0 +1,1 @@
+//! Read-only host checklist for low-latency receive.

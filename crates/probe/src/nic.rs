@@ -1,0 +1,1 @@
+//! NIC coalescing and NAPI software knobs: ethtool netlink COALESCE_GET/SET with ioctl fallback.

@@ -1,0 +1,1 @@
+//! SIOCETHTOOL ioctl fallback for coalescing get/set, and SIOCSHWTSTAMP.

@@ -1,0 +1,1 @@
+//! Socket options and calls not covered by nix (SO_TIMESTAMPING, busy-poll, recvmmsg).

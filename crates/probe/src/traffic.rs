@@ -1,0 +1,1 @@
+//! UDP traffic generator: schedules (constant, Poisson, bursts, replay) and the sender.
