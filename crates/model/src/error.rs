@@ -47,7 +47,6 @@ pub(crate) fn positive(field: &'static str, value: f64) -> Result<f64, ModelErro
 }
 
 /// Reject a value that is not a finite number >= 0.
-#[allow(dead_code)] // used by the DVFS and budget inputs as they land
 pub(crate) fn non_negative(field: &'static str, value: f64) -> Result<f64, ModelError> {
     if value.is_finite() && value >= 0.0 {
         Ok(value)

@@ -15,9 +15,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
+pub mod cutthrough;
+pub mod dvfs;
 pub mod error;
 pub mod nic;
+pub mod nvme;
 pub mod poisson;
 pub mod queueing;
+pub mod rtjitter;
+pub mod sensor;
+pub mod var;
+pub mod virtio;
 
 pub use error::ModelError;
