@@ -18,10 +18,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod error;
+pub mod io;
+pub mod lobster;
 pub mod record;
 pub mod strings;
 pub mod time;
 
+pub use error::{Location, TimelineError};
+pub use io::{
+    load_events, load_fills, load_orders, load_parents, read_events, read_fills, read_orders,
+    read_parents, write_events, write_fills, write_orders, write_parents, EventWriter, FillWriter,
+    Format, OrderWriter, ParentWriter, ReadStats,
+};
+pub use lobster::{
+    lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterLevel,
+    LobsterMessage,
+};
 pub use record::{Event, EventKind, Fill, Order, Parent, Side, Timeline};
 pub use strings::{Strings, Sym};
 pub use time::{parse_duration, Duration, Instant};

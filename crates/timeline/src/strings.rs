@@ -54,6 +54,12 @@ impl Strings {
         &self.values[sym.index()]
     }
 
+    /// The string behind `sym`, or `None` if `sym` is not from this table. Writers use
+    /// this so a key from a foreign table is an error instead of a panic.
+    pub fn get(&self, sym: Sym) -> Option<&str> {
+        self.values.get(sym.index()).map(|s| &**s)
+    }
+
     /// The string behind an optional key; `None` stays `None`.
     pub fn resolve_opt(&self, sym: Option<Sym>) -> Option<&str> {
         sym.map(|s| self.resolve(s))

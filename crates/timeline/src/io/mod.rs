@@ -1,0 +1,284 @@
+//! Reading and writing the SPEC §1 tables as CSV or Parquet.
+//!
+//! The format comes from the file extension ([`Format::from_path`]). Readers stream:
+//! records reach the caller's closure in batches of at most [`BATCH_ROWS`], so memory
+//! is bounded by the batch, not the file; `load_*` collect everything for callers that
+//! want a `Vec`. Writers take records and the [`Strings`] table their keys point into;
+//! the `*Writer` types append incrementally for producers that flush as they go.
+//!
+//! # Conventions shared by both formats
+//! - Column names and types are those of SPEC §1; column order is free; extra columns
+//!   are ignored and listed in [`ReadStats::ignored_columns`]; a missing required column
+//!   is an error naming it; a missing nullable column reads as all null.
+//! - Null is an empty CSV field / a Parquet null. An empty string key is null too, in
+//!   both formats, so a timeline reads the same whichever format it was stored in.
+//! - Integers must fit their column: a negative `u64`, a side other than ±1, an unknown
+//!   `kind` are errors naming the file, column, 1-based line (CSV) or row (Parquet),
+//!   value and expected type. Integer columns also accept integral decimals (`12.0`),
+//!   which is how pandas stores nullable integers.
+//! - Non-finite numbers: `NaN` in a nullable float column (`bid`, `ask`, `px`) is read
+//!   as null and counted in [`ReadStats::nan_as_null`] (pandas' missing value); `NaN`
+//!   in a required float column is a missing value (error); ±infinity is an error
+//!   anywhere. Writers refuse non-finite values, so every written file reads back.
+//! - Floats are written so they read back bit-exact (CSV uses the shortest round-trip
+//!   decimal form).
+//! - Malformed input never panics: every failure is a [`TimelineError`].
+
+mod csv;
+mod parquet;
+mod table;
+
+use std::fs::File;
+use std::path::Path;
+
+pub use self::parquet::ROW_GROUP_ROWS;
+use self::table::Table;
+use crate::error::TimelineError;
+use crate::record::{Event, Fill, Order, Parent};
+use crate::strings::Strings;
+
+/// Records per batch handed to a reader's closure.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// A table file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Comma-separated text with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format named by the extension: `.csv`, or `.parquet` / `.pq` (any letter case).
+    pub fn from_path(path: &Path) -> Result<Format, TimelineError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("parquet" | "pq") => Ok(Format::Parquet),
+            _ => Err(TimelineError::UnknownFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// What a read saw besides the records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadStats {
+    /// The format read.
+    pub format: Format,
+    /// Records delivered.
+    pub rows: u64,
+    /// Columns present in the file but not part of the table, in file order.
+    pub ignored_columns: Vec<String>,
+    /// `NaN` values in nullable float columns that were read as null.
+    pub nan_as_null: u64,
+}
+
+fn read_table<T: Table>(
+    path: &Path,
+    strings: &mut Strings,
+    on_batch: &mut dyn FnMut(&[T]),
+) -> Result<ReadStats, TimelineError> {
+    match Format::from_path(path)? {
+        Format::Csv => csv::read(path, strings, on_batch),
+        Format::Parquet => parquet::read(path, strings, on_batch),
+    }
+}
+
+fn load_table<T: Table>(path: &Path, strings: &mut Strings) -> Result<Vec<T>, TimelineError> {
+    let mut all = Vec::new();
+    read_table(path, strings, &mut |batch: &[T]| {
+        all.extend_from_slice(batch)
+    })?;
+    Ok(all)
+}
+
+/// Stream the `events` table of `path` to `on_batch`; keys are interned in `strings`.
+pub fn read_events(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Event]),
+) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut on_batch)
+}
+
+/// Stream the `orders` table of `path` to `on_batch`; keys are interned in `strings`.
+pub fn read_orders(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Order]),
+) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut on_batch)
+}
+
+/// Stream the `fills` table of `path` to `on_batch` (fills have no string keys).
+pub fn read_fills(
+    path: &Path,
+    mut on_batch: impl FnMut(&[Fill]),
+) -> Result<ReadStats, TimelineError> {
+    read_table(path, &mut Strings::new(), &mut on_batch)
+}
+
+/// Stream the `parents` table of `path` to `on_batch`; keys are interned in `strings`.
+pub fn read_parents(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Parent]),
+) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut on_batch)
+}
+
+/// The whole `events` table of `path`.
+pub fn load_events(path: &Path, strings: &mut Strings) -> Result<Vec<Event>, TimelineError> {
+    load_table(path, strings)
+}
+
+/// The whole `orders` table of `path`.
+pub fn load_orders(path: &Path, strings: &mut Strings) -> Result<Vec<Order>, TimelineError> {
+    load_table(path, strings)
+}
+
+/// The whole `fills` table of `path`.
+pub fn load_fills(path: &Path) -> Result<Vec<Fill>, TimelineError> {
+    load_table(path, &mut Strings::new())
+}
+
+/// The whole `parents` table of `path`.
+pub fn load_parents(path: &Path, strings: &mut Strings) -> Result<Vec<Parent>, TimelineError> {
+    load_table(path, strings)
+}
+
+/// The format-specific half of a writer.
+enum Sink {
+    Csv(csv::CsvWriter),
+    Parquet(parquet::ParquetWriter),
+}
+
+/// A streaming writer of one table, format chosen by the extension.
+struct TableWriter {
+    sink: Sink,
+}
+
+impl TableWriter {
+    fn create<T: Table>(path: &Path) -> Result<Self, TimelineError> {
+        let format = Format::from_path(path)?;
+        let file = File::create(path).map_err(|source| TimelineError::Io {
+            path: path.to_path_buf(),
+            action: "create",
+            source,
+        })?;
+        let sink = match format {
+            Format::Csv => Sink::Csv(csv::CsvWriter::create::<T>(path, file)?),
+            Format::Parquet => Sink::Parquet(parquet::ParquetWriter::create::<T>(path, file)?),
+        };
+        Ok(TableWriter { sink })
+    }
+
+    fn write<T: Table>(&mut self, strings: &Strings, batch: &[T]) -> Result<(), TimelineError> {
+        match &mut self.sink {
+            Sink::Csv(w) => w.write(strings, batch),
+            Sink::Parquet(w) => w.write(strings, batch),
+        }
+    }
+
+    fn finish(self) -> Result<u64, TimelineError> {
+        match self.sink {
+            Sink::Csv(w) => w.finish(),
+            Sink::Parquet(w) => w.finish(),
+        }
+    }
+}
+
+macro_rules! table_writer {
+    ($(#[$doc:meta])* $name:ident, $record:ty) => {
+        $(#[$doc])*
+        ///
+        /// Call [`Self::finish`] at the end: dropping the writer without it leaves a CSV
+        /// file possibly short of its last records and a Parquet file without a footer.
+        pub struct $name {
+            inner: TableWriter,
+        }
+
+        impl $name {
+            /// Create (truncate) `path`, format from its extension, and write the header
+            /// / schema.
+            pub fn create(path: &Path) -> Result<Self, TimelineError> {
+                Ok(Self { inner: TableWriter::create::<$record>(path)? })
+            }
+
+            /// Append `batch`; its keys resolve in `strings`.
+            pub fn write(&mut self, strings: &Strings, batch: &[$record]) -> Result<(), TimelineError> {
+                self.inner.write(strings, batch)
+            }
+
+            /// Flush and close the file; returns the number of records written.
+            pub fn finish(self) -> Result<u64, TimelineError> {
+                self.inner.finish()
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+table_writer!(
+    /// Streaming writer of the `events` table (live probe, simulator).
+    EventWriter,
+    Event
+);
+table_writer!(
+    /// Streaming writer of the `orders` table.
+    OrderWriter,
+    Order
+);
+table_writer!(
+    /// Streaming writer of the `fills` table. Fills have no keys; pass any `Strings`.
+    FillWriter,
+    Fill
+);
+table_writer!(
+    /// Streaming writer of the `parents` table.
+    ParentWriter,
+    Parent
+);
+
+/// Write the `events` table to `path` (format from the extension).
+pub fn write_events(path: &Path, strings: &Strings, events: &[Event]) -> Result<(), TimelineError> {
+    let mut w = EventWriter::create(path)?;
+    w.write(strings, events)?;
+    w.finish().map(drop)
+}
+
+/// Write the `orders` table to `path` (format from the extension).
+pub fn write_orders(path: &Path, strings: &Strings, orders: &[Order]) -> Result<(), TimelineError> {
+    let mut w = OrderWriter::create(path)?;
+    w.write(strings, orders)?;
+    w.finish().map(drop)
+}
+
+/// Write the `fills` table to `path` (format from the extension).
+pub fn write_fills(path: &Path, fills: &[Fill]) -> Result<(), TimelineError> {
+    let mut w = FillWriter::create(path)?;
+    w.write(&Strings::new(), fills)?;
+    w.finish().map(drop)
+}
+
+/// Write the `parents` table to `path` (format from the extension).
+pub fn write_parents(
+    path: &Path,
+    strings: &Strings,
+    parents: &[Parent],
+) -> Result<(), TimelineError> {
+    let mut w = ParentWriter::create(path)?;
+    w.write(strings, parents)?;
+    w.finish().map(drop)
+}

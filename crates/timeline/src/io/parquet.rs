@@ -1,0 +1,943 @@
+//! Parquet codec for the SPEC §1 tables.
+//!
+//! Writing uses exactly the SPEC types (UInt64, Utf8, Int64, Float64, Boolean, Int8),
+//! nullable per SPEC, snappy pages and row groups of [`ROW_GROUP_ROWS`] rows.
+//!
+//! Reading is liberal in what it accepts, because files come from pandas, pyarrow,
+//! polars and Spark as often as from us: any integer type (or an integral Float64, which
+//! is how pandas stores a nullable integer column) for integer columns, `Timestamp` of
+//! any unit for instants, Float32 or exactly representable integers for floats, every
+//! Arrow string layout (Utf8, LargeUtf8, Utf8View, Dictionary of those) for keys, and
+//! an all-null `Null` column for nullable columns. Each batch is converted column by
+//! column: the Arrow type is matched once per column per batch and the loop inside is
+//! monomorphic, so no per-cell dynamic dispatch happens. Only the table's own columns
+//! are decoded (projection), and string columns are read dictionary-encoded where the
+//! file allows, so each distinct key is interned once per batch, not once per row.
+
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, Int8Array, PrimitiveArray,
+    RecordBatch, StringArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::table::{Column, ColumnType, Table};
+use super::{Format, ReadStats, BATCH_ROWS};
+use crate::error::{shorten, Location, TimelineError};
+use crate::record::{EventKind, Side};
+use crate::strings::{Strings, Sym};
+
+/// Rows per Parquet row group written: large enough for good compression and few
+/// metadata entries, small enough that a writer buffers a bounded amount.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// A nullable column decoded from one batch.
+pub(crate) enum OptCol<T> {
+    /// The file has no such column: every value is null.
+    AllNull,
+    /// One value per row.
+    Values(Vec<Option<T>>),
+}
+
+impl<T: Copy> OptCol<T> {
+    /// The value of row `i` of the batch.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<T> {
+        match self {
+            OptCol::AllNull => None,
+            OptCol::Values(v) => v[i],
+        }
+    }
+}
+
+/// How a cell converts: a value, a null (NaN in a float column), or not convertible.
+type Conv<T> = Result<Option<T>, ()>;
+
+/// The columns of one Arrow batch being decoded into records.
+pub(crate) struct ArrowCols<'a> {
+    path: &'a Path,
+    table: &'static str,
+    columns: &'static [Column],
+    arrays: Vec<Option<ArrayRef>>,
+    rows: usize,
+    /// Rows of the file before this batch, for 1-based row numbers in errors.
+    first_row: u64,
+    strings: &'a mut Strings,
+    nan_as_null: &'a mut u64,
+}
+
+const EXPECT_INT: &str = "an integer type (Int8..Int64, UInt8..UInt64) or integral Float64";
+const EXPECT_TIME: &str = "Int64, another integer type, Timestamp or integral Float64";
+const EXPECT_FLOAT: &str = "Float64, Float32 or an exactly representable integer type";
+const EXPECT_STR: &str = "Utf8, LargeUtf8, Utf8View or a Dictionary of those";
+const EXPECT_BOOL: &str = "Boolean or an integer type holding 0/1";
+const EXPECT_SIDE: &str = "a signed integer type (Int8..Int64) holding +1/-1";
+
+/// Largest integer magnitude a Float64 holds exactly.
+const F64_EXACT: u64 = 1 << 53;
+
+fn int_from_f64(v: f64) -> Conv<i64> {
+    if v.is_nan() {
+        Ok(None)
+    } else if v.fract() == 0.0 && v.abs() <= F64_EXACT as f64 {
+        // Exact: |v| <= 2^53 and integral.
+        Ok(Some(v as i64))
+    } else {
+        Err(())
+    }
+}
+
+/// Any integer to `u64`; generic so one body serves every Arrow integer type.
+fn to_u64<N>(v: N) -> Conv<u64>
+where
+    u64: TryFrom<N>,
+{
+    u64::try_from(v).map(Some).map_err(|_| ())
+}
+
+/// Any integer to `i64`.
+fn to_i64<N>(v: N) -> Conv<i64>
+where
+    i64: TryFrom<N>,
+{
+    i64::try_from(v).map(Some).map_err(|_| ())
+}
+
+fn finite(v: f64) -> Conv<f64> {
+    if v.is_nan() {
+        Ok(None)
+    } else if v.is_finite() {
+        Ok(Some(v))
+    } else {
+        Err(())
+    }
+}
+
+/// Dispatch an integer-typed array to `$body` with `$arr` bound to the typed array.
+macro_rules! with_int_array {
+    ($array:expr, $arr:ident => $body:expr, else $other:expr) => {
+        match $array.data_type() {
+            DataType::Int8 => {
+                let $arr = $array.as_primitive::<Int8Type>();
+                $body
+            }
+            DataType::Int16 => {
+                let $arr = $array.as_primitive::<Int16Type>();
+                $body
+            }
+            DataType::Int32 => {
+                let $arr = $array.as_primitive::<Int32Type>();
+                $body
+            }
+            DataType::Int64 => {
+                let $arr = $array.as_primitive::<Int64Type>();
+                $body
+            }
+            DataType::UInt8 => {
+                let $arr = $array.as_primitive::<UInt8Type>();
+                $body
+            }
+            DataType::UInt16 => {
+                let $arr = $array.as_primitive::<UInt16Type>();
+                $body
+            }
+            DataType::UInt32 => {
+                let $arr = $array.as_primitive::<UInt32Type>();
+                $body
+            }
+            DataType::UInt64 => {
+                let $arr = $array.as_primitive::<UInt64Type>();
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
+
+impl<'a> ArrowCols<'a> {
+    /// Rows in this batch.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn location(&self, i: usize) -> Location {
+        Location::Row(self.first_row + i as u64 + 1)
+    }
+
+    fn invalid(&self, col: usize, i: usize, value: String) -> TimelineError {
+        let c = self.columns[col];
+        TimelineError::InvalidValue {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            column: c.name,
+            location: self.location(i),
+            value: shorten(&value),
+            expected: c.ty.expected(),
+        }
+    }
+
+    fn missing(&self, col: usize, i: usize) -> TimelineError {
+        let c = self.columns[col];
+        TimelineError::MissingValue {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            column: c.name,
+            location: self.location(i),
+            expected: c.ty.expected(),
+        }
+    }
+
+    fn wrong_type(&self, col: usize, found: &DataType, expected: &'static str) -> TimelineError {
+        TimelineError::ColumnType {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            column: self.columns[col].name,
+            found: found.to_string(),
+            expected,
+        }
+    }
+
+    /// The column's array, `None` if the file lacks it (only nullable columns can be
+    /// absent: required ones were checked against the schema).
+    fn array(&self, col: usize) -> Option<ArrayRef> {
+        self.arrays[col].clone()
+    }
+
+    /// Convert a primitive array cell by cell with a monomorphic `conv`.
+    fn prim<A, T>(
+        &self,
+        col: usize,
+        arr: &PrimitiveArray<A>,
+        conv: impl Fn(A::Native) -> Conv<T>,
+    ) -> Result<Vec<Option<T>>, TimelineError>
+    where
+        A: ArrowPrimitiveType,
+    {
+        let values = arr.values();
+        let mut out = Vec::with_capacity(values.len());
+        match arr.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                for (i, &v) in values.iter().enumerate() {
+                    match conv(v) {
+                        Ok(x) => out.push(x),
+                        Err(()) => return Err(self.invalid(col, i, format!("{v:?}"))),
+                    }
+                }
+            }
+            Some(nulls) => {
+                for (i, &v) in values.iter().enumerate() {
+                    if nulls.is_null(i) {
+                        out.push(None);
+                        continue;
+                    }
+                    match conv(v) {
+                        Ok(x) => out.push(x),
+                        Err(()) => return Err(self.invalid(col, i, format!("{v:?}"))),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every row must hold a value.
+    fn require<T: Copy>(&self, col: usize, values: OptCol<T>) -> Result<Vec<T>, TimelineError> {
+        match values {
+            OptCol::AllNull => {
+                if self.rows == 0 {
+                    Ok(Vec::new())
+                } else {
+                    Err(self.missing(col, 0))
+                }
+            }
+            OptCol::Values(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                for (i, x) in v.into_iter().enumerate() {
+                    match x {
+                        Some(x) => out.push(x),
+                        None => return Err(self.missing(col, i)),
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn decode_u64(&self, col: usize) -> Result<OptCol<u64>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return Ok(OptCol::AllNull);
+        };
+        let v = with_int_array!(a, arr => self.prim(col, arr, to_u64),
+        else match a.data_type() {
+            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), |v| {
+                match int_from_f64(v)? {
+                    Some(x) => u64::try_from(x).map(Some).map_err(|_| ()),
+                    None => Ok(None),
+                }
+            }),
+            DataType::Null => return Ok(OptCol::AllNull),
+            t => return Err(self.wrong_type(col, t, EXPECT_INT)),
+        })?;
+        Ok(OptCol::Values(v))
+    }
+
+    fn decode_i64(&self, col: usize) -> Result<OptCol<i64>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return Ok(OptCol::AllNull);
+        };
+        let v = with_int_array!(a, arr => self.prim(col, arr, to_i64),
+        else match a.data_type() {
+            DataType::Timestamp(unit, _) => {
+                let scale: i64 = match unit {
+                    TimeUnit::Second => 1_000_000_000,
+                    TimeUnit::Millisecond => 1_000_000,
+                    TimeUnit::Microsecond => 1_000,
+                    TimeUnit::Nanosecond => 1,
+                };
+                let conv = |v: i64| v.checked_mul(scale).map(Some).ok_or(());
+                match unit {
+                    TimeUnit::Second => self.prim(col, a.as_primitive::<TimestampSecondType>(), conv),
+                    TimeUnit::Millisecond => self.prim(col, a.as_primitive::<TimestampMillisecondType>(), conv),
+                    TimeUnit::Microsecond => self.prim(col, a.as_primitive::<TimestampMicrosecondType>(), conv),
+                    TimeUnit::Nanosecond => self.prim(col, a.as_primitive::<TimestampNanosecondType>(), conv),
+                }
+            }
+            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), int_from_f64),
+            DataType::Null => return Ok(OptCol::AllNull),
+            t => return Err(self.wrong_type(col, t, EXPECT_TIME)),
+        })?;
+        Ok(OptCol::Values(v))
+    }
+
+    fn decode_f64(&self, col: usize) -> Result<OptCol<f64>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return Ok(OptCol::AllNull);
+        };
+        let exact = |v: i128| {
+            if v.unsigned_abs() <= u128::from(F64_EXACT) {
+                // Exact: |v| <= 2^53.
+                Ok(Some(v as f64))
+            } else {
+                Err(())
+            }
+        };
+        let v = match a.data_type() {
+            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), finite)?,
+            DataType::Float32 => self.prim(col, a.as_primitive::<Float32Type>(), |v| {
+                finite(f64::from(v))
+            })?,
+            DataType::Null => return Ok(OptCol::AllNull),
+            t => with_int_array!(a, arr => self.prim(col, arr, |v| exact(i128::from(v)))?,
+                else return Err(self.wrong_type(col, t, EXPECT_FLOAT))),
+        };
+        Ok(OptCol::Values(v))
+    }
+
+    /// Decode a string column through `map`, which sees each distinct non-empty text of
+    /// a dictionary once per batch (or each run of equal texts once, for plain arrays).
+    /// Empty strings are null, as in CSV.
+    fn decode_str<T: Copy>(
+        &mut self,
+        col: usize,
+        mut map: impl FnMut(&mut Strings, &str) -> Option<T>,
+    ) -> Result<OptCol<T>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return Ok(OptCol::AllNull);
+        };
+        let v = match a.data_type() {
+            DataType::Utf8 => self.plain_str(col, a.as_string::<i32>().iter(), &mut map)?,
+            DataType::LargeUtf8 => self.plain_str(col, a.as_string::<i64>().iter(), &mut map)?,
+            DataType::Utf8View => self.plain_str(col, a.as_string_view().iter(), &mut map)?,
+            DataType::Dictionary(_, value)
+                if matches!(
+                    **value,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
+            {
+                self.dict_str(col, &a, &mut map)?
+            }
+            DataType::Null => return Ok(OptCol::AllNull),
+            t => return Err(self.wrong_type(col, t, EXPECT_STR)),
+        };
+        Ok(OptCol::Values(v))
+    }
+
+    fn plain_str<'s, T: Copy>(
+        &mut self,
+        col: usize,
+        iter: impl Iterator<Item = Option<&'s str>>,
+        map: &mut impl FnMut(&mut Strings, &str) -> Option<T>,
+    ) -> Result<Vec<Option<T>>, TimelineError> {
+        let mut out = Vec::with_capacity(self.rows);
+        let mut last: Option<(&str, T)> = None;
+        for (i, s) in iter.enumerate() {
+            let Some(s) = s.filter(|s| !s.is_empty()) else {
+                out.push(None);
+                continue;
+            };
+            match last {
+                Some((prev, v)) if prev == s => out.push(Some(v)),
+                _ => match map(self.strings, s) {
+                    Some(v) => {
+                        last = Some((s, v));
+                        out.push(Some(v));
+                    }
+                    None => return Err(self.invalid(col, i, s.to_owned())),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn dict_str<T: Copy>(
+        &mut self,
+        col: usize,
+        array: &ArrayRef,
+        map: &mut impl FnMut(&mut Strings, &str) -> Option<T>,
+    ) -> Result<Vec<Option<T>>, TimelineError> {
+        let Some(dict) = array.as_any_dictionary_opt() else {
+            return Err(self.wrong_type(col, array.data_type(), EXPECT_STR));
+        };
+        let values = dict.values();
+        if values.is_empty() {
+            // An empty dictionary is only valid when every key is null.
+            return Ok(vec![None; self.rows]);
+        }
+        let keys = dict.normalized_keys();
+        // Outer `None`: not looked at yet; inner `None`: null or empty text.
+        let mut resolved: Vec<Option<Option<T>>> = vec![None; values.len()];
+        let mut out = Vec::with_capacity(self.rows);
+        for (i, &k) in keys.iter().enumerate() {
+            if array.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let v = match resolved[k] {
+                Some(v) => v,
+                None => {
+                    let v = match dict_value(values, k) {
+                        None | Some("") => None,
+                        Some(s) => match map(self.strings, s) {
+                            Some(v) => Some(v),
+                            None => return Err(self.invalid(col, i, s.to_owned())),
+                        },
+                    };
+                    resolved[k] = Some(v);
+                    v
+                }
+            };
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// Required `u64`.
+    pub(crate) fn u64(&mut self, col: usize) -> Result<Vec<u64>, TimelineError> {
+        if let Some(a) = self.arrays[col].as_ref() {
+            if let Some(arr) = a.as_primitive_opt::<UInt64Type>() {
+                if arr.null_count() == 0 {
+                    return Ok(arr.values().to_vec());
+                }
+            }
+        }
+        let v = self.decode_u64(col)?;
+        self.require(col, v)
+    }
+    /// Nullable `u64`.
+    pub(crate) fn opt_u64(&mut self, col: usize) -> Result<OptCol<u64>, TimelineError> {
+        self.decode_u64(col)
+    }
+    /// Required `i64`.
+    pub(crate) fn i64(&mut self, col: usize) -> Result<Vec<i64>, TimelineError> {
+        if let Some(a) = self.arrays[col].as_ref() {
+            if let Some(arr) = a.as_primitive_opt::<Int64Type>() {
+                if arr.null_count() == 0 {
+                    return Ok(arr.values().to_vec());
+                }
+            }
+        }
+        let v = self.decode_i64(col)?;
+        self.require(col, v)
+    }
+    /// Nullable `i64`.
+    pub(crate) fn opt_i64(&mut self, col: usize) -> Result<OptCol<i64>, TimelineError> {
+        self.decode_i64(col)
+    }
+    /// Required finite `f64` (NaN is a missing value).
+    pub(crate) fn f64(&mut self, col: usize) -> Result<Vec<f64>, TimelineError> {
+        let v = self.decode_f64(col)?;
+        self.require(col, v)
+    }
+    /// Nullable `f64`; NaN reads as null and is counted in [`ReadStats::nan_as_null`].
+    pub(crate) fn opt_f64(&mut self, col: usize) -> Result<OptCol<f64>, TimelineError> {
+        let v = self.decode_f64(col)?;
+        if let (OptCol::Values(values), Some(a)) = (&v, &self.arrays[col]) {
+            let nulls_out = values.iter().filter(|x| x.is_none()).count();
+            *self.nan_as_null += (nulls_out - a.logical_null_count().min(nulls_out)) as u64;
+        }
+        Ok(v)
+    }
+    /// Nullable boolean.
+    pub(crate) fn opt_bool(&mut self, col: usize) -> Result<OptCol<bool>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return Ok(OptCol::AllNull);
+        };
+        let v = match a.data_type() {
+            DataType::Boolean => {
+                let arr: &BooleanArray = a.as_boolean();
+                arr.iter().collect()
+            }
+            DataType::Null => return Ok(OptCol::AllNull),
+            t => with_int_array!(a, arr => self.prim(col, arr, |v| match to_i64(v) {
+                    Ok(Some(0)) => Ok(Some(false)),
+                    Ok(Some(1)) => Ok(Some(true)),
+                    _ => Err(()),
+                })?,
+                else return Err(self.wrong_type(col, t, EXPECT_BOOL))),
+        };
+        Ok(OptCol::Values(v))
+    }
+    /// Required side.
+    pub(crate) fn side(&mut self, col: usize) -> Result<Vec<Side>, TimelineError> {
+        let Some(a) = self.array(col) else {
+            return self.require(col, OptCol::AllNull);
+        };
+        let conv = |v: i64| {
+            i8::try_from(v)
+                .ok()
+                .and_then(Side::from_i8)
+                .map(Some)
+                .ok_or(())
+        };
+        let v = match a.data_type() {
+            DataType::Int8 => self.prim(col, a.as_primitive::<Int8Type>(), |v| conv(v.into()))?,
+            DataType::Int16 => self.prim(col, a.as_primitive::<Int16Type>(), |v| conv(v.into()))?,
+            DataType::Int32 => self.prim(col, a.as_primitive::<Int32Type>(), |v| conv(v.into()))?,
+            DataType::Int64 => self.prim(col, a.as_primitive::<Int64Type>(), conv)?,
+            DataType::Float64 => {
+                self.prim(
+                    col,
+                    a.as_primitive::<Float64Type>(),
+                    |v| match int_from_f64(v)? {
+                        Some(x) => conv(x),
+                        None => Ok(None),
+                    },
+                )?
+            }
+            t => return Err(self.wrong_type(col, t, EXPECT_SIDE)),
+        };
+        self.require(col, OptCol::Values(v))
+    }
+    /// Required event kind.
+    pub(crate) fn kind(&mut self, col: usize) -> Result<Vec<EventKind>, TimelineError> {
+        let v = self.decode_str(col, |_, s| EventKind::parse(s.trim()))?;
+        self.require(col, v)
+    }
+    /// Nullable interned key.
+    pub(crate) fn opt_sym(&mut self, col: usize) -> Result<OptCol<Sym>, TimelineError> {
+        self.decode_str(col, |strings, s| Some(strings.intern(s)))
+    }
+    /// Required interned key.
+    pub(crate) fn sym(&mut self, col: usize) -> Result<Vec<Sym>, TimelineError> {
+        let v = self.opt_sym(col)?;
+        self.require(col, v)
+    }
+}
+
+/// Text of entry `i` of a dictionary's values; called once per distinct key per batch,
+/// so matching on the type here costs nothing per row.
+fn dict_value(values: &ArrayRef, i: usize) -> Option<&str> {
+    if values.is_null(i) {
+        return None;
+    }
+    match values.data_type() {
+        DataType::Utf8 => Some(values.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Some(values.as_string::<i64>().value(i)),
+        DataType::Utf8View => Some(values.as_string_view().value(i)),
+        _ => None,
+    }
+}
+
+fn parquet_error(path: &Path, message: impl std::fmt::Display) -> TimelineError {
+    TimelineError::Parquet {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Run a Parquet decoding step, turning a panic inside the decoder into an error.
+/// Corrupt files have made decoders panic before; our contract is that no input file
+/// can crash the caller.
+fn guarded<R>(
+    path: &Path,
+    step: impl FnOnce() -> Result<R, parquet::errors::ParquetError>,
+) -> Result<R, TimelineError> {
+    match catch_unwind(AssertUnwindSafe(step)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(parquet_error(path, e)),
+        Err(_) => Err(parquet_error(path, "the decoder failed on corrupt data")),
+    }
+}
+
+/// Match the file's top-level fields to the table's columns.
+struct Binding {
+    /// Top-level field index of each table column, `None` when absent.
+    fields: Vec<Option<usize>>,
+    ignored: Vec<String>,
+}
+
+fn bind<T: Table>(path: &Path, schema: &Schema) -> Result<Binding, TimelineError> {
+    let mut fields = vec![None; T::COLUMNS.len()];
+    let mut ignored = Vec::new();
+    for (pos, field) in schema.fields().iter().enumerate() {
+        match T::COLUMNS.iter().position(|c| c.name == field.name()) {
+            Some(col) if fields[col].is_some() => {
+                return Err(TimelineError::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    table: T::NAME,
+                    column: T::COLUMNS[col].name,
+                })
+            }
+            Some(col) => fields[col] = Some(pos),
+            None => ignored.push(field.name().clone()),
+        }
+    }
+    if let Some((c, _)) = T::COLUMNS
+        .iter()
+        .zip(&fields)
+        .find(|(c, f)| !c.nullable && f.is_none())
+    {
+        return Err(TimelineError::MissingColumn {
+            path: path.to_path_buf(),
+            table: T::NAME,
+            column: c.name,
+        });
+    }
+    Ok(Binding { fields, ignored })
+}
+
+/// The file's schema with our plain string columns asked for as dictionaries, so the
+/// reader hands back the dictionary pages instead of expanding every value.
+fn dictionary_hint<T: Table>(schema: &Schema, binding: &Binding) -> Option<SchemaRef> {
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(pos, f)| {
+            let ours = T::COLUMNS.iter().zip(&binding.fields).any(|(c, b)| {
+                *b == Some(pos) && matches!(c.ty, ColumnType::Str | ColumnType::Kind)
+            });
+            match f.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 if ours => {
+                    changed = true;
+                    f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(f.data_type().clone()),
+                    ))
+                }
+                _ => f.as_ref().clone(),
+            }
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+/// Stream a Parquet table in batches of at most [`BATCH_ROWS`] records.
+pub(crate) fn read<T: Table>(
+    path: &Path,
+    strings: &mut Strings,
+    on_batch: &mut dyn FnMut(&[T]),
+) -> Result<ReadStats, TimelineError> {
+    let file = File::open(path).map_err(|source| TimelineError::Io {
+        path: path.to_path_buf(),
+        action: "open",
+        source,
+    })?;
+    let meta = guarded(path, || {
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+    })?;
+    let binding = bind::<T>(path, meta.schema())?;
+    let meta = match dictionary_hint::<T>(meta.schema(), &binding) {
+        Some(hint) => {
+            let options = ArrowReaderOptions::new().with_schema(hint);
+            // The hint is an optimisation only: if this file's encoding cannot honour it,
+            // read the plain layout.
+            match guarded(path, || {
+                ArrowReaderMetadata::try_new(Arc::clone(meta.metadata()), options)
+            }) {
+                Ok(hinted) => hinted,
+                Err(_) => meta,
+            }
+        }
+        None => meta,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
+    let roots: Vec<usize> = binding.fields.iter().flatten().copied().collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let mut reader = guarded(path, || {
+        builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+    })?;
+
+    let mut stats = ReadStats {
+        format: Format::Parquet,
+        rows: 0,
+        ignored_columns: binding.ignored,
+        nan_as_null: 0,
+    };
+    let mut records = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        let next = catch_unwind(AssertUnwindSafe(|| reader.next()));
+        let batch = match next {
+            Ok(None) => break,
+            Ok(Some(Ok(b))) => b,
+            Ok(Some(Err(e))) => return Err(parquet_error(path, e)),
+            Err(_) => return Err(parquet_error(path, "the decoder failed on corrupt data")),
+        };
+        let arrays = T::COLUMNS
+            .iter()
+            .map(|c| batch.column_by_name(c.name).cloned())
+            .collect();
+        let mut cols = ArrowCols {
+            path,
+            table: T::NAME,
+            columns: T::COLUMNS,
+            arrays,
+            rows: batch.num_rows(),
+            first_row: stats.rows,
+            strings,
+            nan_as_null: &mut stats.nan_as_null,
+        };
+        records.clear();
+        T::from_arrow(&mut cols, &mut records)?;
+        if !records.is_empty() {
+            stats.rows += records.len() as u64;
+            on_batch(&records);
+        }
+    }
+    Ok(stats)
+}
+
+/// Encodes records into Arrow arrays of the SPEC types.
+pub(crate) struct ArrowEnc<'a> {
+    path: &'a Path,
+    table: &'static str,
+    columns: &'static [Column],
+    strings: &'a Strings,
+    /// Records written before this batch, for 1-based record numbers in errors.
+    first_row: u64,
+}
+
+impl ArrowEnc<'_> {
+    fn unwritable(&self, col: usize, i: usize, reason: String) -> TimelineError {
+        TimelineError::Unwritable {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            column: self.columns[col].name,
+            row: self.first_row + i as u64 + 1,
+            reason,
+        }
+    }
+
+    /// UInt64, not null.
+    pub(crate) fn u64(&self, v: impl Iterator<Item = u64>) -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(v))
+    }
+    /// UInt64, nullable.
+    pub(crate) fn opt_u64(&self, v: impl Iterator<Item = Option<u64>>) -> ArrayRef {
+        Arc::new(v.collect::<UInt64Array>())
+    }
+    /// Int64, not null.
+    pub(crate) fn i64(&self, v: impl Iterator<Item = i64>) -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(v))
+    }
+    /// Int64, nullable.
+    pub(crate) fn opt_i64(&self, v: impl Iterator<Item = Option<i64>>) -> ArrayRef {
+        Arc::new(v.collect::<Int64Array>())
+    }
+    /// Int8 side.
+    pub(crate) fn side(&self, v: impl Iterator<Item = Side>) -> ArrayRef {
+        Arc::new(Int8Array::from_iter_values(v.map(Side::as_i8)))
+    }
+    /// Utf8 of fixed texts (the event kind).
+    pub(crate) fn text<'s>(&self, v: impl Iterator<Item = &'s str>) -> ArrayRef {
+        Arc::new(v.map(Some).collect::<StringArray>())
+    }
+    /// Boolean, nullable.
+    pub(crate) fn opt_bool(&self, v: impl Iterator<Item = Option<bool>>) -> ArrayRef {
+        Arc::new(v.collect::<BooleanArray>())
+    }
+    /// Float64, finite, not null.
+    pub(crate) fn f64(
+        &self,
+        col: usize,
+        v: impl Iterator<Item = f64>,
+    ) -> Result<ArrayRef, TimelineError> {
+        let values: Vec<f64> = v.collect();
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            return Err(self.unwritable(col, i, format!("{} is not a finite number", values[i])));
+        }
+        Ok(Arc::new(Float64Array::from(values)))
+    }
+    /// Float64, finite, nullable.
+    pub(crate) fn opt_f64(
+        &self,
+        col: usize,
+        v: impl Iterator<Item = Option<f64>>,
+    ) -> Result<ArrayRef, TimelineError> {
+        let values: Vec<Option<f64>> = v.collect();
+        if let Some(i) = values
+            .iter()
+            .position(|x| x.is_some_and(|x| !x.is_finite()))
+        {
+            let bad = values[i].unwrap_or_default();
+            return Err(self.unwritable(col, i, format!("{bad} is not a finite number")));
+        }
+        Ok(Arc::new(values.into_iter().collect::<Float64Array>()))
+    }
+    /// Utf8 key, not null and not empty.
+    pub(crate) fn sym(
+        &self,
+        col: usize,
+        v: impl Iterator<Item = Sym>,
+    ) -> Result<ArrayRef, TimelineError> {
+        let mut texts = Vec::new();
+        for (i, sym) in v.enumerate() {
+            match self.strings.get(sym) {
+                None => return Err(self.foreign(col, i, sym)),
+                Some("") => {
+                    return Err(self.unwritable(
+                        col,
+                        i,
+                        "the key is empty, which reads back as null".into(),
+                    ))
+                }
+                Some(s) => texts.push(Some(s)),
+            }
+        }
+        Ok(Arc::new(StringArray::from(texts)))
+    }
+    /// Utf8 key, nullable; an empty key is written as null (SPEC: empty = null).
+    pub(crate) fn opt_sym(
+        &self,
+        col: usize,
+        v: impl Iterator<Item = Option<Sym>>,
+    ) -> Result<ArrayRef, TimelineError> {
+        let mut texts = Vec::new();
+        for (i, sym) in v.enumerate() {
+            match sym.map(|s| (s, self.strings.get(s))) {
+                None => texts.push(None),
+                Some((s, None)) => return Err(self.foreign(col, i, s)),
+                Some((_, Some(""))) => texts.push(None),
+                Some((_, Some(t))) => texts.push(Some(t)),
+            }
+        }
+        Ok(Arc::new(StringArray::from(texts)))
+    }
+
+    fn foreign(&self, col: usize, i: usize, sym: Sym) -> TimelineError {
+        self.unwritable(
+            col,
+            i,
+            format!("key #{} is not in this string table", sym.index()),
+        )
+    }
+}
+
+/// The Arrow schema a table is written with (SPEC §1 types and nullability).
+pub(crate) fn schema<T: Table>() -> SchemaRef {
+    let fields: Vec<Field> = T::COLUMNS
+        .iter()
+        .map(|c| {
+            let ty = match c.ty {
+                ColumnType::U64 => DataType::UInt64,
+                ColumnType::I64 => DataType::Int64,
+                ColumnType::F64 => DataType::Float64,
+                ColumnType::Str | ColumnType::Kind => DataType::Utf8,
+                ColumnType::Bool => DataType::Boolean,
+                ColumnType::Side => DataType::Int8,
+            };
+            Field::new(c.name, ty, c.nullable)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Streaming Parquet writer for one table.
+pub(crate) struct ParquetWriter {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl ParquetWriter {
+    /// Start a file with the table's schema.
+    pub(crate) fn create<T: Table>(path: &Path, file: File) -> Result<Self, TimelineError> {
+        let schema = schema::<T>();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
+        Ok(ParquetWriter {
+            path: path.to_path_buf(),
+            schema,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Append records, in slices of at most [`BATCH_ROWS`] so memory stays bounded.
+    pub(crate) fn write<T: Table>(
+        &mut self,
+        strings: &Strings,
+        records: &[T],
+    ) -> Result<(), TimelineError> {
+        for chunk in records.chunks(BATCH_ROWS) {
+            let enc = ArrowEnc {
+                path: &self.path,
+                table: T::NAME,
+                columns: T::COLUMNS,
+                strings,
+                first_row: self.rows,
+            };
+            let arrays = T::to_arrow(chunk, &enc)?;
+            let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+                .map_err(|e| parquet_error(&self.path, e))?;
+            self.writer
+                .write(&batch)
+                .map_err(|e| parquet_error(&self.path, e))?;
+            self.rows += chunk.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Write the footer; returns the number of records written.
+    pub(crate) fn finish(self) -> Result<u64, TimelineError> {
+        self.writer
+            .close()
+            .map_err(|e| parquet_error(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
