@@ -7,6 +7,9 @@
 //! - [`time`]: typed integer-nanosecond time.
 //! - [`strings`]: interned keys, so records are small `Copy` structs.
 //! - [`record`]: `Event`, `Order`, `Fill`, `Parent` and the [`Timeline`] holding them.
+//! - [`io`]: the tables as CSV or Parquet files: streaming readers, writers.
+//! - [`lobster`]: LOBSTER order-book sample files as md events.
+//! - [`error`]: [`TimelineError`], naming file, column, line/row and value.
 //!
 //! ```
 //! use coalescope_timeline::{Event, Instant, Strings};
@@ -14,6 +17,29 @@
 //! let mut e = Event::md(strings.intern("feed-a"), 1, Instant(1_000));
 //! e.t_app = Some(Instant(51_000));
 //! assert_eq!(e.delay().unwrap().as_nanos(), 50_000);
+//! ```
+//!
+//! Writing a table and streaming it back (the extension picks CSV or Parquet):
+//!
+//! ```
+//! use coalescope_timeline::{read_events, write_events, Event, Instant, Strings};
+//! # fn main() -> Result<(), coalescope_timeline::TimelineError> {
+//! let mut strings = Strings::new();
+//! let feed = strings.intern("feed-a");
+//! let events: Vec<Event> = (1..=3).map(|i| Event::md(feed, i, Instant(i as i64 * 1_000))).collect();
+//! let path = std::env::temp_dir().join(format!("doc-events-{}.parquet", std::process::id()));
+//! write_events(&path, &strings, &events)?;
+//!
+//! let mut read_back = Strings::new();
+//! let mut last_seq = 0;
+//! let stats = read_events(&path, &mut read_back, |batch| {
+//!     last_seq = batch.last().map_or(last_seq, |e| e.seq);
+//! })?;
+//! assert_eq!((stats.rows, last_seq), (3, 3));
+//! assert_eq!(read_back.lookup("feed-a").map(|s| read_back.resolve(s)), Some("feed-a"));
+//! # std::fs::remove_file(&path).ok();
+//! # Ok(())
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -15,19 +15,9 @@ use crate::error::{shorten, Location, TimelineError};
 use crate::record::{EventKind, Side};
 use crate::strings::{Strings, Sym};
 
-/// Parse an unsigned integer. An integral decimal such as `12.0` is accepted because
-/// pandas writes nullable integer columns as floats; any non-zero fraction is refused.
-pub(crate) fn parse_u64(text: &str) -> Option<u64> {
-    let digits = integral_digits(text.trim())?;
-    let digits = digits.strip_prefix('+').unwrap_or(digits);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// Parse a signed integer (same integral-decimal rule as [`parse_u64`]).
-pub(crate) fn parse_i64(text: &str) -> Option<i64> {
+/// Parse an integer written as digits (optionally signed). An integral decimal such
+/// as `12.0` is accepted too; any non-zero fraction is refused.
+pub(crate) fn parse_int_exact(text: &str) -> Option<i128> {
     let digits = integral_digits(text.trim())?;
     let body = digits
         .strip_prefix('-')
@@ -37,6 +27,22 @@ pub(crate) fn parse_i64(text: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// Largest integer magnitude every `f64` at or below it represents exactly.
+pub(crate) const F64_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+/// An integral, finite float as an integer, and whether it lies beyond 2^53, where the
+/// float may already have been rounded by its writer (pandas stores nullable integer
+/// columns as float64, and epoch nanoseconds are far beyond 2^53).
+pub(crate) fn integral_float(v: f64) -> Option<(i128, bool)> {
+    // 2^64: every u64 and i64 fits below it.
+    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    if !v.is_finite() || v.fract() != 0.0 || v.abs() >= LIMIT {
+        return None;
+    }
+    // Exact: v is integral and |v| < 2^64 fits i128.
+    Some((v as i128, v.abs() > F64_EXACT))
 }
 
 /// `text` without a `.000` tail; `None` if the fraction is not all zeros.
@@ -67,7 +73,7 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 
 /// Parse a side: `1`, `+1` or `-1` (integral decimals like `-1.0` too).
 pub(crate) fn parse_side(text: &str) -> Option<Side> {
-    parse_i64(text)
+    parse_int_exact(text)
         .and_then(|v| i8::try_from(v).ok())
         .and_then(Side::from_i8)
 }
@@ -84,7 +90,7 @@ pub(crate) struct CsvRow<'a> {
     strings: &'a mut Strings,
     /// Last (text, sym) per column: keys repeat in runs, and this skips the hash lookup.
     last: &'a mut [Option<(String, Sym)>],
-    nan_as_null: &'a mut u64,
+    stats: &'a mut ReadStats,
 }
 
 impl<'a> CsvRow<'a> {
@@ -144,21 +150,48 @@ impl<'a> CsvRow<'a> {
             .ok_or_else(|| self.missing(col))
     }
 
+    /// A nullable integer column: digits, or a float form (`1.7e+18`, as pandas writes
+    /// nullable integers) that is integral; the latter beyond 2^53 is counted in
+    /// [`ReadStats::imprecise_integers`].
+    fn integer<T: TryFrom<i128>>(&mut self, col: usize) -> Result<Option<T>, TimelineError> {
+        let Some(text) = self.text(col)? else {
+            return Ok(None);
+        };
+        let value = match parse_int_exact(text) {
+            Some(v) => Some(v),
+            None => match parse_f64(text).and_then(integral_float) {
+                Some((v, imprecise)) => {
+                    self.stats.imprecise_integers += u64::from(imprecise);
+                    Some(v)
+                }
+                None => None,
+            },
+        };
+        match value.and_then(|v| T::try_from(v).ok()) {
+            Some(v) => Ok(Some(v)),
+            None => Err(self.invalid(col, text.as_bytes())),
+        }
+    }
+
     /// Required `u64`.
-    pub(crate) fn u64(&self, col: usize) -> Result<u64, TimelineError> {
-        self.parsed(col, parse_u64)
+    pub(crate) fn u64(&mut self, col: usize) -> Result<u64, TimelineError> {
+        self.integer(col)?.ok_or_else(|| self.missing(col))
     }
     /// Nullable `u64`.
-    pub(crate) fn opt_u64(&self, col: usize) -> Result<Option<u64>, TimelineError> {
-        self.opt_parsed(col, parse_u64)
+    pub(crate) fn opt_u64(&mut self, col: usize) -> Result<Option<u64>, TimelineError> {
+        self.integer(col)
     }
     /// Required instant.
-    pub(crate) fn instant(&self, col: usize) -> Result<crate::Instant, TimelineError> {
-        self.parsed(col, parse_i64).map(crate::Instant)
+    pub(crate) fn instant(&mut self, col: usize) -> Result<crate::Instant, TimelineError> {
+        let v: Option<i64> = self.integer(col)?;
+        v.map(crate::Instant).ok_or_else(|| self.missing(col))
     }
     /// Nullable instant.
-    pub(crate) fn opt_instant(&self, col: usize) -> Result<Option<crate::Instant>, TimelineError> {
-        Ok(self.opt_parsed(col, parse_i64)?.map(crate::Instant))
+    pub(crate) fn opt_instant(
+        &mut self,
+        col: usize,
+    ) -> Result<Option<crate::Instant>, TimelineError> {
+        Ok(self.integer::<i64>(col)?.map(crate::Instant))
     }
     /// Required finite `f64`.
     pub(crate) fn f64(&self, col: usize) -> Result<f64, TimelineError> {
@@ -169,7 +202,7 @@ impl<'a> CsvRow<'a> {
     pub(crate) fn opt_f64(&mut self, col: usize) -> Result<Option<f64>, TimelineError> {
         match self.opt_parsed(col, parse_f64)? {
             Some(v) if v.is_nan() => {
-                *self.nan_as_null += 1;
+                self.stats.nan_as_null += 1;
                 Ok(None)
             }
             Some(v) if v.is_infinite() => Err(self.invalid(col, v.to_string().as_bytes())),
@@ -303,6 +336,7 @@ pub(crate) fn read<T: Table>(
         rows: 0,
         ignored_columns,
         nan_as_null: 0,
+        imprecise_integers: 0,
     };
     let mut last = vec![None; T::COLUMNS.len()];
     let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
@@ -323,7 +357,7 @@ pub(crate) fn read<T: Table>(
             line: record.position().map_or(0, |p| p.line()),
             strings,
             last: &mut last,
-            nan_as_null: &mut stats.nan_as_null,
+            stats: &mut stats,
         };
         batch.push(T::from_csv(&mut row)?);
         if batch.len() == BATCH_ROWS {

@@ -14,12 +14,14 @@
 //!   both formats, so a timeline reads the same whichever format it was stored in.
 //! - Integers must fit their column: a negative `u64`, a side other than ±1, an unknown
 //!   `kind` are errors naming the file, column, 1-based line (CSV) or row (Parquet),
-//!   value and expected type. Integer columns also accept integral decimals (`12.0`),
-//!   which is how pandas stores nullable integers.
+//!   value and expected type.
 //! - Non-finite numbers: `NaN` in a nullable float column (`bid`, `ask`, `px`) is read
 //!   as null and counted in [`ReadStats::nan_as_null`] (pandas' missing value); `NaN`
 //!   in a required float column is a missing value (error); ±infinity is an error
 //!   anywhere. Writers refuse non-finite values, so every written file reads back.
+//! - Integer columns accept integral floats (Float64 in Parquet, `12.0` or `1.7e+18`
+//!   in CSV) because pandas stores nullable integers that way; those beyond 2^53 may
+//!   have been rounded by the writer and are counted in [`ReadStats::imprecise_integers`].
 //! - Floats are written so they read back bit-exact (CSV uses the shortest round-trip
 //!   decimal form).
 //! - Malformed input never panics: every failure is a [`TimelineError`].
@@ -77,6 +79,10 @@ pub struct ReadStats {
     pub ignored_columns: Vec<String>,
     /// `NaN` values in nullable float columns that were read as null.
     pub nan_as_null: u64,
+    /// Integers read from a float form (a Float64 column, or `1.7e+18` text) whose
+    /// magnitude exceeds 2^53, so the writer may already have rounded them to a
+    /// multiple of up to 256 ns: pandas stores nullable integer columns as float64.
+    pub imprecise_integers: u64,
 }
 
 fn read_table<T: Table>(

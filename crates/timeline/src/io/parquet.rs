@@ -37,6 +37,7 @@ use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use super::csv::integral_float;
 use super::table::{Column, ColumnType, Table};
 use super::{Format, ReadStats, BATCH_ROWS};
 use crate::error::{shorten, Location, TimelineError};
@@ -79,7 +80,7 @@ pub(crate) struct ArrowCols<'a> {
     /// Rows of the file before this batch, for 1-based row numbers in errors.
     first_row: u64,
     strings: &'a mut Strings,
-    nan_as_null: &'a mut u64,
+    stats: &'a mut ReadStats,
 }
 
 const EXPECT_INT: &str = "an integer type (Int8..Int64, UInt8..UInt64) or integral Float64";
@@ -89,17 +90,23 @@ const EXPECT_STR: &str = "Utf8, LargeUtf8, Utf8View or a Dictionary of those";
 const EXPECT_BOOL: &str = "Boolean or an integer type holding 0/1";
 const EXPECT_SIDE: &str = "a signed integer type (Int8..Int64) holding +1/-1";
 
-/// Largest integer magnitude a Float64 holds exactly.
+/// Largest integer magnitude every integer type converts to Float64 exactly.
 const F64_EXACT: u64 = 1 << 53;
 
-fn int_from_f64(v: f64) -> Conv<i64> {
+/// A Float64 cell of an integer column: NaN is null (pandas), integral values convert.
+fn float_int(v: f64) -> Conv<i128> {
     if v.is_nan() {
         Ok(None)
-    } else if v.fract() == 0.0 && v.abs() <= F64_EXACT as f64 {
-        // Exact: |v| <= 2^53 and integral.
-        Ok(Some(v as i64))
     } else {
-        Err(())
+        integral_float(v).map(|(x, _)| Some(x)).ok_or(())
+    }
+}
+
+/// Convert a Float64 cell of an integer column to `T`.
+fn float_to<T: TryFrom<i128>>(v: f64) -> Conv<T> {
+    match float_int(v)? {
+        Some(x) => T::try_from(x).map(Some).map_err(|_| ()),
+        None => Ok(None),
     }
 }
 
@@ -256,6 +263,17 @@ impl<'a> ArrowCols<'a> {
         Ok(out)
     }
 
+    /// Count the valid cells of a Float64 integer column beyond 2^53.
+    fn count_imprecise(&mut self, a: &ArrayRef) {
+        let arr = a.as_primitive::<Float64Type>();
+        let n = (0..arr.len())
+            .filter(|&i| {
+                arr.is_valid(i) && arr.value(i).abs() > F64_EXACT as f64 && arr.value(i).is_finite()
+            })
+            .count();
+        self.stats.imprecise_integers += n as u64;
+    }
+
     /// Every row must hold a value.
     fn require<T: Copy>(&self, col: usize, values: OptCol<T>) -> Result<Vec<T>, TimelineError> {
         match values {
@@ -279,25 +297,23 @@ impl<'a> ArrowCols<'a> {
         }
     }
 
-    fn decode_u64(&self, col: usize) -> Result<OptCol<u64>, TimelineError> {
+    fn decode_u64(&mut self, col: usize) -> Result<OptCol<u64>, TimelineError> {
         let Some(a) = self.array(col) else {
             return Ok(OptCol::AllNull);
         };
         let v = with_int_array!(a, arr => self.prim(col, arr, to_u64),
         else match a.data_type() {
-            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), |v| {
-                match int_from_f64(v)? {
-                    Some(x) => u64::try_from(x).map(Some).map_err(|_| ()),
-                    None => Ok(None),
-                }
-            }),
+            DataType::Float64 => {
+                self.count_imprecise(&a);
+                self.prim(col, a.as_primitive::<Float64Type>(), float_to::<u64>)
+            }
             DataType::Null => return Ok(OptCol::AllNull),
             t => return Err(self.wrong_type(col, t, EXPECT_INT)),
         })?;
         Ok(OptCol::Values(v))
     }
 
-    fn decode_i64(&self, col: usize) -> Result<OptCol<i64>, TimelineError> {
+    fn decode_i64(&mut self, col: usize) -> Result<OptCol<i64>, TimelineError> {
         let Some(a) = self.array(col) else {
             return Ok(OptCol::AllNull);
         };
@@ -318,7 +334,10 @@ impl<'a> ArrowCols<'a> {
                     TimeUnit::Nanosecond => self.prim(col, a.as_primitive::<TimestampNanosecondType>(), conv),
                 }
             }
-            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), int_from_f64),
+            DataType::Float64 => {
+                self.count_imprecise(&a);
+                self.prim(col, a.as_primitive::<Float64Type>(), float_to::<i64>)
+            }
             DataType::Null => return Ok(OptCol::AllNull),
             t => return Err(self.wrong_type(col, t, EXPECT_TIME)),
         })?;
@@ -489,7 +508,7 @@ impl<'a> ArrowCols<'a> {
         let v = self.decode_f64(col)?;
         if let (OptCol::Values(values), Some(a)) = (&v, &self.arrays[col]) {
             let nulls_out = values.iter().filter(|x| x.is_none()).count();
-            *self.nan_as_null += (nulls_out - a.logical_null_count().min(nulls_out)) as u64;
+            self.stats.nan_as_null += (nulls_out - a.logical_null_count().min(nulls_out)) as u64;
         }
         Ok(v)
     }
@@ -530,16 +549,12 @@ impl<'a> ArrowCols<'a> {
             DataType::Int16 => self.prim(col, a.as_primitive::<Int16Type>(), |v| conv(v.into()))?,
             DataType::Int32 => self.prim(col, a.as_primitive::<Int32Type>(), |v| conv(v.into()))?,
             DataType::Int64 => self.prim(col, a.as_primitive::<Int64Type>(), conv)?,
-            DataType::Float64 => {
-                self.prim(
-                    col,
-                    a.as_primitive::<Float64Type>(),
-                    |v| match int_from_f64(v)? {
-                        Some(x) => conv(x),
-                        None => Ok(None),
-                    },
-                )?
-            }
+            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), |v| {
+                match float_to::<i64>(v)? {
+                    Some(x) => conv(x),
+                    None => Ok(None),
+                }
+            })?,
             t => return Err(self.wrong_type(col, t, EXPECT_SIDE)),
         };
         self.require(col, OptCol::Values(v))
@@ -703,6 +718,7 @@ pub(crate) fn read<T: Table>(
         rows: 0,
         ignored_columns: binding.ignored,
         nan_as_null: 0,
+        imprecise_integers: 0,
     };
     let mut records = Vec::with_capacity(BATCH_ROWS);
     loop {
@@ -725,7 +741,7 @@ pub(crate) fn read<T: Table>(
             rows: batch.num_rows(),
             first_row: stats.rows,
             strings,
-            nan_as_null: &mut stats.nan_as_null,
+            stats: &mut stats,
         };
         records.clear();
         T::from_arrow(&mut cols, &mut records)?;
