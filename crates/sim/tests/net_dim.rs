@@ -48,25 +48,32 @@ impl Counters {
 
 /// (index, state) after every decision, driving `interrupts` interrupts of `workload`.
 fn run(mode: NetDimMode, workload: &Workload, interrupts: usize) -> Vec<(usize, TuneState)> {
+    run_phases(mode, &[(workload, interrupts)])
+}
+
+/// Like [`run`], with the workload switching between phases of given interrupt counts.
+fn run_phases(mode: NetDimMode, phases: &[(&Workload, usize)]) -> Vec<(usize, TuneState)> {
     let mut dim = NetDim::new(mode);
     let mut counters = Counters::default();
     let mut trace = Vec::new();
     dim.on_interrupt(counters.sample());
-    for _ in 0..interrupts {
-        let i = dim.profile_index();
-        let packets = workload.packets_per_irq[i];
-        counters.advance(
-            workload.irq_interval_ns[i],
-            packets,
-            packets * workload.packet_bytes,
-            1,
-        );
-        let decisions_before = dim.decisions();
-        let moved = dim.on_interrupt(counters.sample());
-        if dim.decisions() != decisions_before {
-            trace.push((dim.profile_index(), dim.state()));
+    for &(workload, interrupts) in phases {
+        for _ in 0..interrupts {
+            let i = dim.profile_index();
+            let packets = workload.packets_per_irq[i];
+            counters.advance(
+                workload.irq_interval_ns[i],
+                packets,
+                packets * workload.packet_bytes,
+                1,
+            );
+            let decisions_before = dim.decisions();
+            let moved = dim.on_interrupt(counters.sample());
+            if dim.decisions() != decisions_before {
+                trace.push((dim.profile_index(), dim.state()));
+            }
+            assert_eq!(moved.is_some(), moved == Some(dim.profile()));
         }
-        assert_eq!(moved.is_some(), moved == Some(dim.profile()));
     }
     trace
 }
@@ -217,6 +224,66 @@ fn gets_tired_after_ten_steps_and_holds() {
     assert!(trace[tired_end - 1..]
         .iter()
         .all(|&entry| entry == (3, ParkingOnTop)));
+}
+
+#[test]
+fn leaves_parking_on_a_significant_change() {
+    // Parked at the right edge, traffic doubles everywhere: "better", but there is no
+    // step right, so it verifies by stepping left; index 3 is worse than 4, so it turns
+    // back, and at 4 the blocked step right parks it again.
+    let climbing = Workload {
+        packets_per_irq: [2, 4, 8, 16, 32],
+        irq_interval_ns: [10_000; 5],
+        packet_bytes: 1000,
+    };
+    let doubled = Workload {
+        packets_per_irq: climbing.packets_per_irq.map(|p| 2 * p),
+        ..climbing
+    };
+    let trace = run_phases(
+        NetDimMode::Cqe,
+        &[
+            (&climbing, decisions_worth(5)),
+            (&doubled, decisions_worth(4)),
+        ],
+    );
+    assert_eq!(
+        &trace[4..],
+        &[
+            (4, ParkingOnTop), // the second window at 4 of the climbing workload: same
+            (3, GoingLeft),    // doubled at 4: better, right edge, step left
+            (4, GoingRight),   // doubled at 3 vs doubled at 4: worse, turn
+            (4, ParkingOnTop), // doubled at 4 vs at 3: better, blocked: park
+            (4, ParkingOnTop),
+        ]
+    );
+
+    // Parked in the middle, traffic halves: "worse" leaves parking to the left, and the
+    // halved traffic at index 1 is the same as at index 2, so it parks there.
+    let flat = Workload {
+        packets_per_irq: [10; 5],
+        irq_interval_ns: [20_000; 5],
+        packet_bytes: 1500,
+    };
+    let halved = Workload {
+        packet_bytes: 750,
+        ..flat
+    };
+    let trace = run_phases(
+        NetDimMode::Eqe,
+        &[(&flat, decisions_worth(3)), (&halved, decisions_worth(3))],
+    );
+    assert_eq!(
+        trace,
+        vec![
+            (2, GoingRight),
+            (2, ParkingOnTop),
+            (2, ParkingOnTop),
+            (1, GoingLeft),
+            (1, ParkingOnTop),
+            (1, ParkingOnTop),
+        ]
+    );
 }
 
 /// Feeds one window per call: the window covers `events` interrupts over `dt_ns`.
