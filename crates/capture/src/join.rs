@@ -1,0 +1,128 @@
+//! Join the capture's ingress timeline with the application's log into `events`.
+//!
+//! The key is (stream, seq). The capture decides which events exist and their `t_ingress`
+//! (the wire is the truth about arrival); the application log supplies `t_app`, `t_stack`,
+//! `kind`, `symbol`, `venue`, `bid`, `ask` and `transition`.
+//!
+//! - A capture record without an app record becomes an **undelivered** event (`t_app`
+//!   null, kind `md`): the packet reached the host but the application never logged it
+//!   (SPEC §4 counts undelivered events).
+//! - An app record without a capture record is counted and **not emitted**: without an
+//!   ingress timestamp it has no place on the ingress timeline, and inventing one (its own
+//!   `t_ingress_ns`, from another clock) would mix clocks. Typical causes: capture started
+//!   late or dropped packets (see the capture's interface statistics).
+//! - Duplicate (stream, seq) in the capture (feed A/B arbitration seen twice, a
+//!   retransmission): the first in file order is kept, the rest counted. Duplicates in the
+//!   app log: the first in slice order is used, the rest counted.
+//! - A negative delay (`t_app < t_ingress`: clock skew between capture host and app host)
+//!   is kept as it is, never clamped, and counted.
+//!
+//! **Memory.** The app log is indexed in a hash map ((stream, seq) -> position, ~32 bytes
+//! per app record with the table's overhead) plus one matched bit per record, and the
+//! capture is streamed through it. The app side is the one held because the capture is
+//! the larger, file-ordered side (every datagram, delivered or not) and the output follows
+//! its order; the app log is already in memory as `&[Event]`. Duplicate detection among
+//! capture records that matched uses the matched bits; among those that did not match it
+//! needs a set of their keys, so memory is O(app records + undelivered capture records),
+//! not O(capture). The output itself is O(capture records) unless [`join_with`] streams it.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use coalescope_timeline::{Event, Sym};
+
+use crate::ingress::IngressRecord;
+
+/// Counts of a join, for the anomaly report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JoinReport {
+    /// Ingress records offered by the capture.
+    pub capture_records: u64,
+    /// App records offered.
+    pub app_records: u64,
+    /// Events emitted (matched + undelivered).
+    pub events: u64,
+    /// Capture records matched to an app record (delivered events).
+    pub matched: u64,
+    /// Capture records without an app record: emitted with `t_app` null.
+    pub undelivered: u64,
+    /// App records (first of each key) never seen in the capture: not emitted.
+    pub app_without_capture: u64,
+    /// Capture records repeating an earlier (stream, seq): dropped.
+    pub capture_duplicates: u64,
+    /// App records repeating an earlier (stream, seq): ignored.
+    pub app_duplicates: u64,
+    /// Matched events with `t_app < t_ingress` (kept as is).
+    pub negative_delay: u64,
+}
+
+/// Join `ingress` (in capture order) with `app_events`, streaming each event to `emit` in
+/// capture order. Both sides' `stream` symbols must come from the same [`Strings`] table
+/// (read the app log with the table used for the capture, or remap with
+/// `Strings::absorb`).
+///
+/// [`Strings`]: coalescope_timeline::Strings
+pub fn join_with(
+    ingress: impl IntoIterator<Item = IngressRecord>,
+    app_events: &[Event],
+    mut emit: impl FnMut(Event),
+) -> JoinReport {
+    let mut report = JoinReport {
+        app_records: app_events.len() as u64,
+        ..JoinReport::default()
+    };
+    let mut index: HashMap<(Sym, u64), usize> = HashMap::with_capacity(app_events.len());
+    for (i, event) in app_events.iter().enumerate() {
+        match index.entry((event.stream, event.seq)) {
+            Entry::Occupied(_) => report.app_duplicates += 1,
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+        }
+    }
+    let mut matched = vec![false; app_events.len()];
+    let mut unmatched_seen: HashSet<(Sym, u64)> = HashSet::new();
+    for record in ingress {
+        report.capture_records += 1;
+        let key = (record.stream, record.seq);
+        let event = match index.get(&key) {
+            Some(&i) => {
+                if std::mem::replace(&mut matched[i], true) {
+                    report.capture_duplicates += 1;
+                    continue;
+                }
+                report.matched += 1;
+                let event = Event {
+                    t_ingress: record.t_ingress,
+                    ..app_events[i]
+                };
+                if event.t_app.is_some_and(|t| t < record.t_ingress) {
+                    report.negative_delay += 1;
+                }
+                event
+            }
+            None => {
+                if !unmatched_seen.insert(key) {
+                    report.capture_duplicates += 1;
+                    continue;
+                }
+                report.undelivered += 1;
+                Event::md(record.stream, record.seq, record.t_ingress)
+            }
+        };
+        report.events += 1;
+        emit(event);
+    }
+    report.app_without_capture = (app_events.len() as u64 - report.app_duplicates) - report.matched;
+    report
+}
+
+/// [`join_with`] collecting the events in capture order.
+pub fn join(
+    ingress: impl IntoIterator<Item = IngressRecord>,
+    app_events: &[Event],
+) -> (Vec<Event>, JoinReport) {
+    let mut events = Vec::new();
+    let report = join_with(ingress, app_events, |e| events.push(e));
+    (events, report)
+}
