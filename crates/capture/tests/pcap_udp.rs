@@ -19,7 +19,17 @@ const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 7);
 const PROTO_UDP: u8 = 17;
 
 fn mold_frame(seq: u64) -> Vec<u8> {
-    ethernet(&[], 0x0800, &ipv4(SRC, FEED, PROTO_UDP, (0, false), &udp(40000, 26400, &moldudp64(seq, 6))))
+    ethernet(
+        &[],
+        0x0800,
+        &ipv4(
+            SRC,
+            FEED,
+            PROTO_UDP,
+            (0, false),
+            &udp(40000, 26400, &moldudp64(seq, 6)),
+        ),
+    )
 }
 
 fn ingress(bytes: &[u8], config: &CaptureConfig) -> (Vec<(String, u64, i64)>, IngressStats) {
@@ -29,7 +39,13 @@ fn ingress(bytes: &[u8], config: &CaptureConfig) -> (Vec<(String, u64, i64)>, In
     let stats = ingress_from_reader(reader, config, &mut strings, |r| records.push(r)).unwrap();
     let named = records
         .iter()
-        .map(|r| (strings.resolve(r.stream).to_string(), r.seq, r.t_ingress.as_nanos()))
+        .map(|r| {
+            (
+                strings.resolve(r.stream).to_string(),
+                r.seq,
+                r.t_ingress.as_nanos(),
+            )
+        })
         .collect();
     (named, stats)
 }
@@ -69,14 +85,29 @@ fn microsecond_little_endian_moldudp64() {
     assert_eq!(
         records,
         vec![
-            ("233.54.12.1:26400".to_string(), 1000, 1_700_000_000_123_456_000),
-            ("233.54.12.1:26400".to_string(), 1001, 1_700_000_000_123_457_000),
-            ("233.54.12.1:26400".to_string(), 1002, 1_700_000_001_000_000_000),
+            (
+                "233.54.12.1:26400".to_string(),
+                1000,
+                1_700_000_000_123_456_000
+            ),
+            (
+                "233.54.12.1:26400".to_string(),
+                1001,
+                1_700_000_000_123_457_000
+            ),
+            (
+                "233.54.12.1:26400".to_string(),
+                1002,
+                1_700_000_001_000_000_000
+            ),
         ]
     );
     assert_eq!(
         stats.capture.format,
-        Some(CaptureFormat::Pcap { nanosecond: false, big_endian: false })
+        Some(CaptureFormat::Pcap {
+            nanosecond: false,
+            big_endian: false
+        })
     );
     assert_eq!(stats.records, 3);
     assert_eq!(stats.skipped(), 0);
@@ -87,10 +118,19 @@ fn microsecond_little_endian_moldudp64() {
 fn nanosecond_big_endian_moldudp64() {
     let (records, stats) = ingress(&mold_ns_be(), &CaptureConfig::new(SeqSpec::MOLDUDP64));
     let got: Vec<(u64, i64)> = records.iter().map(|r| (r.1, r.2)).collect();
-    assert_eq!(got, vec![(77, 1_700_000_000_999_999_999), (78, 1_700_000_001_000_000_001)]);
+    assert_eq!(
+        got,
+        vec![
+            (77, 1_700_000_000_999_999_999),
+            (78, 1_700_000_001_000_000_001)
+        ]
+    );
     assert_eq!(
         stats.capture.format,
-        Some(CaptureFormat::Pcap { nanosecond: true, big_endian: true })
+        Some(CaptureFormat::Pcap {
+            nanosecond: true,
+            big_endian: true
+        })
     );
 }
 
@@ -101,7 +141,12 @@ fn microsecond_big_endian_and_nanosecond_little_endian() {
         (false, true, 42, 1_600_000_000_000_042_000),
         (true, false, 42, 1_600_000_000_000_000_042),
     ] {
-        let bytes = pcap(ns, be, 1, &[Record::new(1_600_000_000, frac, frame.clone())]);
+        let bytes = pcap(
+            ns,
+            be,
+            1,
+            &[Record::new(1_600_000_000, frac, frame.clone())],
+        );
         let (records, _) = ingress(&bytes, &CaptureConfig::new(SeqSpec::MOLDUDP64));
         assert_eq!(records[0].2, expected, "ns={ns} be={be}");
     }
@@ -116,12 +161,28 @@ fn vlan_qinq_ipv6_and_little_endian_seq_at_offset_0() {
         p.extend_from_slice(b"quote");
         p
     };
-    let v4 = |seq| ipv4(SRC, FEED, PROTO_UDP, (0, false), &udp(1, 26400, &payload(seq)));
+    let v4 = |seq| {
+        ipv4(
+            SRC,
+            FEED,
+            PROTO_UDP,
+            (0, false),
+            &udp(1, 26400, &payload(seq)),
+        )
+    };
     let frames = [
         ethernet(&[100], 0x0800, &v4(0x0102_0304_0506_0708)),
         ethernet(&[200, 300], 0x0800, &v4(9)),
-        ethernet(&[], 0x86dd, &ipv6(src6, dst6, PROTO_UDP, &udp(2, 5000, &payload(10)))),
-        ethernet(&[42], 0x86dd, &ipv6(src6, dst6, PROTO_UDP, &udp(2, 5000, &payload(11)))),
+        ethernet(
+            &[],
+            0x86dd,
+            &ipv6(src6, dst6, PROTO_UDP, &udp(2, 5000, &payload(10))),
+        ),
+        ethernet(
+            &[42],
+            0x86dd,
+            &ipv6(src6, dst6, PROTO_UDP, &udp(2, 5000, &payload(11))),
+        ),
     ];
     let records: Vec<Record> = frames
         .iter()
@@ -133,7 +194,11 @@ fn vlan_qinq_ipv6_and_little_endian_seq_at_offset_0() {
     assert_eq!(
         got,
         vec![
-            ("233.54.12.1:26400".to_string(), 0x0102_0304_0506_0708, 100_000_000_000),
+            (
+                "233.54.12.1:26400".to_string(),
+                0x0102_0304_0506_0708,
+                100_000_000_000
+            ),
             ("233.54.12.1:26400".to_string(), 9, 100_000_000_001),
             ("[ff15::1:2]:5000".to_string(), 10, 100_000_000_002),
             ("[ff15::1:2]:5000".to_string(), 11, 100_000_000_003),
@@ -144,14 +209,27 @@ fn vlan_qinq_ipv6_and_little_endian_seq_at_offset_0() {
 
 #[test]
 fn cooked_and_raw_ip_link_types() {
-    let ip = ipv4(SRC, FEED, PROTO_UDP, (0, false), &udp(1, 26400, &moldudp64(3, 0)));
+    let ip = ipv4(
+        SRC,
+        FEED,
+        PROTO_UDP,
+        (0, false),
+        &udp(1, 26400, &moldudp64(3, 0)),
+    );
     let dst6: Ipv6Addr = "ff15::9".parse().unwrap();
-    let ip6 = ipv6("fd00::1".parse().unwrap(), dst6, PROTO_UDP, &udp(1, 7000, &moldudp64(4, 0)));
+    let ip6 = ipv6(
+        "fd00::1".parse().unwrap(),
+        dst6,
+        PROTO_UDP,
+        &udp(1, 7000, &moldudp64(4, 0)),
+    );
     // SLL: packet type, ARPHRD_ETHER, address length 6, 8 address bytes, protocol.
     let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
     sll.extend_from_slice(&ip);
     // SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address.
-    let mut sll2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    let mut sll2 = vec![
+        0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+    ];
     sll2.extend_from_slice(&ip6);
     let cases: [(u32, Vec<u8>, &str, u64); 5] = [
         (113, sll, "233.54.12.1:26400", 3),
@@ -163,7 +241,11 @@ fn cooked_and_raw_ip_link_types() {
     for (link, frame, stream, seq) in cases {
         let bytes = pcap(false, false, link, &[Record::new(1, 2, frame)]);
         let (got, stats) = ingress(&bytes, &CaptureConfig::new(SeqSpec::MOLDUDP64));
-        assert_eq!(got, vec![(stream.to_string(), seq, 1_000_002_000)], "link type {link}");
+        assert_eq!(
+            got,
+            vec![(stream.to_string(), seq, 1_000_002_000)],
+            "link type {link}"
+        );
         assert_eq!(stats.skipped(), 0, "link type {link}");
     }
 }
@@ -174,11 +256,45 @@ fn every_skip_reason_is_counted_exactly() {
     let mut arp_body = vec![0, 1, 0x08, 0x00, 6, 4, 0, 1];
     arp_body.extend_from_slice(&[0u8; 20]);
     let arp = ethernet(&[], 0x0806, &arp_body);
-    let short = ethernet(&[], 0x0800, &ipv4(SRC, FEED, PROTO_UDP, (0, false), &udp(1, 26400, b"SESSION001\x00\x00")));
-    let later_fragment = ethernet(&[], 0x0800, &ipv4(SRC, FEED, PROTO_UDP, (185, false), &[0u8; 40]));
+    let short = ethernet(
+        &[],
+        0x0800,
+        &ipv4(
+            SRC,
+            FEED,
+            PROTO_UDP,
+            (0, false),
+            &udp(1, 26400, b"SESSION001\x00\x00"),
+        ),
+    );
+    let later_fragment = ethernet(
+        &[],
+        0x0800,
+        &ipv4(SRC, FEED, PROTO_UDP, (185, false), &[0u8; 40]),
+    );
     // A first fragment still holds the UDP header and the sequence number.
-    let first_fragment = ethernet(&[], 0x0800, &ipv4(SRC, FEED, PROTO_UDP, (0, true), &udp(1, 26400, &moldudp64(50, 30))));
-    let other_dst = ethernet(&[], 0x0800, &ipv4(SRC, Ipv4Addr::new(233, 54, 12, 2), PROTO_UDP, (0, false), &udp(1, 26400, &moldudp64(60, 0))));
+    let first_fragment = ethernet(
+        &[],
+        0x0800,
+        &ipv4(
+            SRC,
+            FEED,
+            PROTO_UDP,
+            (0, true),
+            &udp(1, 26400, &moldudp64(50, 30)),
+        ),
+    );
+    let other_dst = ethernet(
+        &[],
+        0x0800,
+        &ipv4(
+            SRC,
+            Ipv4Addr::new(233, 54, 12, 2),
+            PROTO_UDP,
+            (0, false),
+            &udp(1, 26400, &moldudp64(60, 0)),
+        ),
+    );
     let garbage_ip = ethernet(&[], 0x0800, &[0x45, 0, 0]);
     // Snapshot-truncated to 60 bytes: the sequence (payload bytes 10..18) is still there.
     let mut cut = Record::new(10, 5, mold_frame(70));
@@ -198,7 +314,10 @@ fn every_skip_reason_is_counted_exactly() {
     ];
     let bytes = pcap(false, false, 1, &records);
     let mut config = CaptureConfig::new(SeqSpec::MOLDUDP64);
-    config.stream_map = vec![("233.54.12.1:26400".parse::<SocketAddr>().unwrap(), "itch-a".into())];
+    config.stream_map = vec![(
+        "233.54.12.1:26400".parse::<SocketAddr>().unwrap(),
+        "itch-a".into(),
+    )];
     let (got, stats) = ingress(&bytes, &config);
     assert_eq!(
         got,
@@ -249,18 +368,29 @@ fn pcapng_interfaces_keep_their_own_resolution_and_offset() {
 /// `COALESCOPE_WRITE_TESTDATA=1 cargo test -p coalescope-capture --test pcap_udp`.
 #[test]
 fn testdata_files_match_their_builders_and_read_from_disk() {
-    let files = [("moldudp64_us_le.pcap", mold_us_le()), ("moldudp64_ns_be.pcap", mold_ns_be())];
+    let files = [
+        ("moldudp64_us_le.pcap", mold_us_le()),
+        ("moldudp64_ns_be.pcap", mold_ns_be()),
+    ];
     for (name, bytes) in &files {
         let path = testdata_pcap().join(name);
         if std::env::var_os("COALESCOPE_WRITE_TESTDATA").is_some() {
             std::fs::write(&path, bytes).unwrap();
         }
-        assert_eq!(&std::fs::read(&path).unwrap(), bytes, "{name} differs from its builder");
+        assert_eq!(
+            &std::fs::read(&path).unwrap(),
+            bytes,
+            "{name} differs from its builder"
+        );
     }
     let mut strings = Strings::new();
     let config = CaptureConfig::new(SeqSpec::MOLDUDP64);
-    let (records, stats) =
-        capture_to_ingress(&testdata_pcap().join("moldudp64_us_le.pcap"), &config, &mut strings).unwrap();
+    let (records, stats) = capture_to_ingress(
+        &testdata_pcap().join("moldudp64_us_le.pcap"),
+        &config,
+        &mut strings,
+    )
+    .unwrap();
     assert_eq!(records.len(), 3);
     assert_eq!(records[2].seq, 1002);
     assert_eq!(records[2].t_ingress, Instant(1_700_000_001_000_000_000));

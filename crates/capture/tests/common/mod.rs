@@ -10,7 +10,11 @@ pub fn ethernet(vlans: &[u16], ether_type: u16, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![0x01, 0x00, 0x5e, 0x36, 0x0c, 0x01]; // multicast dst MAC
     f.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x00, 0x01]); // src MAC
     for (i, vid) in vlans.iter().enumerate() {
-        let tpid: u16 = if vlans.len() > 1 && i == 0 { 0x88a8 } else { 0x8100 };
+        let tpid: u16 = if vlans.len() > 1 && i == 0 {
+            0x88a8
+        } else {
+            0x8100
+        };
         f.extend_from_slice(&tpid.to_be_bytes());
         f.extend_from_slice(&vid.to_be_bytes());
     }
@@ -20,7 +24,13 @@ pub fn ethernet(vlans: &[u16], ether_type: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// IPv4 header (no options) + payload; `fragment` = (offset in 8-byte units, more frags).
-pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, fragment: (u16, bool), payload: &[u8]) -> Vec<u8> {
+pub fn ipv4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    fragment: (u16, bool),
+    payload: &[u8],
+) -> Vec<u8> {
     let total = 20 + payload.len() as u16;
     let flags_offset = fragment.0 | if fragment.1 { 0x2000 } else { 0 };
     let mut h = vec![0x45, 0x00];
@@ -90,14 +100,31 @@ pub struct Record {
 impl Record {
     pub fn new(sec: u32, frac: u32, data: Vec<u8>) -> Self {
         let origlen = data.len() as u32;
-        Record { sec, frac, data, origlen }
+        Record {
+            sec,
+            frac,
+            data,
+            origlen,
+        }
     }
 }
 
 /// A classic pcap file.
 pub fn pcap(nanosecond: bool, big_endian: bool, link_type: u32, records: &[Record]) -> Vec<u8> {
-    let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
-    let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u16b = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let magic: u32 = if nanosecond { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
     let mut f = Vec::new();
     f.extend_from_slice(&u32b(magic));
@@ -125,17 +152,28 @@ pub struct Ng {
 
 impl Ng {
     pub fn new(big_endian: bool) -> Self {
-        let mut ng = Ng { big_endian, bytes: Vec::new() };
+        let mut ng = Ng {
+            big_endian,
+            bytes: Vec::new(),
+        };
         ng.shb();
         ng
     }
 
     pub fn u16b(&self, v: u16) -> [u8; 2] {
-        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 
     pub fn u32b(&self, v: u32) -> [u8; 4] {
-        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 
     /// Append a block of `block_type` with `body` (padded to 4 bytes).
@@ -174,7 +212,11 @@ impl Ng {
         if let Some(o) = tsoffset {
             body.extend_from_slice(&self.u16b(14));
             body.extend_from_slice(&self.u16b(8));
-            let b = if self.big_endian { o.to_be_bytes() } else { o.to_le_bytes() };
+            let b = if self.big_endian {
+                o.to_be_bytes()
+            } else {
+                o.to_le_bytes()
+            };
             body.extend_from_slice(&b);
         }
         if tsresol.is_some() || tsoffset.is_some() {

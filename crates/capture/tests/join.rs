@@ -1,0 +1,190 @@
+//! The join of capture ingress records with an application log: a hand fixture with every
+//! case, and a property test against a naive quadratic implementation.
+
+use coalescope_capture::{join, join_with, IngressRecord, JoinReport};
+use coalescope_timeline::{Event, EventKind, Instant, Strings, Sym};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+fn rec(stream: Sym, seq: u64, t: i64) -> IngressRecord {
+    IngressRecord {
+        stream,
+        seq,
+        t_ingress: Instant(t),
+        interface: 0,
+    }
+}
+
+fn app(stream: Sym, seq: u64, t_app: i64) -> Event {
+    let mut e = Event::md(stream, seq, Instant(-1)); // the app log's own t_ingress is ignored
+    e.t_app = Some(Instant(t_app));
+    e
+}
+
+#[test]
+fn hand_fixture_covers_every_case() {
+    let mut strings = Strings::new();
+    let a = strings.intern("feed-a");
+    let b = strings.intern("feed-b");
+    let sym = strings.intern("AAPL");
+    let ingress = vec![
+        rec(a, 1, 100),
+        rec(a, 2, 200),
+        rec(a, 2, 250), // duplicate of a matched key
+        rec(a, 3, 300),
+        rec(b, 1, 150), // same seq, other stream
+        rec(a, 5, 500), // never delivered
+        rec(a, 5, 550), // duplicate of an undelivered key
+    ];
+    let mut first = app(a, 1, 180);
+    first.symbol = Some(sym);
+    first.bid = Some(99.5);
+    first.ask = Some(100.5);
+    first.transition = Some(true);
+    first.t_stack = Some(Instant(120));
+    let mut ctl = app(b, 1, 160);
+    ctl.kind = EventKind::Ctl;
+    let app_log = vec![
+        first,
+        app(a, 2, 190), // before its ingress: clock skew, kept
+        app(a, 3, 350),
+        app(a, 4, 400), // no capture match
+        ctl,
+        app(a, 1, 999), // duplicate app record: ignored
+    ];
+    let (events, report) = join(ingress, &app_log);
+
+    let mut e1 = first;
+    e1.t_ingress = Instant(100);
+    let mut e2 = app(a, 2, 190);
+    e2.t_ingress = Instant(200);
+    let mut e3 = app(a, 3, 350);
+    e3.t_ingress = Instant(300);
+    let mut e4 = ctl;
+    e4.t_ingress = Instant(150);
+    let e5 = Event::md(a, 5, Instant(500));
+    assert_eq!(events, vec![e1, e2, e3, e4, e5]);
+    assert_eq!(events[1].delay().map(|d| d.as_nanos()), Some(-10));
+    assert_eq!(events[4].t_app, None);
+    assert_eq!(
+        report,
+        JoinReport {
+            capture_records: 7,
+            app_records: 6,
+            events: 5,
+            matched: 4,
+            undelivered: 1,
+            app_without_capture: 1,
+            capture_duplicates: 2,
+            app_duplicates: 1,
+            negative_delay: 1,
+        }
+    );
+}
+
+#[test]
+fn empty_sides() {
+    let mut strings = Strings::new();
+    let a = strings.intern("a");
+    let (events, report) = join(Vec::new(), &[app(a, 1, 5)]);
+    assert!(events.is_empty());
+    assert_eq!(report.app_without_capture, 1);
+    let (events, report) = join(vec![rec(a, 1, 5)], &[]);
+    assert_eq!(events, vec![Event::md(a, 1, Instant(5))]);
+    assert_eq!(report.undelivered, 1);
+}
+
+/// The join written the obvious quadratic way.
+fn naive(ingress: &[IngressRecord], app_log: &[Event]) -> (Vec<Event>, JoinReport) {
+    let mut out = Vec::new();
+    let mut report = JoinReport {
+        capture_records: ingress.len() as u64,
+        app_records: app_log.len() as u64,
+        ..JoinReport::default()
+    };
+    for (i, r) in ingress.iter().enumerate() {
+        if ingress[..i]
+            .iter()
+            .any(|p| (p.stream, p.seq) == (r.stream, r.seq))
+        {
+            report.capture_duplicates += 1;
+            continue;
+        }
+        match app_log
+            .iter()
+            .find(|e| (e.stream, e.seq) == (r.stream, r.seq))
+        {
+            Some(e) => {
+                report.matched += 1;
+                if e.t_app.unwrap() < r.t_ingress {
+                    report.negative_delay += 1;
+                }
+                out.push(Event {
+                    t_ingress: r.t_ingress,
+                    ..*e
+                });
+            }
+            None => {
+                report.undelivered += 1;
+                out.push(Event::md(r.stream, r.seq, r.t_ingress));
+            }
+        }
+    }
+    for (i, e) in app_log.iter().enumerate() {
+        let key = (e.stream, e.seq);
+        if app_log[..i].iter().any(|p| (p.stream, p.seq) == key) {
+            report.app_duplicates += 1;
+        } else if !ingress.iter().any(|r| (r.stream, r.seq) == key) {
+            report.app_without_capture += 1;
+        }
+    }
+    report.events = out.len() as u64;
+    (out, report)
+}
+
+#[test]
+fn matches_a_naive_join_on_random_inputs() {
+    let mut strings = Strings::new();
+    let streams = [
+        strings.intern("s0"),
+        strings.intern("s1"),
+        strings.intern("s2"),
+    ];
+    let config = Config {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(20_261_121),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let key = (0usize..3, 0u64..12);
+    let strategy = (
+        prop::collection::vec((key.clone(), -50i64..50), 0..40),
+        prop::collection::vec((key, -50i64..50), 0..40),
+    );
+    TestRunner::new(config)
+        .run(&strategy, |(cap, apps)| {
+            let ingress: Vec<IngressRecord> = cap
+                .iter()
+                .map(|((s, q), t)| rec(streams[*s], *q, *t))
+                .collect();
+            let app_log: Vec<Event> = apps
+                .iter()
+                .map(|((s, q), t)| app(streams[*s], *q, *t))
+                .collect();
+            let expected = naive(&ingress, &app_log);
+            let mut streamed = Vec::new();
+            let report = join_with(ingress.clone(), &app_log, |e| streamed.push(e));
+            prop_assert_eq!(&(streamed.clone(), report.clone()), &expected);
+            prop_assert_eq!(report.events, report.matched + report.undelivered);
+            prop_assert_eq!(
+                report.capture_records,
+                report.matched + report.undelivered + report.capture_duplicates
+            );
+            prop_assert_eq!(
+                report.app_records,
+                report.matched + report.app_without_capture + report.app_duplicates
+            );
+            Ok(())
+        })
+        .unwrap();
+}
