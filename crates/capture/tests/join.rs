@@ -1,5 +1,6 @@
 //! The join of capture ingress records with an application log: a hand fixture with every
 //! case, and a property test against a naive quadratic implementation.
+#![allow(clippy::unwrap_used)]
 
 use coalescope_capture::{join, join_with, IngressRecord, JoinReport};
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Sym};

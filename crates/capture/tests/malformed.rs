@@ -1,5 +1,6 @@
 //! Malformed captures end with an error naming the file, offset and block, or with a
 //! counted anomaly; never with a panic.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

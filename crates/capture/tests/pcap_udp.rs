@@ -1,5 +1,6 @@
 //! Hand-built pcap captures with known UDP packets: exact t_ingress, stream and seq through
 //! every supported framing, and exact anomaly counts.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

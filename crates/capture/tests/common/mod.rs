@@ -179,7 +179,7 @@ impl Ng {
     /// Append a block of `block_type` with `body` (padded to 4 bytes).
     pub fn block(&mut self, block_type: u32, body: &[u8]) -> &mut Self {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while body.len() & 3 != 0 {
             body.push(0);
         }
         let len = 12 + body.len() as u32;
