@@ -18,20 +18,24 @@
 //!   is kept as it is, never clamped, and counted.
 //!
 //! **Memory.** The app log is indexed in a hash map ((stream, seq) -> position, ~32 bytes
-//! per app record with the table's overhead) plus one matched bit per record, and the
+//! per app record with the table's overhead) plus a one-byte matched flag per record, and the
 //! capture is streamed through it. The app side is the one held because the capture is
 //! the larger, file-ordered side (every datagram, delivered or not) and the output follows
 //! its order; the app log is already in memory as `&[Event]`. Duplicate detection among
 //! capture records that matched uses the matched bits; among those that did not match it
 //! needs a set of their keys, so memory is O(app records + undelivered capture records),
-//! not O(capture). The output itself is O(capture records) unless [`join_with`] streams it.
+//! not O(capture). The output itself is O(capture records) unless [`join_with`] or
+//! [`join_capture`] streams it.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use coalescope_timeline::{Event, Sym};
+use std::path::Path;
 
-use crate::ingress::IngressRecord;
+use coalescope_timeline::{Event, Strings, Sym};
+
+use crate::error::CaptureError;
+use crate::ingress::{for_each_ingress, CaptureConfig, IngressRecord, IngressStats};
 
 /// Counts of a join, for the anomaly report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,45 +60,64 @@ pub struct JoinReport {
     pub negative_delay: u64,
 }
 
-/// Join `ingress` (in capture order) with `app_events`, streaming each event to `emit` in
-/// capture order. Both sides' `stream` symbols must come from the same [`Strings`] table
-/// (read the app log with the table used for the capture, or remap with
-/// `Strings::absorb`).
-///
-/// [`Strings`]: coalescope_timeline::Strings
-pub fn join_with(
-    ingress: impl IntoIterator<Item = IngressRecord>,
-    app_events: &[Event],
-    mut emit: impl FnMut(Event),
-) -> JoinReport {
-    let mut report = JoinReport {
-        app_records: app_events.len() as u64,
-        ..JoinReport::default()
-    };
-    let mut index: HashMap<(Sym, u64), usize> = HashMap::with_capacity(app_events.len());
-    for (i, event) in app_events.iter().enumerate() {
-        match index.entry((event.stream, event.seq)) {
-            Entry::Occupied(_) => report.app_duplicates += 1,
-            Entry::Vacant(slot) => {
-                slot.insert(i);
+/// An incremental join: index the app log once, then [`Joiner::push`] capture records in
+/// capture order; each yields the event to emit, if any.
+pub struct Joiner<'a> {
+    app_events: &'a [Event],
+    /// (stream, seq) -> position of its first app record.
+    index: HashMap<(Sym, u64), usize>,
+    /// App records already matched by a capture record.
+    matched: Vec<bool>,
+    /// Keys of capture records without an app record, for their duplicates.
+    unmatched_seen: HashSet<(Sym, u64)>,
+    report: JoinReport,
+}
+
+impl<'a> Joiner<'a> {
+    /// Index `app_events`. Their `stream` symbols and those of the records pushed later
+    /// must come from the same [`Strings`] table (read the app log with the table used for
+    /// the capture, or remap with `Strings::absorb`).
+    ///
+    /// [`Strings`]: coalescope_timeline::Strings
+    pub fn new(app_events: &'a [Event]) -> Self {
+        let mut report = JoinReport {
+            app_records: app_events.len() as u64,
+            ..JoinReport::default()
+        };
+        let mut index = HashMap::with_capacity(app_events.len());
+        for (i, event) in app_events.iter().enumerate() {
+            match index.entry((event.stream, event.seq)) {
+                Entry::Occupied(_) => report.app_duplicates += 1,
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
         }
+        Joiner {
+            app_events,
+            index,
+            matched: vec![false; app_events.len()],
+            unmatched_seen: HashSet::new(),
+            report,
+        }
     }
-    let mut matched = vec![false; app_events.len()];
-    let mut unmatched_seen: HashSet<(Sym, u64)> = HashSet::new();
-    for record in ingress {
+
+    /// The event for the next capture record, or `None` when it repeats an earlier
+    /// (stream, seq) and is dropped.
+    pub fn push(&mut self, record: IngressRecord) -> Option<Event> {
+        let report = &mut self.report;
         report.capture_records += 1;
         let key = (record.stream, record.seq);
-        let event = match index.get(&key) {
+        let event = match self.index.get(&key) {
             Some(&i) => {
-                if std::mem::replace(&mut matched[i], true) {
+                if std::mem::replace(&mut self.matched[i], true) {
                     report.capture_duplicates += 1;
-                    continue;
+                    return None;
                 }
                 report.matched += 1;
                 let event = Event {
                     t_ingress: record.t_ingress,
-                    ..app_events[i]
+                    ..self.app_events[i]
                 };
                 if event.t_app.is_some_and(|t| t < record.t_ingress) {
                     report.negative_delay += 1;
@@ -102,19 +125,40 @@ pub fn join_with(
                 event
             }
             None => {
-                if !unmatched_seen.insert(key) {
+                if !self.unmatched_seen.insert(key) {
                     report.capture_duplicates += 1;
-                    continue;
+                    return None;
                 }
                 report.undelivered += 1;
                 Event::md(record.stream, record.seq, record.t_ingress)
             }
         };
         report.events += 1;
-        emit(event);
+        Some(event)
     }
-    report.app_without_capture = (app_events.len() as u64 - report.app_duplicates) - report.matched;
-    report
+
+    /// The counts, once every capture record was pushed.
+    pub fn finish(self) -> JoinReport {
+        let mut report = self.report;
+        report.app_without_capture = report.app_records - report.app_duplicates - report.matched;
+        report
+    }
+}
+
+/// Join `ingress` (in capture order) with `app_events`, streaming each event to `emit` in
+/// capture order. See [`Joiner::new`] for the one-string-table rule.
+pub fn join_with(
+    ingress: impl IntoIterator<Item = IngressRecord>,
+    app_events: &[Event],
+    mut emit: impl FnMut(Event),
+) -> JoinReport {
+    let mut joiner = Joiner::new(app_events);
+    for record in ingress {
+        if let Some(event) = joiner.push(record) {
+            emit(event);
+        }
+    }
+    joiner.finish()
 }
 
 /// [`join_with`] collecting the events in capture order.
@@ -125,4 +169,23 @@ pub fn join(
     let mut events = Vec::new();
     let report = join_with(ingress, app_events, |e| events.push(e));
     (events, report)
+}
+
+/// Read the capture at `path` and join it with `app_events` (interned in `strings`) in one
+/// pass, streaming events to `emit` in capture order. Memory: one capture block, the app
+/// index, and the keys of undelivered records; no ingress vector.
+pub fn join_capture(
+    path: &Path,
+    config: &CaptureConfig,
+    strings: &mut Strings,
+    app_events: &[Event],
+    mut emit: impl FnMut(Event),
+) -> Result<(IngressStats, JoinReport), CaptureError> {
+    let mut joiner = Joiner::new(app_events);
+    let stats = for_each_ingress(path, config, strings, |record| {
+        if let Some(event) = joiner.push(record) {
+            emit(event);
+        }
+    })?;
+    Ok((stats, joiner.finish()))
 }

@@ -59,7 +59,7 @@ pub use ingress::{
     capture_to_ingress, for_each_ingress, ingress_from_reader, parse_stream_mapping, CaptureConfig,
     IngressRecord, IngressStats,
 };
-pub use join::{join, join_with, JoinReport};
+pub use join::{join, join_capture, join_with, JoinReport, Joiner};
 pub use reader::{
     read_capture, read_capture_from, BlockCounts, CaptureFormat, CaptureReader, CaptureStats,
     CapturedPacket, InterfaceInfo, LinkType, MAX_BLOCK_LEN,

@@ -189,3 +189,50 @@ fn matches_a_naive_join_on_random_inputs() {
         })
         .unwrap();
 }
+
+#[test]
+fn join_capture_streams_a_capture_file_into_events() {
+    use coalescope_capture::{join_capture, parse_stream_mapping, CaptureConfig, SeqSpec};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/pcap/moldudp64_us_le.pcap");
+    let mut strings = Strings::new();
+    // The app log names the stream; the mapping ties it to the capture's destination.
+    let itch = strings.intern("itch");
+    let app_log = vec![
+        app(itch, 1000, 1_700_000_000_123_461_000),
+        app(itch, 1005, 7),
+    ];
+    let mut config = CaptureConfig::new(SeqSpec::MOLDUDP64);
+    config.stream_map = vec![parse_stream_mapping("233.54.12.1:26400=itch").unwrap()];
+    let mut events = Vec::new();
+    let (stats, report) =
+        join_capture(&path, &config, &mut strings, &app_log, |e| events.push(e)).unwrap();
+    assert_eq!(stats.records, 3);
+    let got: Vec<(u64, i64, Option<i64>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.t_ingress.as_nanos(),
+                e.delay().map(|d| d.as_nanos()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1000, 1_700_000_000_123_456_000, Some(5_000)),
+            (1001, 1_700_000_000_123_457_000, None),
+            (1002, 1_700_000_001_000_000_000, None),
+        ]
+    );
+    assert!(events.iter().all(|e| e.stream == itch));
+    assert_eq!(
+        (
+            report.matched,
+            report.undelivered,
+            report.app_without_capture
+        ),
+        (1, 2, 1)
+    );
+}
