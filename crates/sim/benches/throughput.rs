@@ -1,0 +1,66 @@
+//! Simulated packets per second of the event loop, for the compiled-in default scenario
+//! and the README's EQE example (realistic and ideal host).
+//! Run: `cargo bench -p coalescope-sim --bench throughput`.
+//! Wall-clock figures depend on the machine (and on what else runs on it).
+
+use std::time::Instant;
+
+use coalescope_sim::{simulate_records, Scenario};
+
+const EQE_EXAMPLE: &str = r#"
+seed = 7
+packets = 1000000
+[[stream]]
+name = "md"
+arrivals = { kind = "poisson", rate_per_s = 200000 }
+[nic]
+policy = "ethtool"
+rx_usecs = 50
+rx_frames = 0
+"#;
+
+fn measure(name: &str, scenario: &Scenario, repeats: usize) {
+    let mut best_core = f64::INFINITY;
+    let mut best_total = f64::INFINITY;
+    let mut packets = 0;
+    for _ in 0..repeats {
+        let start = Instant::now();
+        let raw = match simulate_records(scenario) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                return;
+            }
+        };
+        let core = start.elapsed().as_secs_f64();
+        packets = raw.packets();
+        let out = raw.finish();
+        let total = start.elapsed().as_secs_f64();
+        std::hint::black_box(&out.summary);
+        best_core = best_core.min(core);
+        best_total = best_total.min(total);
+    }
+    println!(
+        "{name:<28} {packets:>9} packets  core {:>7.2} M pkt/s ({:>6.1} ms)  with summary {:>7.2} M pkt/s",
+        packets as f64 / best_core / 1e6,
+        best_core * 1e3,
+        packets as f64 / best_total / 1e6
+    );
+}
+
+fn main() {
+    let parse =
+        |text: &str| Scenario::from_toml_str(text, None).expect("bench scenarios are valid");
+    let ideal = format!(
+        "{EQE_EXAMPLE}\n[host]\nirq_cost_ns = 0\nper_packet_cost_ns = 0\napp_service_ns = 0\n"
+    );
+    let cases = [
+        ("default (MMPP, 2 queues)", Scenario::default_scenario()),
+        ("EQE example (realistic)", parse(EQE_EXAMPLE)),
+        ("EQE example (ideal host)", parse(&ideal)),
+    ];
+    println!("coalescope-sim throughput (best of 5; wall clock, shared machine)");
+    for (name, scenario) in &cases {
+        measure(name, scenario, 5);
+    }
+}

@@ -1,0 +1,501 @@
+//! The event loop: arrivals merged across streams, per-queue coalescing state, the
+//! softirq core and the application thread (SPEC §2).
+//!
+//! There is no event heap. Arrivals come from the streams in time order (a linear merge
+//! over the few streams); before each arrival at `t`, [`Engine::advance`] runs every host
+//! action strictly before `t` (timer fires, deferral polls, one NAPI step at a time), so
+//! an arrival at exactly a timer's deadline joins the batch that closes then (SPEC §3 tie
+//! rule). The engine is generic over the policy type, so the per-packet path is
+//! monomorphised and allocation-free: records go into a preallocated `Vec`.
+
+use coalescope_timeline::Instant;
+
+use crate::arrival::ArrivalProcess;
+use crate::host::{App, CpuTime, DropReason};
+use crate::output::{Fate, InterruptRecord, PacketRecord};
+use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
+use crate::scenario::HostConfig;
+
+/// Sentinel for "no time" in the engine's internal `i64` fields only.
+const NEVER: i64 = i64::MAX;
+
+/// A receive ring of packet indices with monotone sequence numbers.
+#[derive(Debug)]
+struct Ring {
+    buf: Vec<u32>,
+    mask: u64,
+    head: u64,
+    tail: u64,
+    capacity: u64,
+}
+
+impl Ring {
+    fn new(capacity: u32) -> Self {
+        let size = capacity.max(1).next_power_of_two() as usize;
+        Ring {
+            buf: vec![0; size],
+            mask: size as u64 - 1,
+            head: 0,
+            tail: 0,
+            capacity: u64::from(capacity),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> u64 {
+        self.tail - self.head
+    }
+
+    #[inline]
+    fn push(&mut self, idx: u32) -> bool {
+        if self.len() >= self.capacity {
+            return false;
+        }
+        self.buf[(self.tail & self.mask) as usize] = idx;
+        self.tail += 1;
+        true
+    }
+
+    /// Pops the oldest entry with its ring sequence number.
+    #[inline]
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        if self.head == self.tail {
+            return None;
+        }
+        let seq = self.head;
+        let idx = self.buf[(seq & self.mask) as usize];
+        self.head += 1;
+        Some((seq, idx))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueState {
+    /// Interrupt enabled: arrivals are offered to the policy.
+    Armed,
+    /// Interrupt masked, NAPI scheduled or polling.
+    Scheduled,
+    /// Interrupt masked, a software poll is due at `next_time` (deferral).
+    Deferred,
+}
+
+#[derive(Debug)]
+struct Queue<P> {
+    policy: P,
+    ring: Ring,
+    state: QueueState,
+    /// Armed: the pending deadline; Deferred: the software poll; else `NEVER`.
+    next_time: i64,
+    next_reason: FireReason,
+    /// Ring entries with a sequence number below this were signalled at `fire_time`.
+    signalled_end: u64,
+    fire_time: i64,
+    fire_timer_ns: i64,
+    poll_work: u32,
+    scheduled_packets: u32,
+    scheduled_bytes: u64,
+}
+
+/// The softirq core.
+#[derive(Debug, Default)]
+struct Cpu {
+    list: std::collections::VecDeque<usize>,
+    now: i64,
+    budget: i64,
+    round_start: i64,
+    in_ksoftirqd: bool,
+    waiting: bool,
+    ksoftirqd_at: i64,
+    time_squeeze: u64,
+}
+
+/// Totals the summary needs that are cheaper to count on the fly.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counters {
+    pub(crate) fires: [u64; 4],
+    pub(crate) batch_sum: u64,
+    pub(crate) software_poll_batch_sum: u64,
+    pub(crate) full_wait: u64,
+    pub(crate) drops: [u64; 3],
+    pub(crate) time_squeeze: u64,
+    pub(crate) cpu: CpuTime,
+    pub(crate) app_wakeups: u64,
+    pub(crate) end_ns: i64,
+}
+
+/// One stream as the engine sees it.
+pub(crate) struct EngineStream {
+    pub(crate) arrivals: crate::arrival::AnyArrival,
+    pub(crate) queue: usize,
+    pub(crate) packet_bytes: u32,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub(crate) struct EngineResult {
+    pub(crate) records: Vec<PacketRecord>,
+    pub(crate) interrupts: Vec<InterruptRecord>,
+    pub(crate) counters: Counters,
+}
+
+fn reason_index(r: FireReason) -> usize {
+    match r {
+        FireReason::Timer => 0,
+        FireReason::Count => 1,
+        FireReason::Throttle => 2,
+        FireReason::Poll => 3,
+    }
+}
+
+fn drop_index(r: DropReason) -> usize {
+    match r {
+        DropReason::RingFull => 0,
+        DropReason::BacklogFull => 1,
+        DropReason::Stranded => 2,
+    }
+}
+
+/// The whole simulated host for one policy type.
+pub(crate) struct Engine<P> {
+    host: HostConfig,
+    queues: Vec<Queue<P>>,
+    cpu: Cpu,
+    app: App,
+    stream_bytes: Vec<u32>,
+    records: Vec<PacketRecord>,
+    interrupts: Vec<InterruptRecord>,
+    counters: Counters,
+}
+
+impl<P: CoalescingPolicy> Engine<P> {
+    pub(crate) fn new(
+        host: HostConfig,
+        ring_size: u32,
+        policies: Vec<P>,
+        app: App,
+        packets: u64,
+    ) -> Self {
+        let queues = policies
+            .into_iter()
+            .map(|policy| Queue {
+                policy,
+                ring: Ring::new(ring_size),
+                state: QueueState::Armed,
+                next_time: NEVER,
+                next_reason: FireReason::Timer,
+                signalled_end: 0,
+                fire_time: 0,
+                fire_timer_ns: 0,
+                poll_work: 0,
+                scheduled_packets: 0,
+                scheduled_bytes: 0,
+            })
+            .collect();
+        let reserve = usize::try_from(packets).unwrap_or(usize::MAX).min(1 << 27);
+        Engine {
+            host,
+            queues,
+            cpu: Cpu::default(),
+            app,
+            stream_bytes: Vec::new(),
+            records: Vec::with_capacity(reserve),
+            interrupts: Vec::with_capacity(reserve / 4),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Runs `packets` arrivals merged from `streams` through the host.
+    pub(crate) fn run(mut self, streams: &mut [EngineStream], packets: u64) -> EngineResult {
+        self.stream_bytes = streams.iter().map(|s| s.packet_bytes).collect();
+        let mut heads: Vec<Option<i64>> = streams
+            .iter_mut()
+            .map(|s| s.arrivals.next_arrival())
+            .collect();
+        let mut seqs = vec![0u64; streams.len()];
+        let mut last_arrival = i64::MIN;
+        for _ in 0..packets {
+            let mut best: Option<(i64, usize)> = None;
+            for (i, h) in heads.iter().enumerate() {
+                if let Some(t) = *h {
+                    if best.is_none_or(|(bt, _)| t < bt) {
+                        best = Some((t, i));
+                    }
+                }
+            }
+            let Some((t, s)) = best else { break };
+            heads[s] = streams[s].arrivals.next_arrival();
+            let seq = seqs[s];
+            seqs[s] += 1;
+            last_arrival = t;
+            if self.host.busy_poll {
+                self.arrive_busy_poll(t, s, streams[s].queue, seq);
+            } else {
+                self.advance(t);
+                self.arrive(t, s, streams[s].queue, seq);
+            }
+        }
+        if !self.host.busy_poll {
+            self.advance(NEVER);
+            self.strand_leftovers();
+        }
+        self.finish(last_arrival)
+    }
+
+    fn finish(mut self, last_arrival: i64) -> EngineResult {
+        let mut end = last_arrival.max(self.cpu.now);
+        if let Some(last) = self.records.iter().rev().find_map(PacketRecord::t_app) {
+            end = end.max(last.0);
+        }
+        self.counters.end_ns = end;
+        self.counters.time_squeeze = self.cpu.time_squeeze;
+        self.counters.cpu.app_ns = self.app.cpu_ns;
+        self.counters.app_wakeups = self.app.wakeups;
+        let _ = self.app.free_at();
+        EngineResult {
+            records: self.records,
+            interrupts: self.interrupts,
+            counters: self.counters,
+        }
+    }
+
+    fn push_record(&mut self, t: i64, stream: usize, seq: u64) -> u32 {
+        // `validate` caps packets at MAX_PACKETS (< u32::MAX), so indices fit.
+        let idx = self.records.len() as u32;
+        self.records
+            .push(PacketRecord::arrived(t, seq, stream as u16));
+        idx
+    }
+
+    fn drop_packet(&mut self, idx: u32, reason: DropReason) {
+        self.records[idx as usize].fate = Fate::Dropped(reason);
+        self.counters.drops[drop_index(reason)] += 1;
+    }
+
+    #[inline]
+    fn arrive(&mut self, t: i64, stream: usize, queue: usize, seq: u64) {
+        let idx = self.push_record(t, stream, seq);
+        let q = &mut self.queues[queue];
+        if !q.ring.push(idx) {
+            self.drop_packet(idx, DropReason::RingFull);
+            return;
+        }
+        if q.state != QueueState::Armed {
+            return;
+        }
+        let pending = q.ring.len() as u32;
+        match q.policy.on_arrival(Instant(t), pending) {
+            Fire::Now(reason) => self.fire(queue, t, reason),
+            Fire::At(deadline, reason) => {
+                q.next_time = deadline.0.max(t);
+                q.next_reason = reason;
+            }
+            Fire::Keep => {}
+        }
+    }
+
+    /// Runs every host action strictly before `limit`.
+    #[inline]
+    fn advance(&mut self, limit: i64) {
+        const CPU: usize = usize::MAX;
+        loop {
+            let mut best = limit;
+            let mut which = None;
+            for (i, q) in self.queues.iter().enumerate() {
+                if q.next_time < best {
+                    best = q.next_time;
+                    which = Some(i);
+                }
+            }
+            if !self.cpu.list.is_empty() {
+                let t = if self.cpu.waiting {
+                    self.cpu.ksoftirqd_at
+                } else {
+                    self.cpu.now
+                };
+                if t < best {
+                    best = t;
+                    which = Some(CPU);
+                }
+            }
+            match which {
+                None => return,
+                Some(CPU) => self.cpu_step(),
+                Some(i) => {
+                    let reason = match self.queues[i].state {
+                        QueueState::Deferred => FireReason::Poll,
+                        _ => self.queues[i].next_reason,
+                    };
+                    self.fire(i, best, reason);
+                }
+            }
+        }
+    }
+
+    fn fire(&mut self, qi: usize, t: i64, reason: FireReason) {
+        let q = &mut self.queues[qi];
+        q.state = QueueState::Scheduled;
+        q.next_time = NEVER;
+        let batch = q.ring.len() as u32;
+        q.signalled_end = q.ring.tail;
+        q.fire_time = t;
+        q.fire_timer_ns = q.policy.timer_ns();
+        q.policy.on_fire(Instant(t), batch);
+        self.interrupts.push(InterruptRecord {
+            time: Instant(t),
+            queue: qi as u16,
+            batch,
+            reason,
+        });
+        self.counters.fires[reason_index(reason)] += 1;
+        if reason == FireReason::Poll {
+            self.counters.software_poll_batch_sum += u64::from(batch);
+        } else {
+            self.counters.batch_sum += u64::from(batch);
+        }
+        let irq = self.host.irq_cost_ns;
+        self.counters.cpu.irq_ns += irq;
+        let cpu = &mut self.cpu;
+        if cpu.list.is_empty() {
+            cpu.now = cpu.now.max(t) + irq;
+            cpu.budget = i64::from(self.host.netdev_budget);
+            cpu.round_start = cpu.now;
+            cpu.in_ksoftirqd = false;
+            cpu.waiting = false;
+        } else if !cpu.waiting {
+            // The hard IRQ preempts the running softirq round.
+            cpu.now = cpu.now.max(t) + irq;
+        }
+        cpu.list.push_back(qi);
+    }
+
+    fn cpu_step(&mut self) {
+        let host = self.host;
+        if self.cpu.waiting {
+            self.cpu.waiting = false;
+            self.cpu.now = self.cpu.now.max(self.cpu.ksoftirqd_at);
+            self.cpu.in_ksoftirqd = true;
+            self.cpu.budget = i64::from(host.netdev_budget);
+            self.cpu.round_start = self.cpu.now;
+        }
+        // The list is non-empty: `advance` only steps the CPU when it is.
+        let Some(&qi) = self.cpu.list.front() else {
+            return;
+        };
+        let q = &mut self.queues[qi];
+        if q.poll_work < host.napi_weight {
+            if let Some((ring_seq, idx)) = q.ring.pop() {
+                self.cpu.now += host.per_packet_cost_ns;
+                if self.cpu.in_ksoftirqd {
+                    self.counters.cpu.ksoftirqd_ns += host.per_packet_cost_ns;
+                } else {
+                    self.counters.cpu.softirq_ns += host.per_packet_cost_ns;
+                }
+                let t_stack = self.cpu.now;
+                let rec = &mut self.records[idx as usize];
+                let signalled = ring_seq < q.signalled_end;
+                let cdelay = if signalled {
+                    q.fire_time - rec.t_ingress
+                } else {
+                    0
+                };
+                q.poll_work += 1;
+                q.scheduled_packets += 1;
+                q.scheduled_bytes += u64::from(self.stream_bytes[usize::from(rec.stream)]);
+                rec.t_stack = t_stack;
+                rec.coalescing_delay = cdelay;
+                match self.app.deliver(t_stack) {
+                    Some(t_app) => {
+                        rec.t_app = t_app;
+                        rec.fate = Fate::Delivered;
+                        if signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns {
+                            self.counters.full_wait += 1;
+                        }
+                    }
+                    None => self.drop_packet(idx, DropReason::BacklogFull),
+                }
+                return;
+            }
+        }
+        // The poll call ends.
+        let work = q.poll_work;
+        q.poll_work = 0;
+        self.cpu.budget -= i64::from(work);
+        self.cpu.list.pop_front();
+        if work == host.napi_weight {
+            self.cpu.list.push_back(qi);
+        } else {
+            let done = PollDone {
+                last_poll_packets: work,
+                packets: q.scheduled_packets,
+                bytes: q.scheduled_bytes,
+            };
+            q.scheduled_packets = 0;
+            q.scheduled_bytes = 0;
+            match q.policy.on_poll_complete(Instant(self.cpu.now), done) {
+                AfterPoll::Rearm => {
+                    q.state = QueueState::Armed;
+                    q.next_time = NEVER;
+                }
+                AfterPoll::PollAt(t) => {
+                    q.state = QueueState::Deferred;
+                    q.next_time = t.0.max(self.cpu.now);
+                }
+            }
+        }
+        if self.cpu.list.is_empty() {
+            self.cpu.in_ksoftirqd = false;
+        } else if self.cpu.budget <= 0
+            || self.cpu.now - self.cpu.round_start >= i64::from(host.netdev_budget_usecs) * 1_000
+        {
+            self.cpu.time_squeeze += 1;
+            self.cpu.waiting = true;
+            self.cpu.ksoftirqd_at = self.cpu.now + host.ksoftirqd_delay_ns;
+        }
+    }
+
+    fn strand_leftovers(&mut self) {
+        for qi in 0..self.queues.len() {
+            while let Some((_, idx)) = self.queues[qi].ring.pop() {
+                self.drop_packet(idx, DropReason::Stranded);
+            }
+        }
+    }
+
+    #[inline]
+    fn arrive_busy_poll(&mut self, t: i64, stream: usize, queue: usize, seq: u64) {
+        let idx = self.push_record(t, stream, seq);
+        // In busy-poll mode the ring holds the packets the polling thread has not picked
+        // yet; pick instants are non-decreasing, so the ring's time order is FIFO.
+        let q = &mut self.queues[queue];
+        while let Some((_, front)) = peek(&q.ring) {
+            if self.records[front as usize].t_stack - self.host.per_packet_cost_ns <= t {
+                q.ring.pop();
+            } else {
+                break;
+            }
+        }
+        if q.ring.len() >= q.ring.capacity {
+            self.drop_packet(idx, DropReason::RingFull);
+            return;
+        }
+        let (t_stack, t_app) = self.app.busy_poll(t, self.host.per_packet_cost_ns);
+        self.counters.cpu.busy_poll_stack_ns += self.host.per_packet_cost_ns;
+        if t_stack - self.host.per_packet_cost_ns > t {
+            q.ring.push(idx);
+        }
+        let rec = &mut self.records[idx as usize];
+        rec.t_stack = t_stack;
+        rec.t_app = t_app;
+        rec.coalescing_delay = 0;
+        rec.fate = Fate::Delivered;
+        self.cpu.now = self.cpu.now.max(t_stack);
+    }
+}
+
+fn peek(ring: &Ring) -> Option<(u64, u32)> {
+    if ring.head == ring.tail {
+        None
+    } else {
+        Some((ring.head, ring.buf[(ring.head & ring.mask) as usize]))
+    }
+}

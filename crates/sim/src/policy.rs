@@ -1,0 +1,468 @@
+//! Coalescing policies: *when does the receive interrupt fire* (SPEC §2).
+//!
+//! One trait, [`CoalescingPolicy`], with one implementation per mechanism: ethtool EQE
+//! and CQE, adaptive net_dim, ITR throttle, NVMe aggregation, virtio NOTF_COAL, software
+//! deferral (`gro_flush_timeout` + `napi_defer_hard_irqs`) and none. A policy sees only
+//! arrivals while the interrupt is enabled, the interrupts it caused and the NAPI poll
+//! completions; it knows nothing about host costs, so the same objects serve the
+//! simulator and a tuning advisor.
+//!
+//! Protocol (driven by the engine, per receive queue):
+//! 1. While the interrupt is enabled, every arriving packet calls
+//!    [`CoalescingPolicy::on_arrival`] with the number of packets not yet signalled,
+//!    itself included. The answer fires now, (re)sets the pending deadline, or keeps it.
+//!    A packet arriving exactly at the deadline is offered before the timer fires (SPEC §3
+//!    tie rule), so it belongs to the batch that closes then.
+//! 2. When the interrupt fires, [`CoalescingPolicy::on_fire`] is told the batch size; the
+//!    interrupt is then masked while NAPI polls, and arrivals are not offered.
+//! 3. When NAPI completes, [`CoalescingPolicy::on_poll_complete`] decides whether the
+//!    interrupt is re-enabled now or a software poll is scheduled instead (deferral). The
+//!    next offered packet starts a fresh batch.
+
+use crate::net_dim::{NetDim, NetDimMode, NetDimProfile, NetDimSample};
+use coalescope_timeline::Instant;
+
+/// Why an interrupt (or software poll) fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FireReason {
+    /// The coalescing timer expired.
+    Timer,
+    /// The count threshold was reached (a one-packet threshold included: per-packet
+    /// interrupts are count fires).
+    Count,
+    /// An interrupt held back by the throttle's minimum spacing.
+    Throttle,
+    /// A software poll (the deferral timer), not a hardware interrupt.
+    Poll,
+}
+
+impl FireReason {
+    /// The log value: `timer`, `count`, `throttle` or `poll`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FireReason::Timer => "timer",
+            FireReason::Count => "count",
+            FireReason::Throttle => "throttle",
+            FireReason::Poll => "poll",
+        }
+    }
+}
+
+/// A policy's answer to an arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fire {
+    /// Fire the interrupt now, at the arrival instant.
+    Now(FireReason),
+    /// Fire at this instant unless something fires earlier; replaces any pending deadline.
+    At(Instant, FireReason),
+    /// Keep the pending deadline (or keep waiting if there is none).
+    Keep,
+}
+
+/// Work done by NAPI between the interrupt (or software poll) that scheduled it and its
+/// completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PollDone {
+    /// Packets taken by the poll call that completed NAPI (fewer than the weight).
+    pub last_poll_packets: u32,
+    /// Packets taken by all poll calls since NAPI was scheduled.
+    pub packets: u32,
+    /// Bytes of those packets.
+    pub bytes: u64,
+}
+
+/// What happens when NAPI completes a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPoll {
+    /// Re-enable the hardware interrupt now.
+    Rearm,
+    /// Keep the interrupt masked and poll again (in software) at this instant.
+    PollAt(Instant),
+}
+
+/// When does the interrupt fire. See the module docs for the calling protocol.
+pub trait CoalescingPolicy {
+    /// A packet arrived at `now` while the interrupt is enabled; `pending` counts the
+    /// packets not yet signalled, this one included (so the first packet sees 1).
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire;
+
+    /// The interrupt (or software poll) fired at `now` signalling `batch` packets.
+    fn on_fire(&mut self, _now: Instant, _batch: u32) {}
+
+    /// NAPI completed at `now` after the work in `done`.
+    fn on_poll_complete(&mut self, _now: Instant, _done: PollDone) -> AfterPoll {
+        AfterPoll::Rearm
+    }
+
+    /// The timer in force, in ns (0 = no timer): a packet whose coalescing delay reaches
+    /// it "waited the full timer".
+    fn timer_ns(&self) -> i64;
+
+    /// The policy's scenario name.
+    fn name(&self) -> &'static str;
+}
+
+/// ethtool timer mode: EQE (timer from the first pending packet) or CQE (restarted by
+/// every packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerMode {
+    /// Event-queue based: the timer starts at the first packet not yet signalled.
+    Eqe,
+    /// Completion-queue based: every new packet restarts the timer.
+    Cqe,
+}
+
+/// ethtool `rx-usecs` / `rx-frames` in EQE or CQE mode, with SPEC §2's 0 semantics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ethtool {
+    window_ns: i64,
+    frames: u32,
+    mode: TimerMode,
+}
+
+impl Ethtool {
+    /// `usecs` (0 = no timer), `frames` (0 = no count threshold); both 0 = per packet.
+    pub fn new(usecs: u32, frames: u32, mode: TimerMode) -> Self {
+        Ethtool {
+            window_ns: i64::from(usecs) * 1_000,
+            frames,
+            mode,
+        }
+    }
+
+    /// The same policy with a timer given in ns (used by the NVMe and virtio mappings).
+    pub fn with_window_ns(window_ns: i64, frames: u32, mode: TimerMode) -> Self {
+        Ethtool {
+            window_ns,
+            frames,
+            mode,
+        }
+    }
+
+    /// Changes the thresholds; the pending batch keeps its deadline until the next arrival.
+    pub fn set(&mut self, usecs: u32, frames: u32) {
+        self.window_ns = i64::from(usecs) * 1_000;
+        self.frames = frames;
+    }
+}
+
+impl CoalescingPolicy for Ethtool {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        if self.frames > 0 && pending >= self.frames {
+            return Fire::Now(FireReason::Count);
+        }
+        if self.window_ns == 0 {
+            return if self.frames == 0 {
+                Fire::Now(FireReason::Count)
+            } else {
+                Fire::Keep
+            };
+        }
+        if pending == 1 || self.mode == TimerMode::Cqe {
+            Fire::At(Instant(now.0 + self.window_ns), FireReason::Timer)
+        } else {
+            Fire::Keep
+        }
+    }
+
+    fn timer_ns(&self) -> i64 {
+        self.window_ns
+    }
+
+    fn name(&self) -> &'static str {
+        "ethtool"
+    }
+}
+
+/// No coalescing: one interrupt per packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoCoalescing;
+
+impl CoalescingPolicy for NoCoalescing {
+    #[inline]
+    fn on_arrival(&mut self, _now: Instant, _pending: u32) -> Fire {
+        Fire::Now(FireReason::Count)
+    }
+
+    fn timer_ns(&self) -> i64 {
+        0
+    }
+
+    fn name(&self) -> &'static str {
+        "none"
+    }
+}
+
+/// Intel ITR-style throttle: at most one interrupt per `min_gap_ns` (= 1 / rate). A
+/// packet arriving after the gap has elapsed interrupts at once; earlier ones wait for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttle {
+    min_gap_ns: i64,
+    last_fire: Option<Instant>,
+}
+
+impl Throttle {
+    /// A throttle allowing at most `max_interrupts_per_s` interrupts per second (> 0).
+    pub fn new(max_interrupts_per_s: f64) -> Self {
+        Throttle {
+            min_gap_ns: (1e9 / max_interrupts_per_s).round() as i64,
+            last_fire: None,
+        }
+    }
+
+    /// The minimum spacing between interrupts, in ns.
+    pub fn min_gap_ns(&self) -> i64 {
+        self.min_gap_ns
+    }
+}
+
+impl CoalescingPolicy for Throttle {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        if pending > 1 {
+            return Fire::Keep;
+        }
+        match self.last_fire {
+            Some(last) if last.0 + self.min_gap_ns > now.0 => {
+                Fire::At(Instant(last.0 + self.min_gap_ns), FireReason::Throttle)
+            }
+            _ => Fire::Now(FireReason::Count),
+        }
+    }
+
+    fn on_fire(&mut self, now: Instant, _batch: u32) {
+        self.last_fire = Some(now);
+    }
+
+    fn timer_ns(&self) -> i64 {
+        0
+    }
+
+    fn name(&self) -> &'static str {
+        "throttle"
+    }
+}
+
+/// NVMe Interrupt Coalescing (feature 08h): aggregation time in 100 µs units (0 = no
+/// delay) and a 0's-based aggregation threshold (0 means 1 entry); either fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nvme {
+    time_ns: i64,
+    entries: u32,
+}
+
+impl Nvme {
+    /// `aggregation_time` in 100 µs units, `aggregation_threshold` 0's based.
+    pub fn new(aggregation_time: u8, aggregation_threshold: u8) -> Self {
+        Nvme {
+            time_ns: i64::from(aggregation_time) * 100_000,
+            entries: u32::from(aggregation_threshold) + 1,
+        }
+    }
+
+    /// Entries that fire the interrupt (threshold + 1).
+    pub fn entries(&self) -> u32 {
+        self.entries
+    }
+}
+
+impl CoalescingPolicy for Nvme {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        if pending >= self.entries {
+            Fire::Now(FireReason::Count)
+        } else if self.time_ns == 0 {
+            Fire::Now(FireReason::Timer)
+        } else if pending == 1 {
+            Fire::At(Instant(now.0 + self.time_ns), FireReason::Timer)
+        } else {
+            Fire::Keep
+        }
+    }
+
+    fn timer_ns(&self) -> i64 {
+        self.time_ns
+    }
+
+    fn name(&self) -> &'static str {
+        "nvme"
+    }
+}
+
+/// virtio-net `VIRTIO_NET_CTRL_NOTF_COAL_RX_SET`: `max_usecs` and `max_packets`; if
+/// either is 0 the device notifies on every packet (unlike ethtool's 0 semantics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Virtio {
+    inner: Ethtool,
+    per_packet: bool,
+}
+
+impl Virtio {
+    /// virtio RX notification coalescing parameters.
+    pub fn new(max_usecs: u32, max_packets: u32) -> Self {
+        Virtio {
+            inner: Ethtool::new(max_usecs, max_packets, TimerMode::Eqe),
+            per_packet: max_usecs == 0 || max_packets == 0,
+        }
+    }
+}
+
+impl CoalescingPolicy for Virtio {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        if self.per_packet {
+            Fire::Now(FireReason::Count)
+        } else {
+            self.inner.on_arrival(now, pending)
+        }
+    }
+
+    fn timer_ns(&self) -> i64 {
+        if self.per_packet {
+            0
+        } else {
+            self.inner.timer_ns()
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "virtio"
+    }
+}
+
+/// Software interrupt deferral (`gro_flush_timeout` ns, `napi_defer_hard_irqs` count) on
+/// top of the NIC's own ethtool coalescing.
+///
+/// As the kernel's `napi_complete_done` describes it: a poll that did work reloads the
+/// deferral count; while the count is positive, completing NAPI decrements it and arms a
+/// `gro_flush_timeout` timer that polls again instead of re-enabling the interrupt. So
+/// after the last busy poll, `napi_defer_hard_irqs` empty re-polls happen before the
+/// hardware interrupt is enabled again. Either knob at 0 disables deferral.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferral {
+    hardware: Ethtool,
+    gro_flush_timeout_ns: i64,
+    defer_hard_irqs: u32,
+    remaining: u32,
+}
+
+impl Deferral {
+    /// Deferral over a hardware policy.
+    pub fn new(hardware: Ethtool, gro_flush_timeout_ns: i64, defer_hard_irqs: u32) -> Self {
+        Deferral {
+            hardware,
+            gro_flush_timeout_ns,
+            defer_hard_irqs,
+            remaining: 0,
+        }
+    }
+}
+
+impl CoalescingPolicy for Deferral {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        self.hardware.on_arrival(now, pending)
+    }
+
+    fn on_poll_complete(&mut self, now: Instant, done: PollDone) -> AfterPoll {
+        // The kernel reloads the count from the work of the completing poll call only.
+        if done.last_poll_packets > 0 {
+            self.remaining = self.defer_hard_irqs;
+        }
+        if self.remaining > 0 && self.gro_flush_timeout_ns > 0 {
+            self.remaining -= 1;
+            AfterPoll::PollAt(Instant(now.0 + self.gro_flush_timeout_ns))
+        } else {
+            AfterPoll::Rearm
+        }
+    }
+
+    fn timer_ns(&self) -> i64 {
+        self.hardware.timer_ns()
+    }
+
+    fn name(&self) -> &'static str {
+        "deferral"
+    }
+}
+
+/// Adaptive moderation (`adaptive-rx`): ethtool EQE or CQE thresholds chosen by the
+/// [`NetDim`] state machine, sampled at every NAPI completion with cumulative packet,
+/// byte and interrupt counters (as drivers call `net_dim()` from their poll routine).
+#[derive(Debug, Clone)]
+pub struct Adaptive {
+    dim: NetDim,
+    hardware: Ethtool,
+    packets: u64,
+    bytes: u64,
+    interrupts: u64,
+    changes: u64,
+}
+
+impl Adaptive {
+    /// net_dim in EQE or CQE mode, starting at the mode's start profile.
+    pub fn new(mode: TimerMode) -> Self {
+        let dim_mode = match mode {
+            TimerMode::Eqe => NetDimMode::Eqe,
+            TimerMode::Cqe => NetDimMode::Cqe,
+        };
+        let dim = NetDim::new(dim_mode);
+        let p = dim.profile();
+        Adaptive {
+            dim,
+            hardware: Ethtool::new(p.usecs, p.frames, mode),
+            packets: 0,
+            bytes: 0,
+            interrupts: 0,
+            changes: 0,
+        }
+    }
+
+    /// The profile in force.
+    pub fn profile(&self) -> NetDimProfile {
+        self.dim.profile()
+    }
+
+    /// How many times the profile changed.
+    pub fn profile_changes(&self) -> u64 {
+        self.changes
+    }
+}
+
+impl CoalescingPolicy for Adaptive {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        self.hardware.on_arrival(now, pending)
+    }
+
+    fn on_fire(&mut self, _now: Instant, _batch: u32) {
+        self.interrupts += 1;
+    }
+
+    fn on_poll_complete(&mut self, now: Instant, done: PollDone) -> AfterPoll {
+        self.packets += u64::from(done.packets);
+        self.bytes += done.bytes;
+        let sample = NetDimSample {
+            time_ns: now.0,
+            packets: self.packets,
+            bytes: self.bytes,
+            events: self.interrupts,
+        };
+        if let Some(p) = self.dim.on_interrupt(sample) {
+            self.hardware.set(p.usecs, p.frames);
+            self.changes += 1;
+        }
+        AfterPoll::Rearm
+    }
+
+    fn timer_ns(&self) -> i64 {
+        self.hardware.timer_ns()
+    }
+
+    fn name(&self) -> &'static str {
+        "adaptive"
+    }
+}
