@@ -1,0 +1,555 @@
+//! Markouts and CTE (SPEC §4), plus the order/fill anomalies that need the same join.
+//!
+//! State (this is the part of the crate that is *not* bounded by a constant per group):
+//! - every order, deduplicated by `child_id` (48 bytes each): O(orders);
+//! - every fill (32 bytes each): O(fills);
+//! - the quote history per (symbol, venue), streams pooled: one 32-byte entry per md
+//!   event carrying both bid and ask with a positive finite mid: O(quotes);
+//! - window counts of the pooled (symbol, venue) app timeline, for the high/low-BDC
+//!   classification of emit intervals: O(non-empty windows).
+//!
+//! Fills are joined to orders and quotes only in [`Cte::finish`], so the input tables can
+//! come in any order and any split merges exactly (finish sorts everything canonically,
+//! so even floating-point sums are bit-identical).
+//!
+//! A fill's markout at τ uses the last quote of the order's (symbol, venue) with
+//! `t_ingress <= t_fill + τ`, ties in `t_ingress` going to the largest (stream, seq) with
+//! streams compared by name. Duplicate `child_id`s keep the order with the smallest
+//! (`t_emit`, `parent_id`) so the choice does not depend on input order.
+
+use std::collections::HashMap;
+
+use coalescope_timeline::{Duration, Event, Fill, Order, Side, Strings, Sym};
+use serde::ser::SerializeMap;
+use serde::Serialize;
+
+use crate::fasthash::FastMap;
+use crate::md::HighBdc;
+use crate::windows::WindowCounts;
+
+type SvKey = (Option<Sym>, Option<Sym>);
+
+#[derive(Debug, Clone, Copy)]
+struct Quote {
+    t: i64,
+    stream: Sym,
+    seq: u64,
+    mid: f64,
+}
+
+#[derive(Debug, Clone)]
+struct SvState {
+    app: WindowCounts,
+    quotes: Vec<Quote>,
+}
+
+/// Markout statistics of one row at one horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct TauCost {
+    /// Mean markout over high-BDC emits minus mean over low-BDC emits (bps); null when a
+    /// side is empty.
+    pub cte_bps: Option<f64>,
+    /// Fills with a defined markout emitted in high-BDC intervals.
+    pub n_high: u64,
+    /// Fills with a defined markout emitted in low-BDC intervals.
+    pub n_low: u64,
+    /// Mean markout on the high side (bps).
+    pub mean_high_bps: Option<f64>,
+    /// Mean markout on the low side (bps).
+    pub mean_low_bps: Option<f64>,
+    /// Fills without any quote at or before `t_fill + τ` (markout undefined).
+    pub n_no_quote: u64,
+    /// Fills whose horizon lies past the last quote (the last quote was used).
+    pub n_horizon_after_last_quote: u64,
+    #[serde(skip)]
+    sum_high: f64,
+    #[serde(skip)]
+    sum_low: f64,
+}
+
+impl TauCost {
+    fn close(&mut self) {
+        self.mean_high_bps = (self.n_high > 0).then(|| self.sum_high / self.n_high as f64);
+        self.mean_low_bps = (self.n_low > 0).then(|| self.sum_low / self.n_low as f64);
+        self.cte_bps = self
+            .mean_high_bps
+            .zip(self.mean_low_bps)
+            .map(|(h, l)| h - l);
+    }
+}
+
+/// Horizon label -> [`TauCost`], serialized as a JSON object in horizon order
+/// (`{"1s": {...}, "5s": {...}, "30s": {...}}`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Taus(pub Vec<(String, TauCost)>);
+
+impl Serialize for Taus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// CTE of one (bucket, strategy, symbol, venue).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostRow {
+    /// Strategy (null stays null).
+    pub strategy: Option<String>,
+    /// Symbol.
+    pub symbol: Option<String>,
+    /// Venue.
+    pub venue: Option<String>,
+    /// Start of the time bucket of the orders' `t_emit` (ns), when buckets are used.
+    pub bucket_start_ns: Option<i64>,
+    /// Fills joined to an order of this row.
+    pub n_fills: u64,
+    /// Fills whose emit interval had no delivery (not classified).
+    pub n_unclassified: u64,
+    /// Per horizon.
+    pub taus: Taus,
+}
+
+/// CTE of one (bucket, strategy), all symbols and venues pooled.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostStrategyRow {
+    /// Strategy (null stays null).
+    pub strategy: Option<String>,
+    /// Start of the time bucket (ns), when buckets are used.
+    pub bucket_start_ns: Option<i64>,
+    /// Fills joined to an order of this strategy.
+    pub n_fills: u64,
+    /// Fills whose emit interval had no delivery.
+    pub n_unclassified: u64,
+    /// Per horizon.
+    pub taus: Taus,
+}
+
+/// Order/fill anomalies found by the join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JoinAnomalies {
+    /// Orders whose `child_id` was already seen.
+    pub duplicate_child_id: u64,
+    /// Fills whose `child_id` has no order.
+    pub fills_without_order: u64,
+    /// Orders with no fill.
+    pub orders_without_fills: u64,
+    /// Fills whose order was emitted in an interval without deliveries.
+    pub fills_unclassified: u64,
+    /// md events with bid and ask whose mid is not a positive finite number (not used).
+    pub invalid_quotes: u64,
+}
+
+/// Result of [`Cte::finish`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CostResult {
+    /// Per (bucket, strategy, symbol, venue), sorted by key.
+    pub rows: Vec<CostRow>,
+    /// Per (bucket, strategy), sorted by key.
+    pub by_strategy: Vec<CostStrategyRow>,
+    /// Join anomalies.
+    pub anomalies: JoinAnomalies,
+}
+
+/// Parameters of [`Cte::finish`].
+#[derive(Debug, Clone)]
+pub struct CteParams {
+    /// Markout horizons, in output order.
+    pub horizons: Vec<Duration>,
+    /// High-BDC threshold mode (per pooled (symbol, venue)).
+    pub high_bdc: HighBdc,
+    /// Interval length (ns).
+    pub interval: i64,
+    /// Time bucket of `t_emit` (ns), if any.
+    pub bucket: Option<i64>,
+}
+
+/// Markouts + CTE aggregator (module docs).
+#[derive(Debug, Clone)]
+pub struct Cte {
+    window: i64,
+    per_interval: i64,
+    sv: Vec<(SvKey, SvState)>,
+    sv_index: FastMap<SvKey, usize>,
+    last_sv: Option<(SvKey, usize)>,
+    orders: HashMap<u64, Order>,
+    n_orders: u64,
+    fills: Vec<Fill>,
+    invalid_quotes: u64,
+}
+
+/// `1s`, `250ms`, `30us`, `7ns`: the largest unit that divides the horizon.
+pub fn horizon_label(d: Duration) -> String {
+    let ns = d.as_nanos();
+    for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if ns != 0 && ns % scale == 0 {
+            return format!("{}{unit}", ns / scale);
+        }
+    }
+    format!("{ns}ns")
+}
+
+fn order_precedes(a: &Order, b: &Order) -> bool {
+    (a.t_emit, a.parent_id) < (b.t_emit, b.parent_id)
+}
+
+impl Cte {
+    /// Empty state for windows of `window` ns and `per_interval` windows per interval.
+    pub fn new(window: i64, per_interval: i64) -> Self {
+        Cte {
+            window,
+            per_interval,
+            sv: Vec::new(),
+            sv_index: FastMap::default(),
+            last_sv: None,
+            orders: HashMap::new(),
+            n_orders: 0,
+            fills: Vec::new(),
+            invalid_quotes: 0,
+        }
+    }
+
+    #[inline]
+    fn sv_slot(&mut self, key: SvKey) -> usize {
+        if let Some((k, i)) = self.last_sv {
+            if k == key {
+                return i;
+            }
+        }
+        let i = match self.sv_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.sv.push((
+                    key,
+                    SvState {
+                        app: WindowCounts::new(self.window, self.per_interval),
+                        quotes: Vec::new(),
+                    },
+                ));
+                self.sv_index.insert(key, self.sv.len() - 1);
+                self.sv.len() - 1
+            }
+        };
+        self.last_sv = Some((key, i));
+        i
+    }
+
+    /// One md event (ctl events are ignored).
+    #[inline]
+    pub fn update_md(&mut self, e: &Event) {
+        let quote = match (e.bid, e.ask) {
+            (Some(b), Some(a)) => Some((b + a) / 2.0),
+            _ => None,
+        };
+        if e.t_app.is_none() && quote.is_none() {
+            return;
+        }
+        let slot = self.sv_slot((e.symbol, e.venue));
+        let st = &mut self.sv[slot].1;
+        if let Some(a) = e.t_app {
+            st.app.update(a.as_nanos());
+        }
+        if let Some(mid) = quote {
+            if mid.is_finite() && mid > 0.0 {
+                st.quotes.push(Quote {
+                    t: e.t_ingress.as_nanos(),
+                    stream: e.stream,
+                    seq: e.seq,
+                    mid,
+                });
+            } else {
+                self.invalid_quotes += 1;
+            }
+        }
+    }
+
+    /// One child order.
+    pub fn update_order(&mut self, o: &Order) {
+        self.n_orders += 1;
+        self.orders
+            .entry(o.child_id)
+            .and_modify(|cur| {
+                if order_precedes(o, cur) {
+                    *cur = *o;
+                }
+            })
+            .or_insert(*o);
+    }
+
+    /// One fill.
+    pub fn update_fill(&mut self, f: &Fill) {
+        self.fills.push(*f);
+    }
+
+    /// Merge a partial (exact).
+    pub fn merge(&mut self, other: &Cte) {
+        for (key, st) in &other.sv {
+            let slot = self.sv_slot(*key);
+            let mine = &mut self.sv[slot].1;
+            mine.app.merge(&st.app);
+            mine.quotes.extend_from_slice(&st.quotes);
+        }
+        for o in other.orders.values() {
+            self.update_order(o);
+        }
+        // update_order counted each distinct order of `other` once; add its duplicates.
+        self.n_orders += other.n_orders - other.orders.len() as u64;
+        self.fills.extend_from_slice(&other.fills);
+        self.invalid_quotes += other.invalid_quotes;
+    }
+
+    /// Orders seen (duplicates included).
+    pub fn n_orders(&self) -> u64 {
+        self.n_orders
+    }
+
+    /// Join and compute every row.
+    pub fn finish(&self, p: &CteParams, strings: &Strings) -> CostResult {
+        let classes = self.classify(p);
+        let quotes = self.sorted_quotes(strings);
+        let mut fills = self.fills.clone();
+        fills.sort_by(|a, b| {
+            (
+                a.child_id,
+                a.t_fill,
+                a.fill_px.to_bits(),
+                a.fill_qty.to_bits(),
+            )
+                .cmp(&(
+                    b.child_id,
+                    b.t_fill,
+                    b.fill_px.to_bits(),
+                    b.fill_qty.to_bits(),
+                ))
+        });
+        type RowKey = (Option<i64>, Option<Sym>, Option<Sym>, Option<Sym>);
+        // (fills, unclassified fills, per-horizon sums)
+        type Acc = (u64, u64, Vec<TauCost>);
+        let mut rows: HashMap<RowKey, Acc> = HashMap::new();
+        let mut strat: HashMap<(Option<i64>, Option<Sym>), Acc> = HashMap::new();
+        let mut an = JoinAnomalies {
+            duplicate_child_id: self.n_orders - self.orders.len() as u64,
+            invalid_quotes: self.invalid_quotes,
+            ..Default::default()
+        };
+        let mut filled: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let empty = || (0u64, 0u64, vec![TauCost::default(); p.horizons.len()]);
+        for f in &fills {
+            let Some(o) = self.orders.get(&f.child_id) else {
+                an.fills_without_order += 1;
+                continue;
+            };
+            filled.insert(f.child_id);
+            let bucket = p.bucket.map(|b| o.t_emit.as_nanos().div_euclid(b) * b);
+            let class = classes.get(&(o.symbol, o.venue)).and_then(|(map, thr)| {
+                map.get(&o.t_emit.as_nanos().div_euclid(p.interval))
+                    .map(|&b| b > *thr)
+            });
+            let row = rows
+                .entry((bucket, o.strategy, o.symbol, o.venue))
+                .or_insert_with(empty);
+            let srow = strat.entry((bucket, o.strategy)).or_insert_with(empty);
+            for r in [&mut *row, &mut *srow] {
+                r.0 += 1;
+                if class.is_none() {
+                    r.1 += 1;
+                }
+            }
+            if class.is_none() {
+                an.fills_unclassified += 1;
+            }
+            let qs = quotes.get(&(o.symbol, o.venue)).map_or(&[][..], |v| &v[..]);
+            for (i, tau) in p.horizons.iter().enumerate() {
+                let m = markout(qs, o.side, f, *tau);
+                for r in [&mut *row, &mut *srow] {
+                    let tc = &mut r.2[i];
+                    match (m, class) {
+                        (None, _) => tc.n_no_quote += 1,
+                        (Some((v, after)), c) => {
+                            tc.n_horizon_after_last_quote += after as u64;
+                            match c {
+                                Some(true) => {
+                                    tc.n_high += 1;
+                                    tc.sum_high += v;
+                                }
+                                Some(false) => {
+                                    tc.n_low += 1;
+                                    tc.sum_low += v;
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        an.orders_without_fills =
+            self.orders.keys().filter(|id| !filled.contains(id)).count() as u64;
+        let taus = |v: Vec<TauCost>| {
+            Taus(
+                p.horizons
+                    .iter()
+                    .zip(v)
+                    .map(|(h, mut t)| {
+                        t.close();
+                        (horizon_label(*h), t)
+                    })
+                    .collect(),
+            )
+        };
+        let name = |s: Option<Sym>| strings.resolve_opt(s).map(str::to_string);
+        let mut out_rows: Vec<CostRow> = rows
+            .into_iter()
+            .map(|((bucket, st, sy, ve), (n, u, t))| CostRow {
+                strategy: name(st),
+                symbol: name(sy),
+                venue: name(ve),
+                bucket_start_ns: bucket,
+                n_fills: n,
+                n_unclassified: u,
+                taus: taus(t),
+            })
+            .collect();
+        out_rows.sort_by(|a, b| {
+            (a.bucket_start_ns, &a.strategy, &a.symbol, &a.venue).cmp(&(
+                b.bucket_start_ns,
+                &b.strategy,
+                &b.symbol,
+                &b.venue,
+            ))
+        });
+        let mut by_strategy: Vec<CostStrategyRow> = strat
+            .into_iter()
+            .map(|((bucket, st), (n, u, t))| CostStrategyRow {
+                strategy: name(st),
+                bucket_start_ns: bucket,
+                n_fills: n,
+                n_unclassified: u,
+                taus: taus(t),
+            })
+            .collect();
+        by_strategy.sort_by(|a, b| {
+            (a.bucket_start_ns, &a.strategy).cmp(&(b.bucket_start_ns, &b.strategy))
+        });
+        CostResult {
+            rows: out_rows,
+            by_strategy,
+            anomalies: an,
+        }
+    }
+
+    /// Per pooled (symbol, venue): interval index -> app BDC, and the high-BDC threshold.
+    fn classify(&self, p: &CteParams) -> HashMap<SvKey, (HashMap<i64, f64>, f64)> {
+        let mut out = HashMap::new();
+        for (key, st) in &self.sv {
+            let stats = st.app.interval_stats();
+            let bdcs: Vec<f64> = stats.iter().map(|s| s.bdc()).collect();
+            if let Some(thr) = p.high_bdc.threshold(&bdcs) {
+                let map = stats.iter().map(|s| (s.index, s.bdc())).collect();
+                out.insert(*key, (map, thr));
+            }
+        }
+        out
+    }
+
+    fn sorted_quotes(&self, strings: &Strings) -> HashMap<SvKey, Vec<Quote>> {
+        let mut streams: Vec<Sym> = self
+            .sv
+            .iter()
+            .flat_map(|(_, s)| s.quotes.iter().map(|q| q.stream))
+            .collect();
+        streams.sort_unstable();
+        streams.dedup();
+        streams.sort_by(|a, b| strings.resolve(*a).cmp(strings.resolve(*b)));
+        let rank: HashMap<Sym, usize> = streams.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        self.sv
+            .iter()
+            .filter(|(_, s)| !s.quotes.is_empty())
+            .map(|(k, s)| {
+                let mut q = s.quotes.clone();
+                q.sort_by_key(|q| (q.t, rank[&q.stream], q.seq));
+                (*k, q)
+            })
+            .collect()
+    }
+}
+
+/// Markout in bps and whether the horizon lies past the last quote; `None` without quote.
+fn markout(quotes: &[Quote], side: Side, f: &Fill, tau: Duration) -> Option<(f64, bool)> {
+    let t = f.t_fill.as_nanos().saturating_add(tau.as_nanos());
+    let idx = quotes.partition_point(|q| q.t <= t);
+    let q = quotes.get(idx.checked_sub(1)?)?;
+    let after = idx == quotes.len() && t > q.t;
+    Some((side.sign() * (f.fill_px - q.mid) / q.mid * 1e4, after))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use coalescope_timeline::{Instant, Strings};
+
+    #[test]
+    fn labels() {
+        assert_eq!(horizon_label(Duration::from_secs(30)), "30s");
+        assert_eq!(horizon_label(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(horizon_label(Duration::from_nanos(7)), "7ns");
+    }
+
+    #[test]
+    fn markout_ties_and_horizon_after_last_quote() {
+        let mut s = Strings::new();
+        let (a, b) = (s.intern("feed-b"), s.intern("feed-a"));
+        // Two quotes at t=100: stream "feed-b" (larger name) wins the tie.
+        let mut q = vec![
+            Quote {
+                t: 100,
+                stream: a,
+                seq: 1,
+                mid: 100.0,
+            },
+            Quote {
+                t: 100,
+                stream: b,
+                seq: 9,
+                mid: 50.0,
+            },
+            Quote {
+                t: 10,
+                stream: b,
+                seq: 1,
+                mid: 80.0,
+            },
+        ];
+        let rank = |x: Sym| if x == a { 1 } else { 0 };
+        q.sort_by_key(|q| (q.t, rank(q.stream), q.seq));
+        let f = Fill {
+            child_id: 1,
+            t_fill: Instant(50),
+            fill_px: 101.0,
+            fill_qty: 1.0,
+        };
+        // t_fill + 50 = 100 -> mid 100: buy markout = (101-100)/100*1e4 = 100 bps; exactly
+        // at the last quote, not after it.
+        assert_eq!(
+            markout(&q, Side::Buy, &f, Duration(50)),
+            Some((100.0, false))
+        );
+        // t_fill + 0 = 50 -> the quote at 10 (mid 80): sell = -(101-80)/80*1e4 = -2625.
+        assert_eq!(
+            markout(&q, Side::Sell, &f, Duration(0)),
+            Some((-2625.0, false))
+        );
+        assert_eq!(
+            markout(&q, Side::Buy, &f, Duration(51)).map(|m| m.1),
+            Some(true)
+        );
+        let early = Fill {
+            t_fill: Instant(0),
+            ..f
+        };
+        assert_eq!(markout(&q, Side::Buy, &early, Duration(9)), None);
+    }
+}

@@ -1,0 +1,378 @@
+//! Gaps between consecutive instants of one timeline, with a bounded reordering horizon.
+//!
+//! MDDR and inter-arrival quantiles need the instants of a timeline *sorted*, but input
+//! arrives in file order: ingress instants are usually sorted, app instants are not (a
+//! batch delivered later may hold earlier arrivals). [`GapSeries`] keeps the instants
+//! within `horizon` of the largest one seen in a sorted *tail* buffer; older instants are
+//! *committed* into a block: their gap to the previous committed instant goes into a
+//! [`Quantiles`] and the instant itself is forgotten.
+//!
+//! The state is a sorted list of pieces: raw instants and committed blocks
+//! `[first, last]` (whose inner gaps are already counted). The instants within `horizon`
+//! of the *smallest* instant seen (the *head*) are never committed either, so that an
+//! earlier partial can be stitched to this one exactly.
+//!
+//! - An instant strictly inside a committed block is *late*: its gaps cannot be placed
+//!   any more. It is counted and the series reports itself unreliable (MDDR is then null
+//!   with a reason) instead of silently giving a wrong number. Anywhere else an instant
+//!   is placed exactly, as a raw piece.
+//! - `horizon = None` never commits: exact for any input order, memory O(instants).
+//! - [`GapSeries::merge`] interleaves the two piece lists. It is exact unless a raw
+//!   instant or block of one side falls strictly inside a block of the other, which
+//!   happens only when partials overlap in time by more than the horizon; that case is
+//!   counted (`overlapping_merges`) and reported unreliable. Splitting a time-ordered
+//!   input at any points (in any merge order) is exact whenever the instants of each
+//!   timeline are out of order by less than the horizon.
+//!
+//! Memory: `2 x horizon x rate` raw instants (8 bytes each) per partial boundary, plus
+//! the [`Quantiles`] of committed gaps.
+
+use std::collections::VecDeque;
+
+use crate::quantile::Quantiles;
+
+/// A raw instant or a committed block `[first, last]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Raw(i64),
+    Block(i64, i64),
+}
+
+impl Piece {
+    fn start(self) -> i64 {
+        match self {
+            Piece::Raw(t) | Piece::Block(t, _) => t,
+        }
+    }
+    fn end(self) -> i64 {
+        match self {
+            Piece::Raw(t) | Piece::Block(_, t) => t,
+        }
+    }
+}
+
+/// Sorted gaps of one timeline (see the module docs).
+#[derive(Debug, Clone)]
+pub struct GapSeries {
+    horizon: Option<i64>,
+    /// Pieces before `active`, sorted.
+    frozen: Vec<Piece>,
+    /// The block being extended by commits.
+    active: Option<(i64, i64)>,
+    /// Sorted raw instants after `active` (or after `frozen`).
+    tail: VecDeque<i64>,
+    gaps: Quantiles,
+    max_seen: i64,
+    min_seen: i64,
+    count: u64,
+    late: u64,
+    non_monotonic: u64,
+    last_input: i64,
+    overlapping_merges: u64,
+}
+
+impl GapSeries {
+    /// An empty series; `horizon` in ns (`None` = exact, unbounded buffer).
+    pub fn new(horizon: Option<i64>, exact_limit: usize) -> Self {
+        GapSeries {
+            horizon,
+            frozen: Vec::new(),
+            active: None,
+            tail: VecDeque::new(),
+            gaps: Quantiles::new(exact_limit),
+            max_seen: i64::MIN,
+            min_seen: i64::MAX,
+            count: 0,
+            late: 0,
+            non_monotonic: 0,
+            last_input: i64::MIN,
+            overlapping_merges: 0,
+        }
+    }
+
+    /// Add one instant (ns).
+    #[inline]
+    pub fn update(&mut self, t: i64) {
+        self.count += 1;
+        if t < self.last_input {
+            self.non_monotonic += 1;
+        }
+        self.last_input = t;
+        if t < self.min_seen {
+            self.min_seen = t;
+        }
+        self.insert(t);
+        if t > self.max_seen {
+            self.max_seen = t;
+            if let Some(h) = self.horizon {
+                self.commit_below(t.saturating_sub(h), h);
+            }
+        }
+    }
+
+    /// The smallest instant the tail may hold.
+    #[inline]
+    fn tail_floor(&self) -> i64 {
+        match (self.active, self.frozen.last()) {
+            (Some((_, last)), _) => last,
+            (None, Some(p)) => p.end(),
+            (None, None) => i64::MIN,
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, t: i64) {
+        if t >= self.tail_floor() {
+            match self.tail.back() {
+                Some(&b) if t < b => {
+                    let pos = self.tail.partition_point(|&x| x <= t);
+                    self.tail.insert(pos, t);
+                }
+                _ => self.tail.push_back(t),
+            }
+        } else {
+            self.insert_frozen(t);
+        }
+    }
+
+    #[cold]
+    fn insert_frozen(&mut self, t: i64) {
+        if let Some((first, last)) = self.active {
+            if t > first && t < last {
+                self.late += 1;
+                return;
+            }
+        }
+        let pos = self.frozen.partition_point(|p| p.start() <= t);
+        if let Some(Piece::Block(first, last)) = pos.checked_sub(1).map(|i| self.frozen[i]) {
+            if t > first && t < last {
+                self.late += 1;
+                return;
+            }
+        }
+        self.frozen.insert(pos, Piece::Raw(t));
+    }
+
+    /// Commit every tail instant strictly below `watermark`, except the head.
+    #[inline]
+    fn commit_below(&mut self, watermark: i64, h: i64) {
+        while let Some(&front) = self.tail.front() {
+            if front >= watermark {
+                break;
+            }
+            self.tail.pop_front();
+            match self.active {
+                Some((first, last)) => {
+                    self.gaps.update(front - last);
+                    self.active = Some((first, front));
+                }
+                None if front <= self.min_seen.saturating_add(h) => {
+                    self.frozen.push(Piece::Raw(front))
+                }
+                None => self.active = Some((front, front)),
+            }
+        }
+    }
+
+    /// Every piece in order.
+    fn pieces(&self) -> Vec<Piece> {
+        let mut v = self.frozen.clone();
+        if let Some((a, b)) = self.active {
+            v.push(Piece::Block(a, b));
+        }
+        v.extend(self.tail.iter().map(|&t| Piece::Raw(t)));
+        v
+    }
+
+    /// Smallest instant seen.
+    pub fn first(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.min_seen)
+    }
+
+    /// Largest instant seen.
+    pub fn last(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.max_seen)
+    }
+
+    /// Instants seen (late ones included).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Instants that arrived inside a committed block (their gaps are missing).
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    /// Instants smaller than the one before them in input order (summed over partials).
+    pub fn non_monotonic(&self) -> u64 {
+        self.non_monotonic
+    }
+
+    /// Merges where a piece of one partial fell inside a committed block of the other.
+    pub fn overlapping_merges(&self) -> u64 {
+        self.overlapping_merges
+    }
+
+    /// True when the gaps are those of the sorted input (no late instant, no overlap).
+    pub fn is_reliable(&self) -> bool {
+        self.late == 0 && self.overlapping_merges == 0
+    }
+
+    /// Merge another partial of the same timeline (module docs say when this is exact).
+    pub fn merge(&mut self, other: &GapSeries) {
+        if other.count == 0 {
+            return;
+        }
+        let (a, b) = (self.pieces(), other.pieces());
+        let mut merged: Vec<Piece> = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut k) = (0, 0);
+        while i < a.len() || k < b.len() {
+            // At equal starts a raw instant goes first: it is then not inside the block.
+            let order = |p: Piece| (p.start(), matches!(p, Piece::Block(..)));
+            let take_a = k == b.len() || (i < a.len() && order(a[i]) <= order(b[k]));
+            let p = if take_a {
+                i += 1;
+                a[i - 1]
+            } else {
+                k += 1;
+                b[k - 1]
+            };
+            match merged.last_mut() {
+                Some(prev) if p.start() < prev.end() => {
+                    // p starts strictly inside a committed block: not exact any more.
+                    self.overlapping_merges += 1;
+                    if let (Piece::Block(ps, pe), Piece::Block(_, e)) = (*prev, p) {
+                        *prev = Piece::Block(ps, pe.max(e));
+                    }
+                }
+                _ => merged.push(p),
+            }
+        }
+        self.gaps.merge(&other.gaps);
+        self.count += other.count;
+        self.late += other.late;
+        self.non_monotonic += other.non_monotonic;
+        self.overlapping_merges += other.overlapping_merges;
+        self.max_seen = self.max_seen.max(other.max_seen);
+        self.min_seen = self.min_seen.min(other.min_seen);
+        self.last_input = self.last_input.max(other.last_input);
+        // Re-split: trailing raw instants become the tail, the last block the active one.
+        let raw_tail = merged
+            .iter()
+            .rev()
+            .take_while(|p| matches!(p, Piece::Raw(_)))
+            .count();
+        let tail_start = merged.len() - raw_tail;
+        self.tail = merged[tail_start..].iter().map(|p| p.start()).collect();
+        merged.truncate(tail_start);
+        self.active = match merged.last() {
+            Some(&Piece::Block(s, e)) => {
+                merged.pop();
+                Some((s, e))
+            }
+            _ => None,
+        };
+        self.frozen = merged;
+    }
+
+    /// All gaps: committed ones plus those between and inside the uncommitted pieces.
+    pub fn finish(&self) -> Quantiles {
+        let mut q = self.gaps.clone();
+        let mut prev: Option<i64> = None;
+        let mut visit = |p: Piece| {
+            if let Some(e) = prev {
+                q.update(p.start() - e);
+            }
+            prev = Some(p.end());
+        };
+        self.frozen.iter().for_each(|&p| visit(p));
+        if let Some((a, b)) = self.active {
+            visit(Piece::Block(a, b));
+        }
+        self.tail.iter().for_each(|&t| visit(Piece::Raw(t)));
+        q
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::quantile::Prob;
+
+    fn gaps_of(mut v: Vec<i64>) -> Vec<i64> {
+        v.sort_unstable();
+        v.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    #[test]
+    fn out_of_order_within_horizon_is_exact() {
+        // instants 0, 30, 10, 60, 40 with horizon 50: sorted 0 10 30 40 60 -> gaps 10 20 10 20.
+        let mut g = GapSeries::new(Some(50), 1000);
+        for t in [0, 30, 10, 60, 40] {
+            g.update(t);
+        }
+        let q = g.finish();
+        assert_eq!(q.count(), 4);
+        assert_eq!(q.quantile(Prob::P50), Some(10));
+        assert_eq!(q.quantile(Prob::P95), Some(20));
+        assert!(g.is_reliable());
+        assert_eq!(g.non_monotonic(), 2);
+    }
+
+    #[test]
+    fn late_instant_is_counted_not_hidden() {
+        // 0 stays raw (head), 100..200 become a committed block, 50 still fits
+        // exactly between them, 150 falls inside the block: late.
+        let mut g = GapSeries::new(Some(10), 1000);
+        for t in [0, 100, 200, 300, 50, 150] {
+            g.update(t);
+        }
+        assert_eq!(g.late(), 1);
+        assert!(!g.is_reliable());
+        let q = g.finish();
+        // gaps of 0, 50, 100, 200, 300 (150 lost): 50, 50, 100, 100.
+        assert_eq!(q.count(), 4);
+        assert_eq!(q.quantile(crate::quantile::Prob::P50), Some(50));
+    }
+
+    #[test]
+    fn merges_of_time_splits_and_buffered_sides_are_exact() {
+        let ts: Vec<i64> = (0..400).map(|i| i * 37 % 1009 + (i / 50) * 900).collect();
+        let want = gaps_of(ts.clone());
+        for horizon in [None, Some(0), Some(100), Some(5000)] {
+            for split in [1usize, 57, 200, 399] {
+                // also merge in both orders below
+                let mut a = GapSeries::new(horizon, 64);
+                let mut b = GapSeries::new(horizon, 64);
+                let mut sorted = ts.clone();
+                sorted.sort_unstable();
+                sorted[..split].iter().for_each(|&t| a.update(t));
+                sorted[split..].iter().for_each(|&t| b.update(t));
+                b.merge(&a);
+                let q = b.finish();
+                assert!(b.is_reliable());
+                assert_eq!(q.count(), want.len() as u64);
+                let mut one = Quantiles::new(64);
+                want.iter().for_each(|&g| one.update(g));
+                assert_eq!(q.quantile(Prob::P95), one.quantile(Prob::P95));
+            }
+        }
+    }
+
+    #[test]
+    fn overlapping_committed_merge_is_flagged() {
+        let mut a = GapSeries::new(Some(0), 64);
+        let mut b = GapSeries::new(Some(0), 64);
+        for t in [0, 10, 20, 30] {
+            a.update(t);
+        }
+        for t in [5, 15, 25, 35] {
+            b.update(t);
+        }
+        a.merge(&b);
+        assert_eq!(a.overlapping_merges(), 1);
+        assert!(!a.is_reliable());
+    }
+}
