@@ -107,6 +107,21 @@ impl IngressStats {
             + self.unmapped_destination
             + self.short_payload
     }
+
+    /// Anomalies: the reader's, plus packets without a timestamp, fragments, malformed
+    /// headers and short payloads. (Non-IP, non-UDP, unmapped and unsupported-link-type
+    /// packets are ordinary traffic, counted but not anomalies.)
+    pub fn anomalies(&self) -> u64 {
+        // Out-of-range timestamps are in both counters; count them once.
+        let timestampless = self
+            .no_timestamp
+            .saturating_sub(self.capture.timestamp_out_of_range);
+        self.capture.anomalies()
+            + timestampless
+            + self.fragments
+            + self.malformed_headers
+            + self.short_payload
+    }
 }
 
 /// Turns packets into records; owns the destination -> stream cache.

@@ -341,6 +341,8 @@ fn every_skip_reason_is_counted_exactly() {
     assert_eq!(stats.capture.truncated, 1);
     assert_eq!(stats.capture.non_monotonic, 1);
     assert_eq!(stats.capture.interfaces[0].non_monotonic, 1);
+    // fragment + malformed + short payload + truncated snapshot + non-monotonic.
+    assert_eq!(stats.anomalies(), 5);
 }
 
 #[test]
