@@ -319,7 +319,9 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// The next packet, `None` at the end of the file. After an error the reader is done:
-    /// framing is lost, so calling again gives an unspecified error or `None`.
+    /// framing is lost, so calling again gives an unspecified error or `None`; but every
+    /// packet before the error was handed out and [`Self::stats`] still counts them (a
+    /// capture cut short while being written loses only its last block).
     pub fn next_packet(&mut self) -> Result<Option<CapturedPacket<'_>>, CaptureError> {
         let meta = match self.format {
             Format::Pcap { .. } => self.next_pcap_record()?,
