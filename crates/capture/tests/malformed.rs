@@ -321,3 +321,37 @@ fn pcap_record_problems() {
     assert!(matches!(e, CaptureError::BadPcapHeader { .. }), "{text}");
     assert!(text.contains("version 9.4"), "{text}");
 }
+
+#[test]
+fn packets_before_a_cut_tail_are_kept_and_counted() {
+    let mut ng = ng_with_idb(false);
+    ng.epb(0, 1, &[0; 16])
+        .epb(0, 2, &[0; 16])
+        .epb(0, 3, &[0; 16]);
+    let cut = &ng.bytes[..ng.bytes.len() - 10];
+    let mut reader =
+        coalescope_capture::CaptureReader::new(Cursor::new(cut), "live.pcapng").unwrap();
+    let mut seen = Vec::new();
+    let error = loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => seen.push(p.timestamp),
+            Ok(None) => panic!("a cut block must be an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(seen, vec![Some(Instant(1_000)), Some(Instant(2_000))]);
+    // Third EPB: 48 + 2 * 48 = offset 144, 48 bytes long, 38 present.
+    assert!(
+        matches!(
+            error,
+            CaptureError::Truncated {
+                offset: 144,
+                needed: 48,
+                available: 38,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(reader.stats().packets, 2);
+}
