@@ -1,1 +1,481 @@
-//! Host counter samplers: /proc/interrupts, /proc/net/softnet_stat, /sys/class/net statistics, ksoftirqd CPU time.
+//! Host counter samplers: /proc/interrupts, /proc/net/softnet_stat, /sys/class/net
+//! statistics and ksoftirqd CPU time, written as one long time-series table.
+//!
+//! # The table (CSV, header row)
+//! `t_ns,source,entity,cpu,counter,value,rate_per_s,detail`
+//!
+//! - `t_ns`: CLOCK_REALTIME nanoseconds since the Unix epoch at the sample, the clock
+//!   the probe's `t_app` uses, so the analytics join counters to timelines by time
+//!   (e.g. floor `t_ns` into the same 100 ms intervals as BDC).
+//! - `source`: `interrupts` | `softnet` | `netdev` | `ksoftirqd`.
+//! - `entity`: the IRQ label (`24`, `NMI`, `LOC`), the interface (`eth0`), or `ksoftirqd`
+//!   / `softnet` for per-CPU sources.
+//! - `cpu`: CPU number, empty for per-interface rows and system-wide IRQ rows (ERR, MIS).
+//! - `counter`: `count` (interrupts); `processed`, `dropped`, `time_squeeze`,
+//!   `cpu_collision`, `received_rps`, `flow_limit_count`, `backlog_len`, `input_qlen`,
+//!   `process_qlen` (softnet); the statistics file name (`rx_packets`...) (netdev);
+//!   `cpu_ns` = (utime + stime) converted to ns (ksoftirqd).
+//! - `value`: the raw counter (u64).
+//! - `rate_per_s`: `(value - previous) * 1e9 / dt_ns` with dt on CLOCK_MONOTONIC; empty on
+//!   the first sample, for gauges (`backlog_len`, `input_qlen`, `process_qlen`) and when
+//!   the counter went backwards (a reset, counted in [`Sampler::resets`]). For `cpu_ns`
+//!   the rate is CPU-ns per second: divide by 1e7 for percent of one CPU.
+//! - `detail`: the IRQ's chip/trigger/actions text, empty for other sources.
+
+pub mod parse;
+
+pub use parse::{
+    parse_interrupts, parse_softnet, parse_task_stat, Interrupts, IrqRow, ParseError, SoftnetCpu,
+    TaskTimes,
+};
+
+use crate::audit::{FsError, HostFs};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Errors of the counter sampler.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A file's content could not be parsed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// Writing the table failed.
+    #[error("writing the counter table: {0}")]
+    Write(#[from] std::io::Error),
+    /// The clock could not be read.
+    #[error("reading {clock}: {errno}")]
+    Clock {
+        /// Which clock.
+        clock: &'static str,
+        /// What the kernel said.
+        errno: nix::errno::Errno,
+    },
+}
+
+/// Which sources a sample reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sources {
+    /// /proc/interrupts.
+    pub interrupts: bool,
+    /// /proc/net/softnet_stat.
+    pub softnet: bool,
+    /// /sys/class/net/*/statistics/*.
+    pub netdev: bool,
+    /// /proc/<pid>/stat of every ksoftirqd/N.
+    pub ksoftirqd: bool,
+}
+
+impl Sources {
+    /// Every source.
+    pub const ALL: Sources = Sources {
+        interrupts: true,
+        softnet: true,
+        netdev: true,
+        ksoftirqd: true,
+    };
+}
+
+/// Whether a value accumulates (has a rate) or is an instantaneous level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Monotonic counter: a rate is computed.
+    Counter,
+    /// Instantaneous level (queue length): no rate.
+    Gauge,
+}
+
+/// One value of one sample, before rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// `interrupts`, `softnet`, `netdev` or `ksoftirqd`.
+    pub source: &'static str,
+    /// IRQ label, interface name, or the source name for per-CPU sources.
+    pub entity: String,
+    /// CPU number when per CPU.
+    pub cpu: Option<u32>,
+    /// Counter name.
+    pub counter: String,
+    /// Raw value.
+    pub value: u64,
+    /// Counter or gauge.
+    pub kind: Kind,
+    /// Free text (IRQ actions).
+    pub detail: String,
+}
+
+/// All points of one sample and the two clocks it was taken at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// CLOCK_REALTIME ns (the join key).
+    pub t_ns: i64,
+    /// CLOCK_MONOTONIC ns (for rates).
+    pub mono_ns: i64,
+    /// The values.
+    pub points: Vec<Point>,
+    /// Lines or files skipped as unreadable (vanished tasks, odd lines), with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// One row of the output table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterRow {
+    /// CLOCK_REALTIME ns.
+    pub t_ns: i64,
+    /// The point.
+    pub point: Point,
+    /// Rate per second since the previous sample.
+    pub rate_per_s: Option<f64>,
+}
+
+/// Points of /proc/interrupts: one per (row, CPU), or one CPU-less point for ERR/MIS.
+pub fn interrupt_points(parsed: &Interrupts) -> Vec<Point> {
+    let mut points = Vec::new();
+    for row in &parsed.rows {
+        let mk = |cpu, value| Point {
+            source: "interrupts",
+            entity: row.label.clone(),
+            cpu,
+            counter: "count".to_string(),
+            value,
+            kind: Kind::Counter,
+            detail: row.desc.clone(),
+        };
+        if row.per_cpu.is_empty() {
+            points.push(mk(None, row.total));
+        } else {
+            for (cpu, &v) in parsed.cpus.iter().zip(&row.per_cpu) {
+                points.push(mk(Some(*cpu), v));
+            }
+        }
+    }
+    points
+}
+
+/// Points of /proc/net/softnet_stat.
+pub fn softnet_points(rows: &[SoftnetCpu]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for r in rows {
+        let fields: [(&str, Option<u64>, Kind); 9] = [
+            ("processed", Some(r.processed), Kind::Counter),
+            ("dropped", Some(r.dropped), Kind::Counter),
+            ("time_squeeze", Some(r.time_squeeze), Kind::Counter),
+            ("cpu_collision", Some(r.cpu_collision), Kind::Counter),
+            ("received_rps", Some(r.received_rps), Kind::Counter),
+            ("flow_limit_count", r.flow_limit_count, Kind::Counter),
+            ("backlog_len", r.backlog_len, Kind::Gauge),
+            ("input_qlen", r.input_qlen, Kind::Gauge),
+            ("process_qlen", r.process_qlen, Kind::Gauge),
+        ];
+        for (name, value, kind) in fields {
+            if let Some(value) = value {
+                points.push(Point {
+                    source: "softnet",
+                    entity: "softnet".to_string(),
+                    cpu: Some(r.cpu),
+                    counter: name.to_string(),
+                    value,
+                    kind,
+                    detail: String::new(),
+                });
+            }
+        }
+    }
+    points
+}
+
+/// Points of /sys/class/net/*/statistics/* (every interface, every file).
+pub fn netdev_points(fs: &HostFs, skipped: &mut Vec<String>) -> Result<Vec<Point>, FsError> {
+    let mut points = Vec::new();
+    for iface in fs.list("/sys/class/net")? {
+        let dir = format!("/sys/class/net/{iface}/statistics");
+        for counter in fs.list(&dir)? {
+            let path = format!("{dir}/{counter}");
+            // Some drivers fail reads of counters they do not keep: skip, and say so.
+            match fs.read_u64(&path) {
+                Ok(Some(value)) => points.push(Point {
+                    source: "netdev",
+                    entity: iface.clone(),
+                    cpu: None,
+                    counter,
+                    value,
+                    kind: Kind::Counter,
+                    detail: String::new(),
+                }),
+                Ok(None) => skipped.push(format!("{path}: vanished")),
+                Err(e) => skipped.push(e.to_string()),
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// Points of ksoftirqd/N CPU time (`cpu_ns`, from utime + stime in USER_HZ ticks).
+pub fn ksoftirqd_points(
+    fs: &HostFs,
+    ticks_per_s: u64,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Point>, FsError> {
+    let mut points = Vec::new();
+    for pid in fs.list("/proc")? {
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // Tasks come and go between the listing and the read: a vanished one is skipped.
+        let Ok(Some(comm)) = fs.read_opt(&format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        let Some(cpu) = comm
+            .trim()
+            .strip_prefix("ksoftirqd/")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = format!("/proc/{pid}/stat");
+        let text = match fs.read_opt(&path) {
+            Ok(Some(text)) => text,
+            Ok(None) => continue,
+            Err(e) => {
+                skipped.push(e.to_string());
+                continue;
+            }
+        };
+        match parse_task_stat(&path, &text) {
+            Ok(t) => {
+                let ticks = t.utime_ticks.saturating_add(t.stime_ticks);
+                let ns = u128::from(ticks) * 1_000_000_000 / u128::from(ticks_per_s.max(1));
+                points.push(Point {
+                    source: "ksoftirqd",
+                    entity: "ksoftirqd".to_string(),
+                    cpu: Some(cpu),
+                    counter: "cpu_ns".to_string(),
+                    value: u64::try_from(ns).unwrap_or(u64::MAX),
+                    kind: Kind::Counter,
+                    detail: String::new(),
+                });
+            }
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    points.sort_by_key(|p| p.cpu);
+    Ok(points)
+}
+
+/// Read every selected source once. `t_ns`/`mono_ns` are the caller's clock readings.
+pub fn snapshot(
+    fs: &HostFs,
+    sources: Sources,
+    t_ns: i64,
+    mono_ns: i64,
+    ticks_per_s: u64,
+) -> Result<Snapshot, CounterError> {
+    let mut points = Vec::new();
+    let mut skipped = Vec::new();
+    if sources.interrupts {
+        let parsed = parse_interrupts(&fs.read("/proc/interrupts")?)?;
+        skipped.extend(
+            parsed
+                .skipped_lines
+                .iter()
+                .map(|l| format!("/proc/interrupts line {l}: skipped")),
+        );
+        points.extend(interrupt_points(&parsed));
+    }
+    if sources.softnet {
+        points.extend(softnet_points(&parse_softnet(
+            &fs.read("/proc/net/softnet_stat")?,
+        )?));
+    }
+    if sources.netdev {
+        points.extend(netdev_points(fs, &mut skipped)?);
+    }
+    if sources.ksoftirqd {
+        points.extend(ksoftirqd_points(fs, ticks_per_s, &mut skipped)?);
+    }
+    Ok(Snapshot {
+        t_ns,
+        mono_ns,
+        points,
+        skipped,
+    })
+}
+
+type Key<'a> = (&'static str, &'a str, Option<u32>, &'a str);
+
+fn key(p: &Point) -> Key<'_> {
+    (p.source, &p.entity, p.cpu, &p.counter)
+}
+
+/// Turns successive snapshots into rows with rates.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    prev: Option<Snapshot>,
+    /// Counters seen going backwards (driver reset, interface re-created): no rate.
+    pub resets: u64,
+    /// Points skipped across all samples, with their reason.
+    pub skipped: Vec<String>,
+}
+
+impl Sampler {
+    /// A sampler with no previous sample.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows for `snap`, with rates against the previous snapshot; keeps `snap` as previous.
+    pub fn push(&mut self, snap: Snapshot) -> Vec<CounterRow> {
+        let rows = match &self.prev {
+            None => snap
+                .points
+                .iter()
+                .map(|p| CounterRow {
+                    t_ns: snap.t_ns,
+                    point: p.clone(),
+                    rate_per_s: None,
+                })
+                .collect(),
+            Some(prev) => {
+                let before: HashMap<Key<'_>, u64> =
+                    prev.points.iter().map(|p| (key(p), p.value)).collect();
+                let dt_ns = snap.mono_ns - prev.mono_ns;
+                let mut rows = Vec::with_capacity(snap.points.len());
+                for p in &snap.points {
+                    let rate = match (p.kind, before.get(&key(p))) {
+                        (Kind::Counter, Some(&old)) if dt_ns > 0 => {
+                            if p.value < old {
+                                self.resets += 1;
+                                None
+                            } else {
+                                Some((p.value - old) as f64 * 1e9 / dt_ns as f64)
+                            }
+                        }
+                        _ => None,
+                    };
+                    rows.push(CounterRow {
+                        t_ns: snap.t_ns,
+                        point: p.clone(),
+                        rate_per_s: rate,
+                    });
+                }
+                rows
+            }
+        };
+        self.skipped.extend(snap.skipped.iter().cloned());
+        self.prev = Some(snap);
+        rows
+    }
+}
+
+/// The CSV header of the counter table.
+pub const CSV_HEADER: &str = "t_ns,source,entity,cpu,counter,value,rate_per_s,detail";
+
+fn csv_field(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    if text.contains([',', '"', '\n', '\r']) {
+        write!(out, "\"{}\"", text.replace('"', "\"\""))
+    } else {
+        out.write_all(text.as_bytes())
+    }
+}
+
+/// Write rows as CSV lines (no header; see [`CSV_HEADER`]). Rates have 3 decimals.
+pub fn write_csv_rows(out: &mut impl Write, rows: &[CounterRow]) -> std::io::Result<()> {
+    for r in rows {
+        let p = &r.point;
+        write!(out, "{},{},", r.t_ns, p.source)?;
+        csv_field(out, &p.entity)?;
+        out.write_all(b",")?;
+        if let Some(cpu) = p.cpu {
+            write!(out, "{cpu}")?;
+        }
+        out.write_all(b",")?;
+        csv_field(out, &p.counter)?;
+        write!(out, ",{},", p.value)?;
+        if let Some(rate) = r.rate_per_s {
+            write!(out, "{rate:.3}")?;
+        }
+        out.write_all(b",")?;
+        csv_field(out, &p.detail)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Read a clock in nanoseconds.
+pub fn clock_ns(id: nix::time::ClockId) -> Result<i64, CounterError> {
+    let ts = nix::time::clock_gettime(id).map_err(|errno| CounterError::Clock {
+        clock: if id == nix::time::ClockId::CLOCK_REALTIME {
+            "CLOCK_REALTIME"
+        } else {
+            "CLOCK_MONOTONIC"
+        },
+        errno,
+    })?;
+    Ok(ts
+        .tv_sec()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec()))
+}
+
+/// Summary of a finished sampling run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Samples taken.
+    pub samples: u64,
+    /// Rows written.
+    pub rows: u64,
+    /// Counter resets seen.
+    pub resets: u64,
+    /// Skipped points with reasons.
+    pub skipped: Vec<String>,
+}
+
+/// Sample the live host every `interval_ns` for `duration_ns` (at least one sample, the
+/// first at once) and write the table with header to `out`. Sleeps to absolute
+/// monotonic deadlines so the sampling grid does not drift.
+pub fn run_sampler(
+    fs: &HostFs,
+    sources: Sources,
+    interval_ns: i64,
+    duration_ns: i64,
+    out: &mut impl Write,
+) -> Result<RunSummary, CounterError> {
+    use nix::time::ClockId;
+    let ticks = crate::sys::ethtool::clock_ticks_per_second();
+    writeln!(out, "{CSV_HEADER}")?;
+    let mut sampler = Sampler::new();
+    let start = clock_ns(ClockId::CLOCK_MONOTONIC)?;
+    let interval = interval_ns.max(1);
+    let mut samples = 0u64;
+    let mut rows_written = 0u64;
+    loop {
+        let snap = snapshot(
+            fs,
+            sources,
+            clock_ns(ClockId::CLOCK_REALTIME)?,
+            clock_ns(ClockId::CLOCK_MONOTONIC)?,
+            ticks,
+        )?;
+        let rows = sampler.push(snap);
+        write_csv_rows(out, &rows)?;
+        samples += 1;
+        rows_written += rows.len() as u64;
+        let next = start.saturating_add(interval.saturating_mul(samples as i64));
+        if next > start.saturating_add(duration_ns) {
+            break;
+        }
+        let now = clock_ns(ClockId::CLOCK_MONOTONIC)?;
+        if next > now {
+            std::thread::sleep(std::time::Duration::from_nanos((next - now) as u64));
+        }
+    }
+    out.flush()?;
+    Ok(RunSummary {
+        samples,
+        rows: rows_written,
+        resets: sampler.resets,
+        skipped: sampler.skipped,
+    })
+}
