@@ -141,6 +141,26 @@ pub enum TimelineError {
         /// Why, with the value.
         reason: String,
     },
+    /// A timeline directory lacks a table it must have.
+    #[error("{dir}: no {table} table (looked for {table}.parquet, {table}.pq and {table}.csv)")]
+    MissingTable {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The table.
+        table: &'static str,
+    },
+    /// A timeline directory holds one table in several files.
+    #[error("{dir}: the {table} table is in {count} files ({names}); keep one")]
+    AmbiguousTable {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// How many candidate files.
+        count: usize,
+        /// Their file names, comma-separated.
+        names: String,
+    },
     /// The CSV library failed in a way not covered above (e.g. an I/O error mid-file).
     #[error("{path}: CSV error: {message}")]
     Csv {

@@ -422,3 +422,22 @@ fn missing_file_is_an_io_error_naming_it() {
     assert!(matches!(err, TimelineError::Io { action: "open", .. }));
     assert_message(&err, "does-not-exist.csv", &["cannot open"]);
 }
+
+#[test]
+fn byte_order_mark_and_crlf_line_ends_are_accepted() {
+    let mut s = Strings::new();
+    let mut got = Vec::new();
+    let stats = read_events(&fixture("events_bom_crlf.csv"), &mut s, |b| {
+        got.extend_from_slice(b)
+    })
+    .unwrap();
+    assert!(
+        stats.ignored_columns.is_empty(),
+        "{:?}",
+        stats.ignored_columns
+    );
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0], Event::md(s.lookup("a").unwrap(), 1, Instant(5)));
+    assert_eq!(s.resolve(got[1].stream), "b\r\nc");
+    assert_eq!(got[1].kind, EventKind::Ctl);
+}

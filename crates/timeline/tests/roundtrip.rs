@@ -336,11 +336,11 @@ fn streaming_writer_and_batched_reader() {
                 i,
                 Instant(i as i64 * 1_000 - 5_000_000),
             );
-            e.symbol = (i % 5 != 0).then_some(symbols[(i % 2) as usize]);
-            e.t_app = (i % 7 != 0).then_some(Instant(i as i64 * 1_000 + 20_000));
+            e.symbol = (!i.is_multiple_of(5)).then_some(symbols[(i % 2) as usize]);
+            e.t_app = (!i.is_multiple_of(7)).then_some(Instant(i as i64 * 1_000 + 20_000));
             e.bid = Some(100.0 + (i % 100) as f64 / 100.0);
-            e.transition = Some(i % 3 == 0);
-            if i % 11 == 0 {
+            e.transition = Some(i.is_multiple_of(3));
+            if i.is_multiple_of(11) {
                 e.kind = EventKind::Ctl;
             }
             e
@@ -449,5 +449,104 @@ fn writers_refuse_what_would_not_read_back() {
         write_events(&p, &s, &[e]).unwrap();
         let mut t = Strings::new();
         assert_eq!(load_events(&p, &mut t).unwrap()[0].symbol, None, "{ext}");
+    }
+}
+
+#[test]
+fn timeline_directories_round_trip() {
+    use coalescope_timeline::io::table_path;
+    use coalescope_timeline::{load_timeline, write_timeline, Format, Timeline, TimelineError};
+
+    let mut t = Timeline::default();
+    // Interned in the order a reader meets them (events, then orders), so the loaded
+    // table assigns the same Syms and records compare directly.
+    let feed = t.strings.intern("feed");
+    let aapl = t.strings.intern("AAPL");
+    let xnas = t.strings.intern("XNAS");
+    let twap = t.strings.intern("twap");
+    let mut e = Event::md(feed, 1, Instant(10));
+    e.symbol = Some(aapl);
+    e.venue = Some(xnas);
+    t.events = vec![e, Event::md(feed, 2, Instant(20))];
+    t.orders = vec![Order {
+        child_id: 5,
+        parent_id: 1,
+        strategy: Some(twap),
+        symbol: Some(aapl),
+        venue: Some(xnas),
+        side: Side::Sell,
+        qty: 10.0,
+        px: None,
+        t_emit: Instant(15),
+        trigger_seq: Some(1),
+    }];
+    t.fills = vec![Fill {
+        child_id: 5,
+        t_fill: Instant(30),
+        fill_px: 1.5,
+        fill_qty: 10.0,
+    }];
+    t.parents = vec![Parent {
+        parent_id: 1,
+        strategy: Some(twap),
+        symbol: Some(aapl),
+        side: Side::Sell,
+        qty: 10.0,
+        t_start: Instant(0),
+        t_deadline: Instant(100),
+    }];
+    for format in [Format::Csv, Format::Parquet] {
+        let dir = TempDir::new();
+        let out = dir.path("run");
+        write_timeline(&out, format, &t).unwrap();
+        let back = load_timeline(&out).unwrap();
+        assert!(same(&back.events, &t.events), "{format:?}");
+        assert!(same(&back.orders, &t.orders), "{format:?}");
+        assert!(same(&back.fills, &t.fills), "{format:?}");
+        assert!(same(&back.parents, &t.parents), "{format:?}");
+        assert_eq!(back.strings.len(), 4);
+
+        // Only events: the other tables are empty.
+        for name in ["orders", "fills", "parents"] {
+            std::fs::remove_file(table_path(&out, name, format)).unwrap();
+        }
+        let back = load_timeline(&out).unwrap();
+        assert_eq!(
+            (back.events.len(), back.orders.len(), back.fills.len()),
+            (2, 0, 0)
+        );
+
+        // The same table twice is ambiguous; no events table is an error naming it.
+        let other = if format == Format::Csv {
+            Format::Parquet
+        } else {
+            Format::Csv
+        };
+        write_events(&table_path(&out, "events", other), &t.strings, &t.events).unwrap();
+        let err = load_timeline(&out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TimelineError::AmbiguousTable {
+                    table: "events",
+                    count: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        std::fs::remove_file(table_path(&out, "events", other)).unwrap();
+        std::fs::remove_file(table_path(&out, "events", format)).unwrap();
+        let err = load_timeline(&out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TimelineError::MissingTable {
+                    table: "events",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -284,7 +284,9 @@ fn bind_header<T: Table>(
     let mut ignored = Vec::new();
     for (pos, raw) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(raw);
-        let name = name.trim();
+        // Excel and PowerShell start UTF-8 files with a byte-order mark; it is not part
+        // of the first column's name.
+        let name = name.trim_start_matches('\u{feff}').trim();
         match T::COLUMNS.iter().position(|c| c.name == name) {
             Some(col) if map[col].is_some() => {
                 return Err(TimelineError::DuplicateColumn {

@@ -36,7 +36,7 @@ use std::path::Path;
 pub use self::parquet::ROW_GROUP_ROWS;
 use self::table::Table;
 use crate::error::TimelineError;
-use crate::record::{Event, Fill, Order, Parent};
+use crate::record::{Event, Fill, Order, Parent, Timeline};
 use crate::strings::Strings;
 
 /// Records per batch handed to a reader's closure.
@@ -64,6 +64,16 @@ impl Format {
             _ => Err(TimelineError::UnknownFormat {
                 path: path.to_path_buf(),
             }),
+        }
+    }
+}
+
+impl Format {
+    /// The canonical file extension, without the dot: `csv` or `parquet`.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -287,4 +297,75 @@ pub fn write_parents(
     let mut w = ParentWriter::create(path)?;
     w.write(strings, parents)?;
     w.finish().map(drop)
+}
+
+/// The file of table `name` in `dir` for `format`: `<dir>/<name>.<ext>`.
+pub fn table_path(dir: &Path, name: &str, format: Format) -> std::path::PathBuf {
+    dir.join(format!("{name}.{}", format.extension()))
+}
+
+/// Write all four tables of `timeline` into `dir` (created if missing) as
+/// `events.<ext>`, `orders.<ext>`, `fills.<ext>`, `parents.<ext>`; empty tables are
+/// written too, so a reader always finds every table.
+pub fn write_timeline(
+    dir: &Path,
+    format: Format,
+    timeline: &Timeline,
+) -> Result<(), TimelineError> {
+    std::fs::create_dir_all(dir).map_err(|source| TimelineError::Io {
+        path: dir.to_path_buf(),
+        action: "create",
+        source,
+    })?;
+    let s = &timeline.strings;
+    write_events(&table_path(dir, "events", format), s, &timeline.events)?;
+    write_orders(&table_path(dir, "orders", format), s, &timeline.orders)?;
+    write_fills(&table_path(dir, "fills", format), &timeline.fills)?;
+    write_parents(&table_path(dir, "parents", format), s, &timeline.parents)
+}
+
+/// The one file of table `name` in `dir` (`.parquet`, `.pq` or `.csv`), `None` if
+/// there is none; two candidates are an error because which one is meant is unclear.
+fn find_table(dir: &Path, name: &'static str) -> Result<Option<std::path::PathBuf>, TimelineError> {
+    let found: Vec<_> = ["parquet", "pq", "csv"]
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .filter(|p| p.is_file())
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(TimelineError::AmbiguousTable {
+            dir: dir.to_path_buf(),
+            table: name,
+            count: found.len(),
+            names: found
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Load a timeline directory as written by [`write_timeline`] (CSV and Parquet files
+/// may be mixed). `events` must exist; a missing `orders`, `fills` or `parents` file
+/// is an empty table, so a pure market-data capture loads too.
+pub fn load_timeline(dir: &Path) -> Result<Timeline, TimelineError> {
+    let mut t = Timeline::default();
+    let events = find_table(dir, "events")?.ok_or_else(|| TimelineError::MissingTable {
+        dir: dir.to_path_buf(),
+        table: "events",
+    })?;
+    t.events = load_events(&events, &mut t.strings)?;
+    if let Some(p) = find_table(dir, "orders")? {
+        t.orders = load_orders(&p, &mut t.strings)?;
+    }
+    if let Some(p) = find_table(dir, "fills")? {
+        t.fills = load_fills(&p)?;
+    }
+    if let Some(p) = find_table(dir, "parents")? {
+        t.parents = load_parents(&p, &mut t.strings)?;
+    }
+    Ok(t)
 }
