@@ -550,3 +550,30 @@ fn timeline_directories_round_trip() {
         );
     }
 }
+
+/// So many distinct keys that the Parquet writer's dictionary overflows and later pages
+/// are plain-encoded: the dictionary-preserving read must handle both page kinds.
+#[test]
+fn high_cardinality_keys_survive_dictionary_fallback() {
+    let mut s = Strings::new();
+    let feed = s.intern("feed");
+    let n = 120_000u64;
+    let events: Vec<Event> = (0..n)
+        .map(|i| {
+            let mut e = Event::md(feed, i, Instant(i as i64));
+            e.symbol = Some(s.intern(&format!("symbol-with-a-long-name-{i:08}")));
+            e
+        })
+        .collect();
+    let dir = TempDir::new();
+    let p = dir.path("many.parquet");
+    write_events(&p, &s, &events).unwrap();
+    let mut fresh = Strings::new();
+    let back = load_events(&p, &mut fresh).unwrap();
+    assert_eq!(back.len(), events.len());
+    assert_eq!(fresh.len() as u64, n + 1);
+    for (a, b) in back.iter().zip(&events) {
+        assert_eq!(fresh.resolve_opt(a.symbol), s.resolve_opt(b.symbol));
+        assert_eq!(a.seq, b.seq);
+    }
+}

@@ -78,8 +78,10 @@ impl Format {
     }
 }
 
-/// What a read saw besides the records.
+/// What a read saw besides the records. More counters may be added, so construct it
+/// only through the readers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadStats {
     /// The format read.
     pub format: Format,

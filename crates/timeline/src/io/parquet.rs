@@ -439,11 +439,13 @@ impl<'a> ArrowCols<'a> {
             return Ok(vec![None; self.rows]);
         }
         let keys = dict.normalized_keys();
+        // Taken once: `is_null` on the `dyn Array` would be a virtual call per row.
+        let nulls = array.logical_nulls();
         // Outer `None`: not looked at yet; inner `None`: null or empty text.
         let mut resolved: Vec<Option<Option<T>>> = vec![None; values.len()];
         let mut out = Vec::with_capacity(self.rows);
         for (i, &k) in keys.iter().enumerate() {
-            if array.is_null(i) {
+            if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                 out.push(None);
                 continue;
             }
