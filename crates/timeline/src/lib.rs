@@ -58,8 +58,8 @@ pub use io::{
     write_timeline, EventWriter, FillWriter, Format, OrderWriter, ParentWriter, ReadStats,
 };
 pub use lobster::{
-    lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterLevel,
-    LobsterMessage,
+    lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterFileName,
+    LobsterLevel, LobsterMessage,
 };
 pub use record::{Event, EventKind, Fill, Order, Parent, Side, Timeline};
 pub use strings::{Strings, Sym};

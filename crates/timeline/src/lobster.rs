@@ -328,6 +328,102 @@ pub fn lobster_to_events(
         .collect()
 }
 
+/// Which of the two LOBSTER files a name refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LobsterFileKind {
+    /// `*_message_<L>.csv`
+    Message,
+    /// `*_orderbook_<L>.csv`
+    Orderbook,
+}
+
+/// The facts LOBSTER encodes in a file name:
+/// `<TICKER>_<YYYY-MM-DD>_<start ms>_<end ms>_<message|orderbook>_<levels>.csv`
+/// (a suffix such as `.head` before `.csv` is allowed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LobsterFileName {
+    /// Instrument, e.g. `AAPL`.
+    pub ticker: String,
+    /// Trading day (year, month, day).
+    pub date: (i32, u32, u32),
+    /// Start of the sample after midnight.
+    pub start: Duration,
+    /// End of the sample after midnight.
+    pub end: Duration,
+    /// Message or orderbook file.
+    pub kind: LobsterFileKind,
+    /// Book levels of the sample.
+    pub levels: usize,
+}
+
+impl LobsterFileName {
+    /// Parse the file name of `path`; `None` if it does not follow the LOBSTER pattern.
+    pub fn parse(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?;
+        let mut parts: Vec<&str> = name.split('_').collect();
+        // "10.head.csv" -> 10: the digits before the first dot.
+        let last = parts.pop()?;
+        let levels = last.split('.').next()?.parse().ok()?;
+        let kind = match parts.pop()? {
+            "message" => LobsterFileKind::Message,
+            "orderbook" => LobsterFileKind::Orderbook,
+            _ => return None,
+        };
+        let end: i64 = parts.pop()?.parse().ok()?;
+        let start: i64 = parts.pop()?.parse().ok()?;
+        let mut ymd = parts.pop()?.split('-');
+        let date = (
+            ymd.next()?.parse().ok()?,
+            ymd.next()?.parse().ok()?,
+            ymd.next()?.parse().ok()?,
+        );
+        let ticker = parts.join("_");
+        if ymd.next().is_some() || ticker.is_empty() {
+            return None;
+        }
+        civil_midnight_utc(date.0, date.1, date.2)?;
+        Some(LobsterFileName {
+            ticker,
+            date,
+            start: Duration::from_millis(start),
+            end: Duration::from_millis(end),
+            kind,
+            levels,
+        })
+    }
+
+    /// Midnight UTC of the trading day. LOBSTER times count from local (New York)
+    /// midnight; add the UTC offset of that day (4 h in summer, 5 h in winter) to get
+    /// true UTC instants, or use this as a consistent origin when only gaps matter.
+    pub fn midnight_utc(&self) -> Instant {
+        // Validated in `parse`.
+        civil_midnight_utc(self.date.0, self.date.1, self.date.2).unwrap_or_default()
+    }
+}
+
+/// Nanoseconds since the Unix epoch of 00:00 UTC on a proleptic Gregorian date, `None`
+/// for an impossible date. (Days-from-civil, H. Hinnant's public-domain algorithm.)
+pub fn civil_midnight_utc(year: i32, month: u32, day: u32) -> Option<Instant> {
+    let month_days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let max_day = match month {
+        2 if leap => 29,
+        1..=12 => month_days[month as usize - 1],
+        _ => return None,
+    };
+    if day == 0 || day > max_day {
+        return None;
+    }
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days.checked_mul(86_400_000_000_000).map(Instant)
+}
+
 /// LOBSTER price (x10000) in dollars; the nearest `f64` to the exact decimal.
 fn to_dollars(price: i64) -> f64 {
     price as f64 / PRICE_SCALE as f64
@@ -355,6 +451,53 @@ mod tests {
         assert_eq!(parse_seconds_exact("1e3"), None);
         assert_eq!(parse_seconds_exact(""), None);
         assert_eq!(parse_seconds_exact("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn civil_dates_match_known_epochs() {
+        assert_eq!(civil_midnight_utc(1970, 1, 1), Some(Instant(0)));
+        assert_eq!(
+            civil_midnight_utc(1969, 12, 31),
+            Some(Instant(-86_400_000_000_000))
+        );
+        // date -u -d 2012-06-21 +%s = 1340236800
+        assert_eq!(
+            civil_midnight_utc(2012, 6, 21),
+            Some(Instant(1_340_236_800_000_000_000))
+        );
+        // date -u -d 2000-03-01 +%s = 951868800 (after a century leap day)
+        assert_eq!(
+            civil_midnight_utc(2000, 3, 1),
+            Some(Instant(951_868_800_000_000_000))
+        );
+        assert_eq!(
+            civil_midnight_utc(2012, 2, 29).map(|t| t.0 / 86_400_000_000_000),
+            Some(15_399)
+        );
+        assert_eq!(civil_midnight_utc(2011, 2, 29), None);
+        assert_eq!(civil_midnight_utc(2012, 13, 1), None);
+        assert_eq!(civil_midnight_utc(2012, 4, 31), None);
+    }
+
+    #[test]
+    fn file_names_parse() {
+        let n = LobsterFileName::parse(Path::new(
+            "x/AAPL_2012-06-21_34200000_57600000_message_10.head.csv",
+        ))
+        .unwrap();
+        assert_eq!(n.ticker, "AAPL");
+        assert_eq!(n.date, (2012, 6, 21));
+        assert_eq!(n.start, Duration::from_secs(34_200));
+        assert_eq!(n.end, Duration::from_secs(57_600));
+        assert_eq!(n.kind, LobsterFileKind::Message);
+        assert_eq!(n.levels, 10);
+        assert_eq!(n.midnight_utc(), Instant(1_340_236_800_000_000_000));
+        let b = LobsterFileName::parse(Path::new("MSFT_2012-06-21_0_1_orderbook_1.csv")).unwrap();
+        assert_eq!((b.kind, b.levels), (LobsterFileKind::Orderbook, 1));
+        assert!(LobsterFileName::parse(Path::new("events.csv")).is_none());
+        assert!(LobsterFileName::parse(Path::new("_2012-06-21_0_1_message_1.csv")).is_none());
+        assert!(LobsterFileName::parse(Path::new("2012-06-21_0_1_message_1.csv")).is_none());
+        assert!(LobsterFileName::parse(Path::new("A_2012-02-30_0_1_message_1.csv")).is_none());
     }
 
     #[test]
