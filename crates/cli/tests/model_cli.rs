@@ -1,0 +1,334 @@
+//! `coalescope model` end to end: the built binary, its JSON, and its usage errors.
+
+use std::process::{Command, Output};
+
+fn coalescope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coalescope"))
+        .args(args)
+        .output()
+        .expect("the coalescope binary runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = coalescope(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+fn num(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+#[test]
+fn nic_timer_only_json_matches_hand_values() {
+    // λ = 2e5/s, W = 50 µs: λW = 10. Mean delay 50_000 (1 + 5) / 11 ns, full wait 1/11,
+    // interrupt rate 200_000/11, mean batch 11, never count-limited.
+    let v = json(&[
+        "model",
+        "nic",
+        "--rate",
+        "200000",
+        "--rx-usecs",
+        "50",
+        "--rx-frames",
+        "0",
+        "--json",
+    ]);
+    assert!((num(&v, "mean_added_delay_ns") - 300_000.0 / 11.0).abs() < 1e-6);
+    assert!((num(&v, "full_wait_fraction") - 1.0 / 11.0).abs() < 1e-12);
+    assert!((num(&v, "interrupt_rate_per_s") - 200_000.0 / 11.0).abs() < 1e-6);
+    assert!((num(&v, "mean_batch_size") - 11.0).abs() < 1e-12);
+    assert_eq!(num(&v, "count_limited_probability"), 0.0);
+    assert_eq!(v["worst_case_delay_ns"], 50_000);
+}
+
+#[test]
+fn nic_sweep_json_has_one_row_per_value() {
+    let v = json(&[
+        "model",
+        "nic",
+        "--rate",
+        "1e6",
+        "--rx-frames",
+        "2",
+        "--sweep",
+        "0,1",
+        "--json",
+    ]);
+    let rows = v["sweep"].as_array().expect("sweep rows");
+    assert_eq!(rows.len(), 2);
+    // rx-usecs 0 with rx-frames 2: count only, mean delay (B-1)/(2λ) = 500 ns.
+    assert!((num(&rows[0], "mean_added_delay_ns") - 500.0).abs() < 1e-9);
+    assert!(rows[0]["worst_case_delay_ns"].is_null());
+    // rx-usecs 1, B = 2, λW = 1: D = (1 - 1/e) µs, delay D / (2 - 1/e).
+    let e = (-1.0f64).exp();
+    let d = 1000.0 * (1.0 - e);
+    assert!((num(&rows[1], "mean_added_delay_ns") - d / (2.0 - e)).abs() < 1e-6);
+}
+
+#[test]
+fn bad_flags_exit_2_naming_the_flag() {
+    for (args, flag) in [
+        (
+            vec!["model", "nic", "--rate", "-5", "--rx-usecs", "50"],
+            "--rate",
+        ),
+        (
+            vec!["model", "nic", "--rate", "nan", "--rx-usecs", "50"],
+            "--rate",
+        ),
+        (
+            vec!["model", "nic", "--rate", "1000", "--rx-usecs", "-1"],
+            "--rx-usecs",
+        ),
+        (
+            vec![
+                "model",
+                "nic",
+                "--rate",
+                "1000",
+                "--rx-usecs",
+                "1",
+                "--rx-frames",
+                "9999999",
+            ],
+            "--rx-frames",
+        ),
+        (
+            vec![
+                "model",
+                "nvme",
+                "--rate",
+                "1000",
+                "--aggregation-time",
+                "256",
+                "--threshold",
+                "0",
+            ],
+            "--aggregation-time",
+        ),
+        (
+            vec![
+                "model",
+                "rt-jitter",
+                "--period-us",
+                "10",
+                "--window-us",
+                "20",
+                "--background-rate",
+                "100",
+            ],
+            "--period-us",
+        ),
+        (
+            vec!["model", "budget", "tx", "--technique", "warp-drive"],
+            "--technique",
+        ),
+    ] {
+        let out = coalescope(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn dvfs_unstable_is_a_string_not_a_number() {
+    // ρ = 2e5/s * 3000 ns / 0.5 = 1.2.
+    let v = json(&[
+        "model",
+        "dvfs",
+        "--rate",
+        "2e5",
+        "--service-ns",
+        "3000",
+        "--freq-scale",
+        "0.5",
+        "--json",
+    ]);
+    assert_eq!(v["status"], "unstable");
+    assert!(v["mean_response_ns"].is_null());
+    assert!(v["reason"].as_str().is_some());
+    assert_eq!(v["approximate"], true);
+    let gated = coalescope(&[
+        "model",
+        "dvfs",
+        "--rate",
+        "2e5",
+        "--service-ns",
+        "3000",
+        "--freq-scale",
+        "0.5",
+        "--fail-if-unstable",
+    ]);
+    assert_eq!(gated.status.code(), Some(1));
+}
+
+#[test]
+fn budget_and_cut_through_numbers() {
+    // Bypass + TX_PUSH + CTPIO: 40 + 60 + 35 + 80 = 215 ns of the 1230 ns baseline.
+    let v = json(&[
+        "model",
+        "budget",
+        "tx",
+        "--technique",
+        "kernel-bypass,tx-push,ctpio",
+        "--json",
+    ]);
+    assert_eq!(v["baseline_total_ns"], 1230);
+    assert_eq!(v["total_ns"], 215);
+    assert_eq!(v["illustrative"], true);
+    // 1500 B at 64 Gb/s PCIe: store-and-forward 187.5 ns, cut-through 64 B: 8 ns.
+    let v = json(&[
+        "model",
+        "cut-through",
+        "--frame-bytes",
+        "1500",
+        "--pcie-gbps",
+        "64",
+        "--link-gbps",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(num(&v, "store_forward_first_byte_ns"), 187.5);
+    assert_eq!(num(&v, "cut_through_first_byte_ns"), 8.0);
+}
+
+#[test]
+fn every_topic_prints_a_table() {
+    for args in [
+        vec![
+            "model",
+            "nic",
+            "--rate",
+            "1e6",
+            "--rx-usecs",
+            "16",
+            "--rx-frames",
+            "32",
+        ],
+        vec![
+            "model",
+            "nvme",
+            "--rate",
+            "5e4",
+            "--aggregation-time",
+            "1",
+            "--threshold",
+            "7",
+        ],
+        vec![
+            "model",
+            "virtio",
+            "--rate",
+            "1e5",
+            "--max-usecs",
+            "20",
+            "--max-packets",
+            "32",
+            "--interrupt-ns",
+            "2000",
+            "--hypercall-ns",
+            "1000",
+            "--batch",
+            "8",
+        ],
+        vec!["model", "sensor", "--rate", "100", "--reduction", "10"],
+        vec![
+            "model",
+            "dvfs",
+            "--rate",
+            "1e5",
+            "--service-ns",
+            "2500",
+            "--freq-scale",
+            "0.5",
+            "--rx-usecs",
+            "20",
+        ],
+        vec![
+            "model",
+            "var",
+            "--rate",
+            "1e6",
+            "--deadline-us",
+            "60",
+            "--compute-fixed-ns",
+            "5000",
+            "--compute-per-item-ns",
+            "100",
+            "--max-update-rate",
+            "1e5",
+        ],
+        vec![
+            "model",
+            "rt-jitter",
+            "--period-us",
+            "1000",
+            "--window-us",
+            "50",
+            "--background-rate",
+            "1e5",
+        ],
+        vec![
+            "model",
+            "budget",
+            "rx",
+            "--technique",
+            "busy-poll",
+            "--stage",
+            "coalescing=25000",
+        ],
+        vec![
+            "model",
+            "cut-through",
+            "--frame-bytes",
+            "1000",
+            "--pcie-gbps",
+            "8",
+            "--link-gbps",
+            "10",
+            "--chunk-bytes",
+            "100",
+        ],
+    ] {
+        let out = coalescope(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains('│'),
+            "{args:?} printed no table"
+        );
+    }
+}
+
+#[test]
+fn var_infeasible_names_the_binding_constraint() {
+    let v = json(&[
+        "model",
+        "var",
+        "--rate",
+        "1e6",
+        "--deadline-us",
+        "1",
+        "--compute-fixed-ns",
+        "5000",
+        "--compute-per-item-ns",
+        "100",
+        "--max-update-rate",
+        "1e5",
+        "--json",
+    ]);
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["binding"], "deadline");
+    assert!(v["best"].is_null());
+}
