@@ -1,4 +1,5 @@
-//! Files we write carry exactly the SPEC §1 columns: Parquet types, nullability and snappy; CSV header order.
+//! Files we write carry exactly the SPEC §1 columns: Parquet types, nullability and
+//! snappy pages; the CSV header order.
 // Test helpers unwrap too, not only #[test] bodies: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
