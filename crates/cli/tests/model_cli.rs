@@ -332,3 +332,51 @@ fn var_infeasible_names_the_binding_constraint() {
     assert_eq!(v["binding"], "deadline");
     assert!(v["best"].is_null());
 }
+
+#[test]
+fn sensor_nvme_and_rt_jitter_json() {
+    // λ = 1e5/s, k = 4: w = 3/λ = 30 µs, window delay (16-1)/(8λ) = 18.75 µs, count delay
+    // 3/(2λ) = 15 µs with an unbounded worst case.
+    let v = json(&[
+        "model",
+        "sensor",
+        "--rate",
+        "1e5",
+        "--reduction",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(num(&v, "window_ns"), 30_000.0);
+    assert!((num(&v, "window_mean_delay_ns") - 18_750.0).abs() < 1e-9);
+    assert!((num(&v, "count_mean_delay_ns") - 15_000.0).abs() < 1e-9);
+    assert_eq!(v["count_worst_case"], "unbounded");
+    assert_eq!(num(&v, "wakeup_rate_per_s"), 25_000.0);
+    // NVMe TIME = 1 (100 µs), THR = 7 (8 entries).
+    let v = json(&[
+        "model",
+        "nvme",
+        "--rate",
+        "5e4",
+        "--aggregation-time",
+        "1",
+        "--threshold",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(
+        (v["window_ns"].as_i64(), v["entries"].as_u64()),
+        (Some(100_000), Some(8))
+    );
+    // Alone on the queue, P = 20 µs, W = 50 µs: three jobs per interrupt, J = 40 µs.
+    let v = json(&[
+        "model",
+        "rt-jitter",
+        "--period-us",
+        "20",
+        "--window-us",
+        "50",
+        "--json",
+    ]);
+    assert_eq!(num(&v, "worst_case_jitter_ns"), 40_000.0);
+    assert_eq!(num(&v, "mean_release_delay_ns"), 30_000.0);
+}
