@@ -259,7 +259,10 @@ fn nic_rows(p: &NicPrediction, worst: Option<i64>) -> Vec<(&'static str, String)
 
 /// Flags of `model nic`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model nic --rate 200000 --rx-usecs 50 --rx-frames 0 --json\n         coalescope model nic --rate 1e6 --rx-frames 64 --sweep 0,8,16,32,64"
+)]
 struct NicArgs {
     /// Poisson packet rate per second.
     #[arg(long, value_parser = rate)]
@@ -375,7 +378,10 @@ fn nic(a: NicArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model nvme`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model nvme --rate 50000 --aggregation-time 1 --threshold 7\n(TIME = 0 means no delay: one interrupt per completion.)"
+)]
 struct NvmeArgs {
     /// Completion rate per second (Poisson).
     #[arg(long, value_parser = rate)]
@@ -431,7 +437,10 @@ fn nvme(a: NvmeArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model virtio`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model virtio --rate 1e5 --max-usecs 20 --max-packets 32 --interrupt-ns 2000 --hypercall-ns 1000 --batch 8"
+)]
 struct VirtioArgs {
     /// Packet rate per second (Poisson).
     #[arg(long, value_parser = rate)]
@@ -541,7 +550,10 @@ fn virtio(a: VirtioArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model sensor`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model sensor --rate 100 --reduction 10"
+)]
 struct SensorArgs {
     /// Sample rate per second (Poisson).
     #[arg(long, value_parser = rate)]
@@ -600,7 +612,10 @@ fn sensor(a: SensorArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model dvfs`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model dvfs --rate 1e5 --service-ns 2500 --freq-scale 0.5 --rx-usecs 20\nThe answer is approximate; at rho >= 1 it is \"unstable\" (exit 0 unless --fail-if-unstable)."
+)]
 struct DvfsArgs {
     /// Arrival rate of work items per second (Poisson).
     #[arg(long, value_parser = rate)]
@@ -704,7 +719,10 @@ fn dvfs(a: DvfsArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model var`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model var --rate 1e6 --deadline-us 60 --compute-fixed-ns 5000 --compute-per-item-ns 100 --max-update-rate 1e5"
+)]
 struct VarArgs {
     /// Market-event rate per second (Poisson).
     #[arg(long, value_parser = rate)]
@@ -853,7 +871,10 @@ fn var(a: VarArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model rt-jitter`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model rt-jitter --period-us 1000 --window-us 50 --background-rate 1e5"
+)]
 struct RtJitterArgs {
     /// Task period P, µs.
     #[arg(long, value_parser = micros)]
@@ -937,6 +958,9 @@ enum PathArg {
 
 /// Flags of `model budget`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example: coalescope model budget tx --technique kernel-bypass,tx-push,ctpio\n         coalescope model budget rx --technique busy-poll --stage coalescing=25000\nDefault stage costs are illustrative teaching figures; override them with --stage."
+)]
 struct BudgetArgs {
     /// The path: tx or rx.
     path: PathArg,
@@ -1010,7 +1034,10 @@ fn budget(a: BudgetArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Flags of `model cut-through`.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Example: coalescope model cut-through --frame-bytes 1500 --pcie-gbps 64 --link-gbps 10"
+)]
 struct CutThroughArgs {
     /// Frame length in bytes.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_535))]
