@@ -28,7 +28,7 @@ pub enum ModelError {
     /// A queue whose utilisation is at or above 1 has no steady state, so no mean wait.
     #[error("the queue is unstable: utilisation rho = {rho} >= 1, so it has no finite mean wait")]
     Unstable {
-        /// Offered load λ·E[S].
+        /// Offered load `λ E[S]`.
         rho: f64,
     },
 }
