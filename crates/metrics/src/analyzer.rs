@@ -23,7 +23,6 @@ use crate::config::{Config, ConfigError, ConfigReport};
 use crate::cost::{CostRow, CostStrategyRow, Cte, CteParams, JoinAnomalies};
 use crate::dbc::{dbc, OrderWindows};
 use crate::dccd::Dccd;
-use crate::fasthash::FastMap;
 use crate::md::{Bdc, DelayQuantiles, Mddr};
 use crate::quantile::{Prob, QuantileSummary};
 use crate::seqset::SeqSet;
@@ -382,7 +381,10 @@ pub struct Analyzer {
     bucket: Option<i64>,
     horizon: Option<i64>,
     groups: Vec<GroupState>,
-    index: FastMap<GroupKey, u32>,
+    /// Groups by symbol: `by_symbol[symbol.index() + 1]` (0 = null or pooled symbol)
+    /// lists that symbol's `(key, slot)`. A symbol has few groups (streams x venues x
+    /// buckets), newest last, so a backwards scan beats hashing on the hot path.
+    by_symbol: Vec<Vec<(GroupKey, u32)>>,
     last: Option<(GroupKey, u32)>,
     /// Indexed by `Sym::index()` of the stream.
     seqs: Vec<SeqSet>,
@@ -407,7 +409,7 @@ impl Analyzer {
             bucket: cfg.bucket.map(|b| b.as_nanos()),
             horizon,
             groups: Vec::new(),
-            index: FastMap::default(),
+            by_symbol: Vec::new(),
             last: None,
             seqs: Vec::new(),
             orders: HashMap::new(),
@@ -444,16 +446,21 @@ impl Analyzer {
                 return i as usize;
             }
         }
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => self.new_group(key),
+        let row = key.symbol.map_or(0, |s| s.index() + 1);
+        let found = self
+            .by_symbol
+            .get(row)
+            .and_then(|v| v.iter().rev().find(|(k, _)| *k == key).map(|&(_, i)| i));
+        let i = match found {
+            Some(i) => i,
+            None => self.new_group(key, row),
         };
         self.last = Some((key, i));
         i as usize
     }
 
     #[cold]
-    fn new_group(&mut self, key: GroupKey) -> u32 {
+    fn new_group(&mut self, key: GroupKey, row: usize) -> u32 {
         let limit = self.cfg.exact_limit;
         self.groups.push(GroupState {
             key,
@@ -468,7 +475,10 @@ impl Analyzer {
         });
         // Group counts are bounded by distinct keys, far below 2^32.
         let i = (self.groups.len() - 1) as u32;
-        self.index.insert(key, i);
+        if row >= self.by_symbol.len() {
+            self.by_symbol.resize_with(row + 1, Vec::new);
+        }
+        self.by_symbol[row].push((key, i));
         i
     }
 

@@ -51,6 +51,20 @@ impl Piece {
     }
 }
 
+/// Where `t` goes in the sorted `buf` (after equal values). Out-of-order instants are
+/// usually only a few places from the back: scan those first (hot cache lines), and
+/// binary-search only when the displacement is large.
+#[inline]
+pub(crate) fn sorted_position(buf: &VecDeque<i64>, t: i64) -> usize {
+    let n = buf.len();
+    for back in 1..=16.min(n) {
+        if buf[n - back] <= t {
+            return n - back + 1;
+        }
+    }
+    buf.partition_point(|&x| x <= t)
+}
+
 /// Sorted gaps of one timeline (see the module docs).
 #[derive(Debug, Clone)]
 pub struct GapSeries {
@@ -125,7 +139,7 @@ impl GapSeries {
         if t >= self.tail_floor() {
             match self.tail.back() {
                 Some(&b) if t < b => {
-                    let pos = self.tail.partition_point(|&x| x <= t);
+                    let pos = sorted_position(&self.tail, t);
                     self.tail.insert(pos, t);
                 }
                 _ => self.tail.push_back(t),

@@ -40,6 +40,11 @@ pub struct WindowCounts {
     cur_end: i64,
     cur: Vec<u32>,
     cur_live: bool,
+    /// The window hit last (`[win_start, win_start + width)`, offset `win_off` in `cur`):
+    /// consecutive events mostly share a window, and this skips the division.
+    win_start: i64,
+    win_end: i64,
+    win_off: usize,
     done: HashMap<i64, Vec<(u32, u32)>>,
     count: u64,
 }
@@ -56,6 +61,9 @@ impl WindowCounts {
             cur_end: 0,
             cur: Vec::new(),
             cur_live: false,
+            win_start: 1,
+            win_end: 0,
+            win_off: 0,
             done: HashMap::new(),
             count: 0,
         }
@@ -65,14 +73,18 @@ impl WindowCounts {
     #[inline]
     pub fn update(&mut self, t: i64) {
         self.count += 1;
-        if self.cur_live && t >= self.cur_start && t < self.cur_end {
-            let off = ((t - self.cur_start) / self.width) as usize;
-            self.cur[off] += 1;
-        } else {
-            self.switch_to(t.div_euclid(self.interval_len));
-            let off = ((t - self.cur_start) / self.width) as usize;
-            self.cur[off] += 1;
+        if t >= self.win_start && t < self.win_end {
+            self.cur[self.win_off] += 1;
+            return;
         }
+        if !(self.cur_live && t >= self.cur_start && t < self.cur_end) {
+            self.switch_to(t.div_euclid(self.interval_len));
+        }
+        let off = ((t - self.cur_start) / self.width) as usize;
+        self.win_off = off;
+        self.win_start = self.cur_start + off as i64 * self.width;
+        self.win_end = self.win_start.saturating_add(self.width);
+        self.cur[off] += 1;
     }
 
     #[cold]
@@ -93,6 +105,8 @@ impl WindowCounts {
     }
 
     fn pack_current(&mut self) {
+        // The window cache points into `cur`: invalidate it with the interval.
+        (self.win_start, self.win_end) = (1, 0);
         if !self.cur_live {
             return;
         }
