@@ -18,7 +18,7 @@
 //! case later) cannot make it flaky, while "deferral has no effect" (rise ≈ 0) fails.
 //! There is deliberately no upper bound: on a busy 2-core VM the timer's NET_RX softirq
 //! is often handed to ksoftirqd and waits for a scheduler tick, so the deferred median
-//! can be several W (0.75 ms was measured on the 4 ms-tick development VM under load).
+//! can be several W (a 0.75 ms median was measured on the loaded development VM).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -293,6 +293,57 @@ mod tests {
         assert!((r.nominal_rate_pps() - 5e7).abs() < 1e-3);
     }
 
+    fn temp_file(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("coalescope-schedule-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn replay_reads_events_tables_and_lobster_files() {
+        use coalescope_timeline::{write_events, Event, Instant};
+        let mut strings = Strings::new();
+        let feed = strings.intern("feed");
+        // Out of order on purpose: replay sorts by t_ingress.
+        let events: Vec<Event> = [5_000i64, 1_000, 1_250, 9_000]
+            .iter()
+            .zip(0u64..)
+            .map(|(&t, seq)| Event::md(feed, seq, Instant(t)))
+            .collect();
+        let csv = temp_file("events.csv");
+        write_events(&csv, &strings, &events).unwrap();
+        assert_eq!(replay_offsets(&csv).unwrap(), vec![0, 250, 4_000, 8_000]);
+        let spec = format!("replay:{}", csv.display());
+        let schedule = Schedule::parse(&spec, None, 1).unwrap();
+        // span 8000, mean gap 8000/3 = 2666 (integer ns): round 2 starts at 10 666.
+        assert_eq!(
+            schedule.iter(5).collect::<Vec<_>>(),
+            vec![0, 250, 4_000, 8_000, 10_666]
+        );
+
+        let lobster = temp_file("AAPL_message_1.csv");
+        std::fs::write(
+            &lobster,
+            "34200.004241176,1,16113575,18,5853300,1\n34200.004261552,1,16113584,18,5853200,1\n34200.025552418,3,16113575,18,5853300,1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            replay_offsets(&lobster).unwrap(),
+            vec![0, 20_376, 21_311_242]
+        );
+
+        let bad = temp_file("one.csv");
+        std::fs::write(&bad, "34200.000000001,1,1,1,1,1\n").unwrap();
+        assert!(matches!(
+            replay_offsets(&bad),
+            Err(ScheduleError::ReplayTooShort { count: 1, .. })
+        ));
+        let missing = temp_file("missing.csv");
+        let err = replay_offsets(&missing).unwrap_err().to_string();
+        assert!(err.contains("missing.csv"), "{err}");
+        std::fs::remove_dir_all(csv.parent().unwrap()).unwrap();
+    }
+
     #[test]
     fn bad_specs_are_usage_errors() {
         assert!(matches!(
