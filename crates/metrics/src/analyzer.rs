@@ -43,6 +43,32 @@ pub struct GroupKey {
 
 type OrderKey = (i64, Option<Sym>, Option<Sym>, Option<Sym>);
 
+const SLOT_CACHE: usize = 1024;
+
+/// A [`GroupKey`] as two words (`None` = `u32::MAX`), compared without branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedKey(i64, u128);
+
+impl PackedKey {
+    const EMPTY: PackedKey = PackedKey(i64::MIN, u128::MAX);
+
+    #[inline]
+    fn of(k: &GroupKey) -> Self {
+        let w = |s: Option<Sym>| s.map_or(u32::MAX as u128, |s| s.index() as u32 as u128);
+        PackedKey(
+            k.bucket,
+            (w(k.stream) << 64) | (w(k.symbol) << 32) | w(k.venue),
+        )
+    }
+
+    #[inline]
+    fn line(&self) -> usize {
+        let h = (self.1 as u64 ^ (self.1 >> 64) as u64 ^ self.0 as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 54) as usize & (SLOT_CACHE - 1)
+    }
+}
+
 /// App-order inversions among delivered md events taken in input (ingress) order.
 /// Each partial is a segment `(first, last)` of (t_ingress, t_app) pairs; merged partials
 /// keep their segments and are stitched in ingress order at the end, so the merge order
@@ -385,7 +411,9 @@ pub struct Analyzer {
     /// lists that symbol's `(key, slot)`. A symbol has few groups (streams x venues x
     /// buckets), newest last, so a backwards scan beats hashing on the hot path.
     by_symbol: Vec<Vec<(GroupKey, u32)>>,
-    last: Option<(GroupKey, u32)>,
+    /// Direct-mapped cache of packed keys -> slot in front of `by_symbol`: one probe,
+    /// no branch on which entry matches.
+    slot_cache: Vec<(PackedKey, u32)>,
     /// Indexed by `Sym::index()` of the stream.
     seqs: Vec<SeqSet>,
     orders: HashMap<OrderKey, OrderWindows>,
@@ -410,7 +438,7 @@ impl Analyzer {
             horizon,
             groups: Vec::new(),
             by_symbol: Vec::new(),
-            last: None,
+            slot_cache: vec![(PackedKey::EMPTY, u32::MAX); SLOT_CACHE],
             seqs: Vec::new(),
             orders: HashMap::new(),
             cte: Cte::new(window, per_interval),
@@ -441,22 +469,28 @@ impl Analyzer {
 
     #[inline]
     fn slot(&mut self, key: GroupKey) -> usize {
-        if let Some((k, i)) = self.last {
-            if k == key {
-                return i as usize;
-            }
+        let packed = PackedKey::of(&key);
+        let line = packed.line();
+        let (k, i) = self.slot_cache[line];
+        if k == packed && i != u32::MAX {
+            return i as usize;
         }
+        let i = self.slot_slow(key);
+        self.slot_cache[line] = (packed, i);
+        i as usize
+    }
+
+    #[cold]
+    fn slot_slow(&mut self, key: GroupKey) -> u32 {
         let row = key.symbol.map_or(0, |s| s.index() + 1);
         let found = self
             .by_symbol
             .get(row)
             .and_then(|v| v.iter().rev().find(|(k, _)| *k == key).map(|&(_, i)| i));
-        let i = match found {
+        match found {
             Some(i) => i,
             None => self.new_group(key, row),
-        };
-        self.last = Some((key, i));
-        i as usize
+        }
     }
 
     #[cold]

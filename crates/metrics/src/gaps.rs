@@ -108,14 +108,16 @@ impl GapSeries {
     #[inline]
     pub fn update(&mut self, t: i64) {
         self.count += 1;
-        if t < self.last_input {
-            self.non_monotonic += 1;
-        }
+        self.non_monotonic += (t < self.last_input) as u64;
         self.last_input = t;
         if t < self.min_seen {
             self.min_seen = t;
         }
-        self.insert(t);
+        // Fast path: in order after a non-empty tail (the tail floor is then below t).
+        match self.tail.back() {
+            Some(&b) if t >= b => self.tail.push_back(t),
+            _ => self.insert(t),
+        }
         if t > self.max_seen {
             self.max_seen = t;
             if let Some(h) = self.horizon {
