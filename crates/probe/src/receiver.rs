@@ -145,7 +145,7 @@ pub enum ReceiveError {
         source: std::io::Error,
     },
     /// A required socket option or call was refused.
-    #[error("{what} on the socket listening on {addr} failed: {errno} ({})", errno.desc())]
+    #[error("{what} on the socket listening on {addr} failed: {errno}")]
     Setup {
         /// Which option or call.
         what: &'static str,
@@ -499,7 +499,7 @@ fn io_setup(what: &'static str, addr: SocketAddr, e: &std::io::Error) -> Receive
 }
 
 fn errno_text(e: Errno) -> String {
-    format!("{e} ({})", e.desc())
+    e.to_string()
 }
 
 fn knob(name: &'static str, value: i64, result: Result<(), String>) -> KnobStatus {

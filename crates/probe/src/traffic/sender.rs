@@ -53,7 +53,7 @@ pub enum BlastError {
         source: std::io::Error,
     },
     /// SO_TIMESTAMPING was refused.
-    #[error("setsockopt(SO_TIMESTAMPING, TX_SOFTWARE) on the socket to {addr} failed: {errno} ({})", errno.desc())]
+    #[error("setsockopt(SO_TIMESTAMPING, TX_SOFTWARE) on the socket to {addr} failed: {errno}")]
     TxTimestamping {
         /// Destination.
         addr: SocketAddr,
@@ -61,7 +61,7 @@ pub enum BlastError {
         errno: Errno,
     },
     /// sched_setaffinity failed.
-    #[error("pinning the sender to CPU {cpu} failed: {errno} ({})", errno.desc())]
+    #[error("pinning the sender to CPU {cpu} failed: {errno}")]
     Pin {
         /// The CPU asked for.
         cpu: usize,
