@@ -546,3 +546,35 @@ pub fn read_saved(path: &Path) -> Result<Saved, NicError> {
     serde_json::from_str(&text)
         .map_err(|e| fail(format!("not a coalescope saved-settings file: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel(errno: i32, message: Option<&str>, attr: Option<Param>) -> String {
+        let e = TransportError::Kernel(KernelError {
+            errno,
+            message: message.map(str::to_string),
+            offset: None,
+        });
+        kernel_error("eth0", "ethtool netlink COALESCE_SET", e, attr).to_string()
+    }
+
+    #[test]
+    fn kernel_errors_read_like_sentences() {
+        assert_eq!(
+            kernel(libc::EPERM, None, None),
+            "ethtool netlink COALESCE_SET on eth0: the kernel said EPERM: Operation not permitted \
+             - changing NIC settings needs CAP_NET_ADMIN (run as root)"
+        );
+        assert_eq!(
+            kernel(libc::EOPNOTSUPP, Some("unsupported parameter"), Some(Param::RxUsecsIrq)),
+            "ethtool netlink COALESCE_SET on eth0 (attribute rx-usecs-irq): the kernel said \
+             EOPNOTSUPP: Operation not supported on transport endpoint, extack: \"unsupported parameter\" \
+             - the driver of eth0 does not implement this coalescing operation (loopback, veth and \
+             most virtual devices have no interrupt moderation)"
+        );
+        assert!(kernel(libc::ENODEV, None, None)
+            .ends_with("there is no interface eth0 in this network namespace"));
+    }
+}

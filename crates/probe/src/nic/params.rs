@@ -17,34 +17,60 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[repr(u16)]
-#[allow(missing_docs)] // each variant is documented by its name in NAMES below
 pub enum Param {
+    /// `ETHTOOL_A_COALESCE_RX_USECS` (rx-usecs, u32).
     RxUsecs = 2,
+    /// `ETHTOOL_A_COALESCE_RX_MAX_FRAMES` (rx-max-frames, u32).
     RxMaxFrames = 3,
+    /// `ETHTOOL_A_COALESCE_RX_USECS_IRQ` (rx-usecs-irq, u32).
     RxUsecsIrq = 4,
+    /// `ETHTOOL_A_COALESCE_RX_MAX_FRAMES_IRQ` (rx-max-frames-irq, u32).
     RxMaxFramesIrq = 5,
+    /// `ETHTOOL_A_COALESCE_TX_USECS` (tx-usecs, u32).
     TxUsecs = 6,
+    /// `ETHTOOL_A_COALESCE_TX_MAX_FRAMES` (tx-max-frames, u32).
     TxMaxFrames = 7,
+    /// `ETHTOOL_A_COALESCE_TX_USECS_IRQ` (tx-usecs-irq, u32).
     TxUsecsIrq = 8,
+    /// `ETHTOOL_A_COALESCE_TX_MAX_FRAMES_IRQ` (tx-max-frames-irq, u32).
     TxMaxFramesIrq = 9,
+    /// `ETHTOOL_A_COALESCE_STATS_BLOCK_USECS` (stats-block-usecs, u32).
     StatsBlockUsecs = 10,
+    /// `ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX` (use-adaptive-rx, u8 bool).
     UseAdaptiveRx = 11,
+    /// `ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX` (use-adaptive-tx, u8 bool).
     UseAdaptiveTx = 12,
+    /// `ETHTOOL_A_COALESCE_PKT_RATE_LOW` (pkt-rate-low, u32).
     PktRateLow = 13,
+    /// `ETHTOOL_A_COALESCE_RX_USECS_LOW` (rx-usecs-low, u32).
     RxUsecsLow = 14,
+    /// `ETHTOOL_A_COALESCE_RX_MAX_FRAMES_LOW` (rx-max-frames-low, u32).
     RxMaxFramesLow = 15,
+    /// `ETHTOOL_A_COALESCE_TX_USECS_LOW` (tx-usecs-low, u32).
     TxUsecsLow = 16,
+    /// `ETHTOOL_A_COALESCE_TX_MAX_FRAMES_LOW` (tx-max-frames-low, u32).
     TxMaxFramesLow = 17,
+    /// `ETHTOOL_A_COALESCE_PKT_RATE_HIGH` (pkt-rate-high, u32).
     PktRateHigh = 18,
+    /// `ETHTOOL_A_COALESCE_RX_USECS_HIGH` (rx-usecs-high, u32).
     RxUsecsHigh = 19,
+    /// `ETHTOOL_A_COALESCE_RX_MAX_FRAMES_HIGH` (rx-max-frames-high, u32).
     RxMaxFramesHigh = 20,
+    /// `ETHTOOL_A_COALESCE_TX_USECS_HIGH` (tx-usecs-high, u32).
     TxUsecsHigh = 21,
+    /// `ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH` (tx-max-frames-high, u32).
     TxMaxFramesHigh = 22,
+    /// `ETHTOOL_A_COALESCE_RATE_SAMPLE_INTERVAL` (rate-sample-interval, u32).
     RateSampleInterval = 23,
+    /// `ETHTOOL_A_COALESCE_USE_CQE_MODE_TX` (use-cqe-mode-tx, u8 bool).
     UseCqeModeTx = 24,
+    /// `ETHTOOL_A_COALESCE_USE_CQE_MODE_RX` (use-cqe-mode-rx, u8 bool).
     UseCqeModeRx = 25,
+    /// `ETHTOOL_A_COALESCE_TX_AGGR_MAX_BYTES` (tx-aggr-max-bytes, u32).
     TxAggrMaxBytes = 26,
+    /// `ETHTOOL_A_COALESCE_TX_AGGR_MAX_FRAMES` (tx-aggr-max-frames, u32).
     TxAggrMaxFrames = 27,
+    /// `ETHTOOL_A_COALESCE_TX_AGGR_TIME_USECS` (tx-aggr-time-usecs, u32).
     TxAggrTimeUsecs = 28,
 }
 
