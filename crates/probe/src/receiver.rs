@@ -100,8 +100,10 @@ pub struct ReceiverConfig {
     pub stream: Option<String>,
     /// Interface to ask for hardware timestamps (default: the one owning the listen IP).
     pub interface: Option<String>,
-    /// SO_BUSY_POLL (busy-poll mode) and epoll busy_poll_usecs (epoll mode, 0 = off).
+    /// SO_BUSY_POLL in busy-poll mode (µs).
     pub busy_poll_usecs: u32,
+    /// Epoll busy polling in epoll mode (EPIOCSPARAMS busy_poll_usecs; 0 = not asked).
+    pub epoll_busy_poll_usecs: u32,
     /// SO_BUSY_POLL_BUDGET / epoll busy_poll_budget.
     pub busy_poll_budget: u16,
     /// Datagrams per `recvmmsg` call.
@@ -113,7 +115,8 @@ pub struct ReceiverConfig {
 }
 
 impl ReceiverConfig {
-    /// Defaults: blocking mode, no limits, busy-poll 50 µs / budget 8, batches of 32.
+    /// Defaults: blocking mode, no limits, busy-poll 50 µs / budget 8, no epoll busy
+    /// polling, batches of 32.
     pub fn new(listen: SocketAddr) -> Self {
         ReceiverConfig {
             listen,
@@ -125,6 +128,7 @@ impl ReceiverConfig {
             stream: None,
             interface: None,
             busy_poll_usecs: 50,
+            epoll_busy_poll_usecs: 0,
             busy_poll_budget: 8,
             batch: 32,
             rcvbuf_bytes: None,
@@ -339,16 +343,16 @@ impl Receiver {
                 instance
                     .add(&socket, EpollEvent::new(EpollFlags::EPOLLIN, 0))
                     .map_err(setup("epoll_ctl(ADD)"))?;
-                if config.busy_poll_usecs > 0 {
+                if config.epoll_busy_poll_usecs > 0 {
                     let result = set_epoll_busy_poll(
                         instance.0.as_fd(),
-                        config.busy_poll_usecs,
+                        config.epoll_busy_poll_usecs,
                         config.busy_poll_budget,
                         true,
                     );
                     knobs.push(knob(
                         "EPIOCSPARAMS",
-                        i64::from(config.busy_poll_usecs),
+                        i64::from(config.epoll_busy_poll_usecs),
                         result.map_err(|e| {
                             if e == Errno::ENOTTY {
                                 "ENOTTY: this kernel has no epoll busy-poll ioctl (Linux >= 6.9)"
@@ -395,7 +399,11 @@ impl Receiver {
             .unwrap_or_else(|| self.local.to_string());
         let stream = strings.intern(&stream_name);
         let capacity = self.config.count.map_or(1024, |c| c.min(10_000_000));
-        let mut tracker = Tracker::new(stream, usize::try_from(capacity).unwrap_or(1024));
+        let mut tracker = Tracker::new(
+            stream,
+            usize::try_from(capacity).unwrap_or(1024),
+            self.config.count,
+        );
         let mut clock = LoopClock::new(&self.config);
         let stop_reason = match pin_error {
             Some(reason) => reason,
@@ -425,7 +433,7 @@ impl Receiver {
         loop {
             // In busy-poll mode, read the clock only every 1024 empty spins.
             if self.config.mode != Mode::BusyPoll || idle_spins.is_multiple_of(1024) {
-                if let Some(reason) = clock.check(tracker, stop, self.config.count, on_tick) {
+                if let Some(reason) = clock.check(tracker, stop, on_tick) {
                     return reason;
                 }
             }
@@ -607,13 +615,12 @@ impl LoopClock {
         &mut self,
         tracker: &Tracker,
         stop: &AtomicBool,
-        count: Option<u64>,
         on_tick: &mut impl FnMut(&LiveStats),
     ) -> Option<String> {
         if stop.load(Ordering::Relaxed) {
             return Some("stop requested (signal)".into());
         }
-        if count.is_some_and(|c| tracker.in_range(c) >= c) {
+        if tracker.complete() {
             return Some("all expected datagrams received".into());
         }
         let now = MonoInstant::now();
@@ -650,11 +657,14 @@ struct Tracker {
     hardware: u64,
     software: u64,
     unstamped: u64,
-    expected_count: u64,
+    /// The sender's count, when known: seqs 0 .. count are expected.
+    expected_count: Option<u64>,
+    /// Distinct seqs below `expected_count`, kept incrementally so the stop check is O(1).
+    below_count: u64,
 }
 
 impl Tracker {
-    fn new(stream: Sym, capacity: usize) -> Self {
+    fn new(stream: Sym, capacity: usize, expected_count: Option<u64>) -> Self {
         Tracker {
             stream,
             events: Vec::with_capacity(capacity),
@@ -669,7 +679,8 @@ impl Tracker {
             hardware: 0,
             software: 0,
             unstamped: 0,
-            expected_count: 0,
+            expected_count,
+            below_count: 0,
         }
     }
 
@@ -713,6 +724,9 @@ impl Tracker {
             self.duplicates += 1;
             return;
         }
+        if self.expected_count.is_some_and(|c| seq < c) {
+            self.below_count += 1;
+        }
         match self.max_seq {
             Some(max) if seq < max => self.out_of_order += 1,
             _ => self.max_seq = Some(seq),
@@ -737,18 +751,14 @@ impl Tracker {
         self.events.push(event);
     }
 
-    /// Distinct seqs below `count`.
-    fn in_range(&self, count: u64) -> u64 {
-        // Cheap fast path: with no seq >= count, every distinct seq is in range.
-        if self.max_seq.is_none_or(|m| m < count) {
-            return self.seen.len() as u64;
-        }
-        self.seen.iter().filter(|&&s| s < count).count() as u64
+    /// True when every seq of 0 .. expected count has arrived.
+    fn complete(&self) -> bool {
+        self.expected_count.is_some_and(|c| self.below_count >= c)
     }
 
     fn expected(&self) -> u64 {
         let highest = self.max_seq.map_or(0, |m| m.saturating_add(1));
-        highest.max(self.expected_count)
+        highest.max(self.expected_count.unwrap_or(0))
     }
 
     fn dropped(&self) -> u64 {
@@ -785,7 +795,6 @@ impl Tracker {
         stop_reason: String,
         elapsed_ns: i64,
     ) -> ReceiveSummary {
-        self.expected_count = receiver.config.count.unwrap_or(0);
         let mut send_to_kernel = Vec::with_capacity(self.events.len());
         let mut kernel_to_app = Vec::with_capacity(self.events.len());
         let mut send_to_app = Vec::with_capacity(self.events.len());
@@ -857,7 +866,7 @@ mod tests {
     #[test]
     fn tracker_counts_gaps_reordering_duplicates_and_malformed() {
         let mut strings = Strings::new();
-        let mut t = Tracker::new(strings.intern("s"), 8);
+        let mut t = Tracker::new(strings.intern("s"), 8, None);
         // Arrival order 0, 2, 1, 2 (dup), 5, short, then a send time beyond i64.
         for seq in [0u64, 2, 1, 2, 5] {
             t.record(
@@ -882,7 +891,8 @@ mod tests {
         assert_eq!(t.malformed, 2);
         // Seqs 0..=5 expected, 0, 1, 2, 5 received: 3 and 4 dropped.
         assert_eq!(t.dropped(), 2);
-        t.expected_count = 8;
+        assert!(!t.complete(), "no expected count: never complete by count");
+        t.expected_count = Some(8);
         assert_eq!(t.dropped(), 4);
         let e = t.events[1];
         assert_eq!(
@@ -894,14 +904,21 @@ mod tests {
                 Some(Instant(3_000))
             )
         );
-        assert_eq!(t.in_range(2), 2);
-        assert_eq!(t.in_range(100), 4);
+        let mut u = Tracker::new(strings.intern("s"), 8, Some(3));
+        for seq in [7u64, 0, 2, 0] {
+            u.record(&datagram(seq, 1), false, false, &Ancillary::default(), 2);
+            assert!(!u.complete(), "seq 1 is still missing");
+        }
+        u.record(&datagram(1, 1), false, false, &Ancillary::default(), 2);
+        assert!(u.complete());
+        // Expected = max(3, 7 + 1) = 8 seqs, 4 distinct received.
+        assert_eq!((u.below_count, u.dropped()), (3, 4));
     }
 
     #[test]
     fn hardware_stamp_wins_and_overflow_is_tracked() {
         let mut strings = Strings::new();
-        let mut t = Tracker::new(strings.intern("s"), 2);
+        let mut t = Tracker::new(strings.intern("s"), 2, None);
         let anc = Ancillary {
             software_ns: Some(50),
             hardware_ns: Some(40),

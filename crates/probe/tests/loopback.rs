@@ -127,6 +127,10 @@ fn every_mode_accounts_for_every_seq() {
         check_conservation(&report, &recording);
         check_timeline(&recording);
         assert_eq!(recording.summary.mode, mode);
+        if mode == Mode::Epoll {
+            // run_pair leaves epoll busy polling off: no EPIOCSPARAMS attempt.
+            assert!(recording.summary.knobs.is_empty());
+        }
         if mode == Mode::BusyPoll {
             let names: Vec<_> = recording.summary.knobs.iter().map(|k| k.name).collect();
             assert_eq!(
@@ -135,6 +139,27 @@ fn every_mode_accounts_for_every_seq() {
             );
         }
     }
+}
+
+#[test]
+fn epoll_busy_poll_params_are_reported() {
+    let mut config = ReceiverConfig::new("127.0.0.1:0".parse().unwrap());
+    config.mode = Mode::Epoll;
+    config.epoll_busy_poll_usecs = 20;
+    config.duration = Some(Duration::from_millis(1));
+    let recording = Receiver::bind(config)
+        .unwrap()
+        .run(&AtomicBool::new(false), |_| {});
+    let knobs = &recording.summary.knobs;
+    assert_eq!(knobs.len(), 1);
+    assert_eq!((knobs[0].name, knobs[0].value), ("EPIOCSPARAMS", 20));
+    // Either applied (Linux >= 6.9) or refused with the reason named.
+    match &knobs[0].error {
+        None => assert!(knobs[0].applied),
+        Some(e) => assert!(!knobs[0].applied && e.contains("ENOTTY"), "{e}"),
+    }
+    assert_eq!(recording.summary.stop_reason, "duration elapsed");
+    assert_eq!(recording.summary.received, 0);
 }
 
 #[test]

@@ -90,9 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.cpu = args.cpu;
     config.stream = args.stream;
     config.interface = args.interface;
-    config.busy_poll_usecs = args
-        .busy_poll_usecs
-        .unwrap_or(if args.mode == Mode::BusyPoll { 50 } else { 0 });
+    config.busy_poll_usecs = args.busy_poll_usecs.unwrap_or(50);
+    config.epoll_busy_poll_usecs = args.busy_poll_usecs.unwrap_or(0);
     config.busy_poll_budget = args.busy_poll_budget;
     config.batch = args.batch;
     config.rcvbuf_bytes = args.rcvbuf;

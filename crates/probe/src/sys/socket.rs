@@ -335,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn epoll_busy_poll_params_are_checked_by_the_kernel() {
+        let epoll =
+            nix::sys::epoll::Epoll::new(nix::sys::epoll::EpollCreateFlags::empty()).unwrap();
+        match set_epoll_busy_poll(epoll.0.as_fd(), 50, 8, true) {
+            // Linux >= 6.9: valid values are taken, an usecs beyond i32::MAX is EINVAL.
+            Ok(()) => assert_eq!(
+                set_epoll_busy_poll(epoll.0.as_fd(), u32::MAX, 8, true),
+                Err(Errno::EINVAL)
+            ),
+            Err(e) => assert_eq!(e, Errno::ENOTTY, "older kernels do not know the ioctl"),
+        }
+        // On a socket (not an epoll fd) the ioctl is never accepted.
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(set_epoll_busy_poll(socket.as_fd(), 50, 8, true).is_err());
+    }
+
+    #[test]
     fn hardware_timestamps_are_refused_on_loopback() {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         assert!(enable_hardware_rx_timestamps(socket.as_fd(), "lo").is_err());
