@@ -43,7 +43,7 @@ pub enum CounterError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// Writing the table failed.
-    #[error("writing the counter table: {0}")]
+    #[error("writing the counter table")]
     Write(#[from] std::io::Error),
     /// The clock could not be read.
     #[error("reading {clock}: {errno}")]

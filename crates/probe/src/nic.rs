@@ -72,14 +72,14 @@ pub enum NicError {
         attr: Option<Param>,
     },
     /// The ioctl failed.
-    #[error("{op} on {iface}: {}{}", ioctl_text(source), ioctl_hint(source, iface))]
+    #[error("{op} on {iface}: {}{}", ioctl_text(error), ioctl_hint(error, iface))]
     Ioctl {
         /// Interface.
         iface: String,
         /// "SIOCETHTOOL ETHTOOL_GCOALESCE" or "...SCOALESCE".
         op: &'static str,
-        /// What failed.
-        source: IoctlError,
+        /// What failed (part of the message, not a `source()`).
+        error: IoctlError,
     },
     /// Netlink transport or decoding trouble (not a kernel verdict).
     #[error("ethtool netlink on {iface}: {detail}")]
@@ -129,11 +129,10 @@ pub enum NicError {
         path: String,
     },
     /// A sysfs read or write failed.
-    #[error("{source}{}", fs_hint(source))]
+    #[error("{fs}{}", fs_hint(fs))]
     Fs {
-        /// The failed read or write.
-        #[from]
-        source: FsError,
+        /// The failed read or write (part of the message, not a `source()`).
+        fs: FsError,
     },
     /// The saved-settings file could not be used.
     #[error("saved settings {path}: {reason}")]
@@ -143,6 +142,12 @@ pub enum NicError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<FsError> for NicError {
+    fn from(fs: FsError) -> Self {
+        NicError::Fs { fs }
+    }
 }
 
 fn errno_text(errno: i32) -> String {
@@ -175,7 +180,7 @@ fn ioctl_hint(e: &IoctlError, iface: &str) -> String {
 }
 
 fn fs_hint(e: &FsError) -> &'static str {
-    match e.source.raw_os_error().map(Errno::from_raw) {
+    match e.error.raw_os_error().map(Errno::from_raw) {
         Some(Errno::EPERM | Errno::EACCES) => " - writing NAPI knobs needs root",
         Some(Errno::EOPNOTSUPP) => " - the device does not support this knob",
         _ => "",
@@ -257,10 +262,10 @@ pub fn get_coalesce(iface: &str, backend: Backend) -> Result<CoalesceState, NicE
             })
         }
         None => {
-            let raw = ioctl::get_coalesce(iface).map_err(|source| NicError::Ioctl {
+            let raw = ioctl::get_coalesce(iface).map_err(|error| NicError::Ioctl {
                 iface: iface.to_string(),
                 op: "SIOCETHTOOL ETHTOOL_GCOALESCE",
-                source,
+                error,
             })?;
             let reply = CoalesceReply {
                 coalesce: from_ioctl(&raw),
@@ -293,10 +298,10 @@ pub fn set_coalesce(
             Ok(UsedBackend::Netlink)
         }
         None => {
-            let op_err = |op, source| NicError::Ioctl {
+            let op_err = |op, error| NicError::Ioctl {
                 iface: iface.to_string(),
                 op,
-                source,
+                error,
             };
             let mut raw = ioctl::get_coalesce(iface)
                 .map_err(|e| op_err("SIOCETHTOOL ETHTOOL_GCOALESCE", e))?;
@@ -339,7 +344,7 @@ pub fn read_state(fs: &HostFs, iface: &str, backend: Backend) -> Result<NicState
             let errno = match &e {
                 NicError::Kernel { errno, .. } => Some(*errno),
                 NicError::Ioctl {
-                    source: IoctlError::Ioctl(errno),
+                    error: IoctlError::Ioctl(errno),
                     ..
                 } => Some(*errno as i32),
                 _ => None,

@@ -380,10 +380,7 @@ fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
     let fs = HostFs::live();
     let backend: Backend = a.backend.into();
     let state = nic::read_state(&fs, &a.iface, backend)?;
-    let mut req = saved.restore_request();
-    if state.coalesce.is_none() && saved.coalesce.as_ref().is_none_or(|c| c.is_empty()) {
-        req.coalesce = nic::Coalesce::new();
-    }
+    let req = saved.restore_request();
     if a.dry_run {
         if !a.json {
             println!("dry run on {}: nothing is written", a.iface);

@@ -12,21 +12,22 @@ pub struct HostFs {
 
 /// A failed read, write or listing, naming the host path (as seen under the root).
 #[derive(Debug, thiserror::Error)]
-#[error("{op} {path}: {source}")]
+// The OS error is part of the sentence and deliberately not exposed as `source()`, so
+// error chains printed with `{:#}` do not repeat it.
+#[error("{op} {path}: {error}")]
 pub struct FsError {
     /// What was attempted: "reading", "writing" or "listing".
     pub op: &'static str,
     /// The absolute host path, e.g. `/proc/interrupts`.
     pub path: String,
     /// The operating-system error.
-    #[source]
-    pub source: io::Error,
+    pub error: io::Error,
 }
 
 impl FsError {
     /// True when the path does not exist.
     pub fn is_not_found(&self) -> bool {
-        self.source.kind() == io::ErrorKind::NotFound
+        self.error.kind() == io::ErrorKind::NotFound
     }
 }
 
@@ -63,10 +64,10 @@ impl HostFs {
     pub fn read(&self, abs: &str) -> Result<String, FsError> {
         std::fs::read(self.path(abs))
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|source| FsError {
+            .map_err(|error| FsError {
                 op: "reading",
                 path: abs.to_string(),
-                source,
+                error,
             })
     }
 
@@ -87,7 +88,7 @@ impl HostFs {
         text.trim().parse::<u64>().map(Some).map_err(|_| FsError {
             op: "reading",
             path: abs.to_string(),
-            source: io::Error::new(
+            error: io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("expected an unsigned integer, found {:?}", text.trim()),
             ),
@@ -99,20 +100,20 @@ impl HostFs {
         let dir = match std::fs::read_dir(self.path(abs)) {
             Ok(dir) => dir,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
+            Err(error) => {
                 return Err(FsError {
                     op: "listing",
                     path: abs.to_string(),
-                    source,
+                    error,
                 })
             }
         };
         let mut names = Vec::new();
         for entry in dir {
-            let entry = entry.map_err(|source| FsError {
+            let entry = entry.map_err(|error| FsError {
                 op: "listing",
                 path: abs.to_string(),
-                source,
+                error,
             })?;
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
@@ -132,17 +133,16 @@ impl HostFs {
             .write(true)
             .truncate(true)
             .open(self.path(abs))
-            .map_err(|source| FsError {
+            .map_err(|error| FsError {
                 op: "writing",
                 path: abs.to_string(),
-                source,
+                error,
             })?;
-        file.write_all(content.as_bytes())
-            .map_err(|source| FsError {
-                op: "writing",
-                path: abs.to_string(),
-                source,
-            })
+        file.write_all(content.as_bytes()).map_err(|error| FsError {
+            op: "writing",
+            path: abs.to_string(),
+            error,
+        })
     }
 }
 
