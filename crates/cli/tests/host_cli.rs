@@ -338,3 +338,39 @@ fn veth_knobs_set_show_restore_in_a_private_namespace() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn unprivileged_knob_write_names_the_file_and_the_fix() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        println!("SKIP: dropping to an unprivileged user needs root");
+        return;
+    }
+    let save = std::env::temp_dir().join(format!("coalescope-unpriv-{}.json", std::process::id()));
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
+        .args([
+            "nic",
+            "set",
+            "lo",
+            "--gro-flush-timeout",
+            "1",
+            "--save",
+            save.to_str().unwrap(),
+        ])
+        .output();
+    let Ok(o) = o else {
+        println!("SKIP: setpriv (util-linux) is not installed");
+        return;
+    };
+    let _ = std::fs::remove_file(&save);
+    println!("{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // The temp dir is writable for nobody, so the save succeeds and the sysfs write fails.
+    assert!(
+        text(&o).contains("writing /sys/class/net/lo/gro_flush_timeout: Permission denied"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("needs root"), "{}", text(&o));
+}

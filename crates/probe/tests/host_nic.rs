@@ -483,3 +483,52 @@ fn veth_in_a_private_namespace() {
         "{e}"
     );
 }
+
+#[test]
+fn unprivileged_set_is_refused_with_a_cap_net_admin_hint() {
+    const CHILD: &str = "COALESCOPE_UNPRIVILEGED_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        // Running as nobody (see below): the genetlink layer checks CAP_NET_ADMIN before
+        // the driver is asked, so even lo answers EPERM here.
+        let e = nic::set_coalesce(
+            "lo",
+            Backend::Netlink,
+            &Coalesce::new().with(Param::RxUsecs, 0),
+        )
+        .unwrap_err();
+        println!("kernel on unprivileged COALESCE_SET lo: {e}");
+        assert!(
+            matches!(e, NicError::Kernel { errno, .. } if errno == libc::EPERM),
+            "{e}"
+        );
+        assert!(e.to_string().contains("needs CAP_NET_ADMIN"), "{e}");
+        return;
+    }
+    let euid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&euid.stdout).trim() != "0" {
+        println!("SKIP: dropping to an unprivileged user needs root");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "unprivileged_set_is_refused_with_a_cap_net_admin_hint",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output();
+    let Ok(out) = out else {
+        println!("SKIP: setpriv (util-linux) is not installed");
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "child failed");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child must have run the check"
+    );
+}
