@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod ingest;
+mod rows;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -317,7 +317,7 @@ fn bind_header<T: Table>(
 pub(crate) fn read<T: Table>(
     path: &Path,
     strings: &mut Strings,
-    on_batch: &mut dyn FnMut(&[T]),
+    on_batch: &mut dyn FnMut(&[T], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     let file = File::open(path).map_err(|source| TimelineError::Io {
         path: path.to_path_buf(),
@@ -364,13 +364,13 @@ pub(crate) fn read<T: Table>(
         batch.push(T::from_csv(&mut row)?);
         if batch.len() == BATCH_ROWS {
             stats.rows += batch.len() as u64;
-            on_batch(&batch);
+            on_batch(&batch, strings);
             batch.clear();
         }
     }
     if !batch.is_empty() {
         stats.rows += batch.len() as u64;
-        on_batch(&batch);
+        on_batch(&batch, strings);
     }
     Ok(stats)
 }

@@ -100,7 +100,7 @@ pub struct ReadStats {
 fn read_table<T: Table>(
     path: &Path,
     strings: &mut Strings,
-    on_batch: &mut dyn FnMut(&[T]),
+    on_batch: &mut dyn FnMut(&[T], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     match Format::from_path(path)? {
         Format::Csv => csv::read(path, strings, on_batch),
@@ -110,7 +110,7 @@ fn read_table<T: Table>(
 
 fn load_table<T: Table>(path: &Path, strings: &mut Strings) -> Result<Vec<T>, TimelineError> {
     let mut all = Vec::new();
-    read_table(path, strings, &mut |batch: &[T]| {
+    read_table(path, strings, &mut |batch: &[T], _: &Strings| {
         all.extend_from_slice(batch)
     })?;
     Ok(all)
@@ -122,6 +122,18 @@ pub fn read_events(
     strings: &mut Strings,
     mut on_batch: impl FnMut(&[Event]),
 ) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut |batch: &[Event], _: &Strings| {
+        on_batch(batch)
+    })
+}
+
+/// Like [`read_events`], and the callback also sees the key table, so it can resolve
+/// (or re-intern elsewhere) the keys of each batch while the file is being read.
+pub fn read_events_with(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Event], &Strings),
+) -> Result<ReadStats, TimelineError> {
     read_table(path, strings, &mut on_batch)
 }
 
@@ -131,6 +143,18 @@ pub fn read_orders(
     strings: &mut Strings,
     mut on_batch: impl FnMut(&[Order]),
 ) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut |batch: &[Order], _: &Strings| {
+        on_batch(batch)
+    })
+}
+
+/// Like [`read_orders`], and the callback also sees the key table, so it can resolve
+/// (or re-intern elsewhere) the keys of each batch while the file is being read.
+pub fn read_orders_with(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Order], &Strings),
+) -> Result<ReadStats, TimelineError> {
     read_table(path, strings, &mut on_batch)
 }
 
@@ -139,7 +163,11 @@ pub fn read_fills(
     path: &Path,
     mut on_batch: impl FnMut(&[Fill]),
 ) -> Result<ReadStats, TimelineError> {
-    read_table(path, &mut Strings::new(), &mut on_batch)
+    read_table(
+        path,
+        &mut Strings::new(),
+        &mut |batch: &[Fill], _: &Strings| on_batch(batch),
+    )
 }
 
 /// Stream the `parents` table of `path` to `on_batch`; keys are interned in `strings`.
@@ -147,6 +175,18 @@ pub fn read_parents(
     path: &Path,
     strings: &mut Strings,
     mut on_batch: impl FnMut(&[Parent]),
+) -> Result<ReadStats, TimelineError> {
+    read_table(path, strings, &mut |batch: &[Parent], _: &Strings| {
+        on_batch(batch)
+    })
+}
+
+/// Like [`read_parents`], and the callback also sees the key table, so it can resolve
+/// (or re-intern elsewhere) the keys of each batch while the file is being read.
+pub fn read_parents_with(
+    path: &Path,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Parent], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     read_table(path, strings, &mut on_batch)
 }

@@ -680,7 +680,7 @@ fn dictionary_hint<T: Table>(schema: &Schema, binding: &Binding) -> Option<Schem
 pub(crate) fn read<T: Table>(
     path: &Path,
     strings: &mut Strings,
-    on_batch: &mut dyn FnMut(&[T]),
+    on_batch: &mut dyn FnMut(&[T], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     let file = File::open(path).map_err(|source| TimelineError::Io {
         path: path.to_path_buf(),
@@ -749,7 +749,7 @@ pub(crate) fn read<T: Table>(
         T::from_arrow(&mut cols, &mut records)?;
         if !records.is_empty() {
             stats.rows += records.len() as u64;
-            on_batch(&records);
+            on_batch(&records, strings);
         }
     }
     Ok(stats)
