@@ -76,6 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         let mut t = Table::new();
+        t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+        if t.width().is_none() {
+            // Not a terminal: wrap long reasons at a readable width anyway.
+            t.set_width(140);
+        }
         t.set_header(vec!["item", "status", "why", "fix"]);
         for item in &report.items {
             t.add_row(vec![

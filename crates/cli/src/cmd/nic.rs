@@ -235,10 +235,14 @@ fn print_state(state: &NicState) {
                 };
                 t.add_row(vec![p.name().to_string(), shown]);
             }
-            println!(
-                "coalescing (via {:?}; parameters the driver does not report are unsupported):",
-                c.backend
-            );
+            match c.backend {
+                nic::UsedBackend::Netlink => println!(
+                    "coalescing (ethtool netlink; parameters the driver does not report are unsupported):"
+                ),
+                nic::UsedBackend::Ioctl => println!(
+                    "coalescing (SIOCETHTOOL ioctl; all 22 legacy fields: the ioctl cannot tell unsupported from 0):"
+                ),
+            }
             println!("{t}");
             for (label, prof) in [("rx", &c.reply.rx_profile), ("tx", &c.reply.tx_profile)] {
                 if !prof.is_empty() {
