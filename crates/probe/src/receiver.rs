@@ -36,6 +36,9 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as MonoInstant;
 
+/// The stop reason of a SIGINT/SIGTERM (or any caller-set stop flag).
+const STOP_SIGNAL: &str = "stop requested (signal)";
+
 /// How long any receive call may block before the loop checks its stop conditions.
 const WAKE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -434,7 +437,10 @@ impl Receiver {
             // In busy-poll mode, read the clock only every 1024 empty spins.
             if self.config.mode != Mode::BusyPoll || idle_spins.is_multiple_of(1024) {
                 if let Some(reason) = clock.check(tracker, stop, on_tick) {
-                    return reason;
+                    if reason == STOP_SIGNAL {
+                        self.drain_queued(&mut slot, tracker);
+                    }
+                    return reason.to_string();
                 }
             }
             let result = match self.config.mode {
@@ -467,6 +473,14 @@ impl Receiver {
                 Err(Errno::EAGAIN | Errno::EINTR) => idle_spins = idle_spins.wrapping_add(1),
                 Err(e) => return format!("receive failed: {}", errno_text(e)),
             }
+        }
+    }
+
+    /// After a stop request, record what the kernel already queued on the socket: it
+    /// arrived before the signal, so it belongs to the run. Bounded by the queue.
+    fn drain_queued(&self, slot: &mut RecvSlot, tracker: &mut Tracker) {
+        while recv_msg(self.socket.as_fd(), slot, libc::MSG_DONTWAIT).is_ok() {
+            tracker.on_datagram(slot, realtime_ns());
         }
     }
 
@@ -616,12 +630,12 @@ impl LoopClock {
         tracker: &Tracker,
         stop: &AtomicBool,
         on_tick: &mut impl FnMut(&LiveStats),
-    ) -> Option<String> {
+    ) -> Option<&'static str> {
         if stop.load(Ordering::Relaxed) {
-            return Some("stop requested (signal)".into());
+            return Some(STOP_SIGNAL);
         }
         if tracker.complete() {
-            return Some("all expected datagrams received".into());
+            return Some("all expected datagrams received");
         }
         let now = MonoInstant::now();
         if now >= self.next_tick {
@@ -631,11 +645,11 @@ impl LoopClock {
             self.next_tick = now + std::time::Duration::from_secs(1);
         }
         if self.deadline.is_some_and(|d| now >= d) {
-            return Some("duration elapsed".into());
+            return Some("duration elapsed");
         }
         if let (Some(idle), Some(last)) = (self.idle_timeout, self.last_datagram) {
             if now.duration_since(last) >= idle {
-                return Some("idle timeout".into());
+                return Some("idle timeout");
             }
         }
         None
