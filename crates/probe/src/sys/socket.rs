@@ -62,24 +62,42 @@ fn socklen_of<T>() -> libc::socklen_t {
     libc::socklen_t::try_from(std::mem::size_of::<T>()).unwrap_or(libc::socklen_t::MAX)
 }
 
-/// Ask the driver of `interface` to timestamp every received packet in hardware
-/// (SIOCSHWTSTAMP with `rx_filter = HWTSTAMP_FILTER_ALL`, TX off). Returns the filter
-/// the driver actually applied (it may widen it). Fails with EOPNOTSUPP/EINVAL on
-/// devices without a PHC (loopback, veth) and EPERM without CAP_NET_ADMIN.
+/// Make the driver of `interface` timestamp received packets in hardware, without
+/// disturbing other users of the NIC clock (ptp4l, other probes): the current
+/// configuration is read first (SIOCGHWTSTAMP); when it already stamps some RX packets
+/// it is left alone, otherwise `rx_filter = HWTSTAMP_FILTER_ALL` is set with the current
+/// `tx_type` kept (SIOCSHWTSTAMP). Returns the RX filter in force. Fails with
+/// EOPNOTSUPP/EINVAL on devices without a PHC (loopback, veth) and EPERM without
+/// CAP_NET_ADMIN.
 pub fn enable_hardware_rx_timestamps(fd: BorrowedFd<'_>, interface: &str) -> Result<u32, Errno> {
     let mut config = libc::hwtstamp_config {
         flags: 0,
         tx_type: libc::HWTSTAMP_TX_OFF as libc::c_int,
-        rx_filter: libc::HWTSTAMP_FILTER_ALL as libc::c_int,
+        rx_filter: libc::HWTSTAMP_FILTER_NONE as libc::c_int,
     };
+    // Drivers without SIOCGHWTSTAMP (old ones) fall through with the defaults above.
+    let _ = hwtstamp_ioctl(fd, interface, libc::SIOCGHWTSTAMP, &mut config);
+    if config.rx_filter != libc::HWTSTAMP_FILTER_NONE as libc::c_int {
+        return Ok(u32::try_from(config.rx_filter).unwrap_or(0));
+    }
+    config.rx_filter = libc::HWTSTAMP_FILTER_ALL as libc::c_int;
+    hwtstamp_ioctl(fd, interface, libc::SIOCSHWTSTAMP, &mut config)?;
+    Ok(u32::try_from(config.rx_filter).unwrap_or(0))
+}
+
+fn hwtstamp_ioctl(
+    fd: BorrowedFd<'_>,
+    interface: &str,
+    request_code: libc::c_ulong,
+    config: &mut libc::hwtstamp_config,
+) -> Result<(), Errno> {
     let mut request = ifreq_named(interface)?;
-    request.ifr_ifru.ifru_data = std::ptr::from_mut(&mut config).cast::<libc::c_char>();
+    request.ifr_ifru.ifru_data = std::ptr::from_mut(config).cast::<libc::c_char>();
     // SAFETY: `request` is a fully initialised ifreq whose name is NUL-terminated and
     // whose data pointer points at `config`, a hwtstamp_config that outlives the call;
-    // SIOCSHWTSTAMP reads and writes exactly one hwtstamp_config through it.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSHWTSTAMP, &mut request) };
-    Errno::result(rc)?;
-    Ok(u32::try_from(config.rx_filter).unwrap_or(0))
+    // SIOCGHWTSTAMP/SIOCSHWTSTAMP read and/or write exactly one hwtstamp_config there.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request_code, &mut request) };
+    Errno::result(rc).map(drop)
 }
 
 fn ifreq_named(interface: &str) -> Result<libc::ifreq, Errno> {
