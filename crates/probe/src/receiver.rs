@@ -48,7 +48,9 @@ const WAKE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100)
 pub enum Mode {
     /// Blocking `recvmsg` (with a 100 ms SO_RCVTIMEO).
     Blocking,
-    /// `epoll_wait`, then non-blocking `recvmsg` until the queue is empty.
+    /// `epoll_wait`, then non-blocking `recvmsg` until the queue is empty; with
+    /// `epoll_busy_poll_usecs > 0` the epoll instance busy-polls the device queue
+    /// (EPIOCSPARAMS, Linux >= 6.9; reported as refused on older kernels).
     Epoll,
     /// Spin on non-blocking `recvmsg` with SO_BUSY_POLL / SO_PREFER_BUSY_POLL /
     /// SO_BUSY_POLL_BUDGET set: one core at 100 %, no wake-up latency.
