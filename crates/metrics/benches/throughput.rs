@@ -86,6 +86,13 @@ fn main() {
         dccd: false,
         ..Config::default()
     };
+    let exact = Config {
+        exact_limit: usize::MAX,
+        reorder_horizon: None,
+        ..core.clone()
+    };
+    let rep = run("MDDR + BDC + delay (all exact, O(n) memory)", exact, &data);
+    summary(&rep);
     let rep = run(
         "MDDR + BDC + delay (exact <= 65536/series)",
         core.clone(),

@@ -683,7 +683,12 @@ impl Analyzer {
             duplicate_child_id: join.duplicate_child_id,
             fills_without_order: join.fills_without_order,
             orders_without_fills: join.orders_without_fills,
-            fills_unclassified: join.fills_unclassified,
+            // Without markouts there is no pooled BDC to classify against: not counted.
+            fills_unclassified: if self.cfg.markouts {
+                join.fills_unclassified
+            } else {
+                0
+            },
             invalid_quotes: join.invalid_quotes,
             non_monotonic_emit: self.non_monotonic_emit,
             dccd_late: self.dccd.late(),

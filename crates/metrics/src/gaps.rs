@@ -24,7 +24,7 @@
 //!   input at any points (in any merge order) is exact whenever the instants of each
 //!   timeline are out of order by less than the horizon.
 //!
-//! Memory: `2 x horizon x rate` raw instants (8 bytes each) per partial boundary, plus
+//! Memory: `2.25 x horizon x rate` raw instants (8 bytes each) per partial boundary, plus
 //! the [`Quantiles`] of committed gaps.
 
 use std::collections::VecDeque;
@@ -83,6 +83,8 @@ pub struct GapSeries {
     non_monotonic: u64,
     last_input: i64,
     overlapping_merges: u64,
+    /// Input time of the next batch commit.
+    next_commit: i64,
 }
 
 impl GapSeries {
@@ -101,6 +103,7 @@ impl GapSeries {
             non_monotonic: 0,
             last_input: i64::MIN,
             overlapping_merges: 0,
+            next_commit: i64::MIN,
         }
     }
 
@@ -120,8 +123,13 @@ impl GapSeries {
         }
         if t > self.max_seen {
             self.max_seen = t;
-            if let Some(h) = self.horizon {
-                self.commit_below(t.saturating_sub(h), h);
+            // Commit in batches (every horizon/8 of input time): the same work per
+            // instant, but in a tight loop instead of one pop per event.
+            if t >= self.next_commit {
+                if let Some(h) = self.horizon {
+                    self.commit_below(t.saturating_sub(h), h);
+                    self.next_commit = t.saturating_add(h / 8);
+                }
             }
         }
     }
