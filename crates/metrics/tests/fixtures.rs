@@ -304,3 +304,93 @@ fn anomalies_and_dccd_exclusions() {
     assert_eq!(g.dccd, Some(0.0));
     assert_eq!(g.delay_negative, 1);
 }
+
+/// Feature-contract row by hand (w = 250 us): md ingress 0, 10, 20, 30 us delivered at
+/// 50, 45, 60, 70 us. Input-order drift: (10, 45) after (0, 50) is the one inversion.
+/// Ingress gaps 10, 10, 10 us; app gaps (sorted 45, 50, 60, 70) 5, 10, 10 us: p50 is
+/// rank 2 = 10 us. One ctl event of the same key with delay 7 us. Orders at 0, 1 and
+/// 300 us: windows {0: 2, 1: 1}, so max 2 and p99 (rank ceil(1.98) = 2) = 2.
+#[test]
+fn feature_row_by_hand() {
+    let mut s = Strings::new();
+    let f = s.intern("f");
+    let sv = (s.intern("X"), s.intern("V"));
+    let strat = s.intern("S");
+    let cfg = Config {
+        settings: vec![
+            ("rx_usecs".into(), "50".into()),
+            ("rx_frames".into(), "64".into()),
+        ],
+        ..Config::default()
+    };
+    let mut a = Analyzer::new(cfg).unwrap();
+    for (seq, (i, ap)) in [(0, 50), (10, 45), (20, 60), (30, 70)]
+        .into_iter()
+        .enumerate()
+    {
+        a.update_event(&md(f, seq as u64, sv, i, Some(ap)));
+    }
+    let mut c = md(f, 100, sv, 40, Some(47));
+    c.kind = EventKind::Ctl;
+    a.update_event(&c);
+    for (id, t) in [(1, 0), (2, 1), (3, 300)] {
+        a.update_order(&order(id, strat, sv, Side::Buy, t));
+    }
+    let rows = a.features(&s);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.seq_inversions, 1);
+    assert_eq!(
+        (r.ingress_gap_p50_ns, r.ingress_gap_p99_ns),
+        (Some(10_000), Some(10_000))
+    );
+    assert_eq!(
+        (r.app_gap_p50_ns, r.app_gap_p95_ns),
+        (Some(10_000), Some(10_000))
+    );
+    assert_eq!(
+        (r.n_ctl, r.ack_p50_ns, r.ack_max_ns),
+        (1, Some(7_000), Some(7_000))
+    );
+    assert_eq!((r.n_orders, r.dispatch_windows), (3, 2));
+    assert_eq!(
+        (r.dispatch_window_max, r.dispatch_window_p99),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r.settings, "rx_usecs=50;rx_frames=64");
+    assert!(!r.approximate);
+}
+
+/// Time buckets: floor division of t_ingress (md) and t_emit (orders), negative too.
+#[test]
+fn buckets_split_groups_and_cost_rows() {
+    let mut s = Strings::new();
+    let f = s.intern("f");
+    let sv = (s.intern("X"), s.intern("V"));
+    let strat = s.intern("S");
+    let cfg = Config {
+        bucket: Some(Duration::from_millis(1)),
+        ..Config::default()
+    };
+    let mut a = Analyzer::new(cfg).unwrap();
+    // -500 us -> bucket -1 (starts at -1 ms); 500 us -> bucket 0; 1500 us -> bucket 1.
+    for (seq, t) in [(1, -500), (2, 500), (3, 1500)] {
+        a.update_event(&quote(md(f, seq, sv, t, Some(t + 5)), 99.0, 101.0));
+    }
+    a.update_order(&order(1, strat, sv, Side::Buy, 600));
+    a.update_fill(&fill(1, 700, 100.0));
+    let rep = a.finish(&s);
+    let starts: Vec<Option<i64>> = rep.groups.iter().map(|g| g.bucket_start_ns).collect();
+    assert_eq!(starts, vec![Some(-1_000_000), Some(0), Some(1_000_000)]);
+    assert_eq!(rep.cost.len(), 1);
+    assert_eq!(rep.cost[0].bucket_start_ns, Some(0));
+    // One coupling row per bucket group x strategy only where the bucket has orders.
+    assert_eq!(rep.coupling.len(), 1);
+    assert_eq!(rep.coupling[0].bucket_start_ns, Some(0));
+    assert!(Config {
+        bucket: Some(Duration(0)),
+        ..Config::default()
+    }
+    .validate()
+    .is_err());
+}
