@@ -19,7 +19,8 @@
 //!     e.t_app = Some(Instant(if i < 5 { 5_000 } else { 10_000 } + i as i64));
 //!     a.update_event(&e);
 //! }
-//! let report = a.finish(&strings);
+//! let report = a.finish(&strings); // strings resolve the group keys
+//! println!("{}", serde_json::to_string(&report).unwrap());
 //! assert_eq!(report.groups[0].n_md, 10);
 //! // app gaps 1,1,1,1,5001,1,1,1,1 -> Q95 = rank ceil(0.95 * 9) = 9 -> 5001; ingress gaps 1000.
 //! assert_eq!(report.groups[0].mddr, Some(5.001));
@@ -37,18 +38,20 @@
 //! duplicate detection merge exactly for any split. Gap series (MDDR, inter-arrival) and
 //! DCCD pairs need time order: with a reordering horizon `R`
 //! (`Config::reorder_horizon`, default 100 ms) input may be out of time order by up to
-//! `R`; partials merge exactly when one of them still holds its instants in the buffer
-//! (its time span is under `R`), when they cover disjoint time ranges (the boundary gap
-//! is stitched), or when they are different groups (e.g. a split by stream with the
-//! default grouping). Otherwise the loss is counted (`late_beyond_horizon`,
+//! `R`. Each partial keeps its first and last `R` of instants raw (and DCCD its first and
+//! last `H + R` of items), so partials of a time-ordered input split at any points merge
+//! exactly, in any merge order; partials that hold different groups (e.g. a split by
+//! stream with the default grouping) merge exactly too, and so does anything whose time
+//! span is under `R`. Otherwise the loss is counted (`late_beyond_horizon`,
 //! `overlapping_merges`, `dccd_late`) and the affected MDDR / DCCD is null with a
 //! reason, never silently wrong. `reorder_horizon = None` keeps everything: exact for
-//! any split, memory O(events).
+//! any split, memory O(events). Input-order counters (`non_monotonic_*`) are summed
+//! over partials.
 //!
 //! ## Memory bound (one streaming pass)
 //! With `G` groups (distinct (bucket, stream, symbol, venue) keys in use), `N_w` non-empty
 //! windows per group and timeline, `J` intervals per group, rate `r` events/s per group:
-//! - per group: 2 gap series x (`R r` buffered instants x 8 B + one quantile series) +
+//! - per group: 2 gap series x (`2.25 R r` raw instants x 8 B + one quantile series) +
 //!   2 window-count tables (8 B per non-empty window + one dense array of `I / w`
 //!   counters x 4 B) + 2 delay series; a quantile series is at most
 //!   `exact_limit x 8 B` (512 KiB by default) or a histogram of <= 3776 x 8 B per sign;
