@@ -69,8 +69,8 @@ pub enum SimError {
     },
 }
 
-/// Name of the RNG of the application's service times (a stream may not use it:
-/// stream names cannot start with a NUL byte in TOML text).
+/// Name of the RNG of the application's service times (no stream can have it: stream
+/// names may not contain control characters).
 const APP_RNG_NAME: &str = "\u{0}app-service";
 
 /// Runs a scenario: [`simulate_records`] then [`RawRun::finish`].

@@ -661,8 +661,12 @@ fn validate_stream(
     base_dir: Option<&Path>,
 ) -> Result<StreamConfig, ScenarioError> {
     let f = |name: &str| format!("stream[{i}].{name}");
-    if s.name.trim().is_empty() {
-        return Err(out_of_range(f("name"), "\"\"", "a non-empty name"));
+    if s.name.trim().is_empty() || s.name.chars().any(char::is_control) {
+        return Err(out_of_range(
+            f("name"),
+            format!("{:?}", s.name),
+            "a non-empty name without control characters",
+        ));
     }
     let kind = match s.kind.as_deref() {
         None => EventKind::Md,

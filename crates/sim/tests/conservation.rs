@@ -243,3 +243,23 @@ arrivals = { kind = "poisson", rate_per_s = 100000 }
     assert!(mb.len() > 1_000);
     assert_eq!(&ma[..mb.len()], &mb[..]);
 }
+
+#[test]
+fn every_shipped_scenario_is_valid_and_runs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut spec = coalescope_sim::ScenarioSpec::from_toml_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        spec.packets = Some(20_000);
+        let out = simulate(&spec.validate(Some(&dir)).unwrap()).unwrap();
+        assert_conserved(&out);
+        n += 1;
+    }
+    assert!(n >= 5, "found {n} scenarios");
+}

@@ -1,12 +1,318 @@
-//! `coalescope sim`.
+//! `coalescope sim`: run a scenario through the discrete-event simulator and print its
+//! summary; optionally write the `events` table and the interrupt log. All simulation
+//! lives in `coalescope-sim`; this module turns flags into scenario overrides and prints.
 
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+use coalescope_sim::scenario::{ArrivalSpec, HostSpec, NicSpec, StreamSpec};
+use coalescope_sim::{simulate, ScenarioSpec, SimOutput, Summary};
+use coalescope_timeline::Duration;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use serde_json::json;
+
+const EXAMPLES: &str = "\
+Examples:
+  coalescope sim                                   # the built-in bursty market-data scenario
+  coalescope sim --scenario scenarios/default.toml --seed 3 -o events.parquet
+  coalescope sim --rate 200000 --rx-usecs 50 --rx-frames 0 --ideal-host --json
+  coalescope sim --policy adaptive --interrupts irqs.csv
+  coalescope sim --busy-poll --packets 200000
+
+Without --scenario the compiled-in default scenario runs (scenarios/default.toml).
+Flags override the scenario: --rate replaces its streams by one Poisson stream \"md\";
+--policy replaces the [nic] settings except ring_size and mode; --ideal-host sets every
+host cost to 0 (only the coalescing delay remains: SPEC §3 closed forms apply).
+Delay quantiles are exact nearest-rank on t_app - t_ingress. Scenario format reference:
+scenarios/README.md. Invalid values exit 2 naming the field and its accepted range.";
 
 /// Flags of `coalescope sim`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Scenario TOML file (default: the compiled-in scenario).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// RNG seed (same seed, same output byte for byte).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Total packets over all streams.
+    #[arg(long)]
+    packets: Option<u64>,
+    /// Write the events table here (.parquet or .csv).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the interrupt log here as CSV (time_ns,queue,batch,reason).
+    #[arg(long, value_name = "FILE")]
+    interrupts: Option<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Replace the streams by one Poisson stream "md" at this many packets per second.
+    #[arg(long, allow_negative_numbers = true)]
+    rate: Option<f64>,
+    /// Coalescing policy: ethtool, adaptive, throttle, nvme, virtio, deferral, none.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Timer mode for ethtool/adaptive/deferral: eqe or cqe.
+    #[arg(long)]
+    mode: Option<String>,
+    /// ethtool rx-usecs (0 = no timer).
+    #[arg(long, allow_negative_numbers = true)]
+    rx_usecs: Option<i64>,
+    /// ethtool rx-frames (0 = no count threshold).
+    #[arg(long, allow_negative_numbers = true)]
+    rx_frames: Option<i64>,
+    /// Receive ring descriptors per queue.
+    #[arg(long, allow_negative_numbers = true)]
+    ring_size: Option<i64>,
+    /// Every host cost 0: measure the coalescing delay alone.
+    #[arg(long, conflicts_with = "busy_poll")]
+    ideal_host: bool,
+    /// The application busy-polls: no interrupts, one core at 100 %.
+    #[arg(long)]
+    busy_poll: bool,
+}
 
 /// Run `coalescope sim`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'coalescope sim' is being built in this session")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (mut spec, base_dir) = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read scenario file {}", path.display()))?;
+            let spec = ScenarioSpec::from_toml_str(&text)
+                .with_context(|| format!("in scenario file {}", path.display()))?;
+            (spec, path.parent().map(Path::to_path_buf))
+        }
+        None => (ScenarioSpec::default_spec(), None),
+    };
+    apply_overrides(&mut spec, &args)?;
+    let scenario = spec.validate(base_dir.as_deref())?;
+    let out = simulate(&scenario)?;
+    if let Some(path) = &args.output {
+        let tl = out.timeline();
+        coalescope_timeline::io::write_events(path, &tl.strings, &tl.events)
+            .with_context(|| format!("cannot write events to {}", path.display()))?;
+    }
+    if let Some(path) = &args.interrupts {
+        let file = File::create(path)
+            .with_context(|| format!("cannot create interrupt log {}", path.display()))?;
+        out.write_interrupts_csv(BufWriter::new(file))
+            .with_context(|| format!("cannot write interrupt log {}", path.display()))?;
+    }
+    if args.json {
+        let value = json!({
+            "scenario": {
+                "source": args.scenario.as_ref().map(|p| p.display().to_string()),
+                "description": scenario.description,
+                "seed": scenario.seed,
+                "packets": scenario.packets,
+                "policy": scenario.policy.name(),
+                "timer_ns": scenario.policy.timer_ns(),
+                "ring_size": scenario.ring_size,
+                "host": scenario.host,
+            },
+            "summary": out.summary,
+            "outputs": {
+                "events": args.output.as_ref().map(|p| p.display().to_string()),
+                "interrupts": args.interrupts.as_ref().map(|p| p.display().to_string()),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_human(&out, &args);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
+    if let Some(seed) = args.seed {
+        spec.seed =
+            Some(i64::try_from(seed).context("--seed must be at most 9223372036854775807")?);
+    }
+    if let Some(packets) = args.packets {
+        spec.packets = Some(i64::try_from(packets).unwrap_or(i64::MAX));
+    }
+    if let Some(rate) = args.rate {
+        spec.streams = vec![StreamSpec {
+            name: "md".to_string(),
+            kind: None,
+            queue: None,
+            packet_bytes: None,
+            symbol: None,
+            venue: None,
+            arrivals: ArrivalSpec::Poisson { rate_per_s: rate },
+        }];
+    }
+    if let Some(policy) = &args.policy {
+        let nic = std::mem::take(&mut spec.nic);
+        spec.nic = NicSpec {
+            policy: Some(policy.clone()),
+            mode: nic.mode,
+            ring_size: nic.ring_size,
+            ..NicSpec::default()
+        };
+    }
+    if let Some(mode) = &args.mode {
+        spec.nic.mode = Some(mode.clone());
+    }
+    if let Some(v) = args.rx_usecs {
+        spec.nic.rx_usecs = Some(v);
+    }
+    if let Some(v) = args.rx_frames {
+        spec.nic.rx_frames = Some(v);
+    }
+    if let Some(v) = args.ring_size {
+        spec.nic.ring_size = Some(v);
+    }
+    if args.ideal_host {
+        spec.host = Some(HostSpec {
+            preset: Some("ideal".to_string()),
+            ..HostSpec::default()
+        });
+    }
+    if args.busy_poll {
+        let host = spec.host.get_or_insert_with(|| HostSpec {
+            preset: Some("realistic".to_string()),
+            ..HostSpec::default()
+        });
+        host.busy_poll = Some(true);
+    }
+    Ok(())
+}
+
+fn ns(v: Option<i64>) -> String {
+    v.map(|x| Duration(x).to_string())
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn ns_f(v: Option<f64>) -> String {
+    ns(v.map(|x| x.round() as i64))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.2} %", x * 100.0))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn print_human(out: &SimOutput, args: &Args) {
+    let s: &Summary = &out.summary;
+    let sc = &out.scenario;
+    let source = args
+        .scenario
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in default".to_string());
+    println!(
+        "coalescope sim: {source}, seed {}, policy {}",
+        sc.seed, s.policy
+    );
+    if let Some(d) = &sc.description {
+        println!("  {d}");
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["metric", "value"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("packets", s.packets.to_string()),
+        ("delivered", s.delivered.to_string()),
+        (
+            "dropped",
+            format!(
+                "{} (ring_full {}, backlog_full {}, stranded {})",
+                s.dropped, s.drops.ring_full, s.drops.backlog_full, s.drops.stranded
+            ),
+        ),
+        ("simulated span", Duration(s.span_ns).to_string()),
+        (
+            "interrupts",
+            format!(
+                "{} ({:.0}/s), {} software polls",
+                s.interrupts, s.interrupt_rate_per_s, s.software_polls
+            ),
+        ),
+        (
+            "mean batch",
+            s.mean_batch_size
+                .map(|b| format!("{b:.2}"))
+                .unwrap_or_else(|| "-".to_string()),
+        ),
+        (
+            "fired by timer / count / throttle",
+            format!(
+                "{} / {} / {}",
+                pct(s.timer_fired_fraction),
+                pct(s.count_fired_fraction),
+                pct(s.throttle_fired_fraction)
+            ),
+        ),
+        ("mean coalescing delay", ns_f(s.mean_coalescing_delay_ns)),
+        ("waited the full timer", pct(s.full_wait_fraction)),
+        (
+            "mean added delay (t_app - t_ingress)",
+            ns_f(s.mean_added_delay_ns),
+        ),
+        ("p50 / p90", format!("{} / {}", ns(s.p50_ns), ns(s.p90_ns))),
+        (
+            "p99 / p99.9 / max",
+            format!("{} / {} / {}", ns(s.p99_ns), ns(s.p999_ns), ns(s.max_ns)),
+        ),
+        (
+            "CPU (cores busy)",
+            format!(
+                "{:.3} (softirq core {:.1} %, app core {:.1} %)",
+                s.cpu_utilization,
+                s.cpu.softirq_core_utilization * 100.0,
+                s.cpu.app_core_utilization * 100.0
+            ),
+        ),
+        ("time_squeeze", s.time_squeeze.to_string()),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![
+            Cell::new(k),
+            Cell::new(v).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    println!("{t}");
+    let mut st = Table::new();
+    st.load_style(UTF8_FULL_CONDENSED);
+    st.set_header(vec![
+        "stream",
+        "kind",
+        "queue",
+        "packets",
+        "delivered",
+        "dropped",
+        "mean coalescing",
+        "mean added",
+        "p50",
+        "p99",
+        "max",
+    ]);
+    for x in &s.streams {
+        st.add_row(vec![
+            Cell::new(&x.name),
+            Cell::new(x.kind),
+            Cell::new(x.queue),
+            Cell::new(x.packets).set_alignment(CellAlignment::Right),
+            Cell::new(x.delivered).set_alignment(CellAlignment::Right),
+            Cell::new(x.dropped).set_alignment(CellAlignment::Right),
+            Cell::new(ns_f(x.mean_coalescing_delay_ns)).set_alignment(CellAlignment::Right),
+            Cell::new(ns_f(x.mean_added_delay_ns)).set_alignment(CellAlignment::Right),
+            Cell::new(ns(x.p50_ns)).set_alignment(CellAlignment::Right),
+            Cell::new(ns(x.p99_ns)).set_alignment(CellAlignment::Right),
+            Cell::new(ns(x.max_ns)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    println!("{st}");
+    if let Some(p) = &args.output {
+        println!("events written to {}", p.display());
+    }
+    if let Some(p) = &args.interrupts {
+        println!("interrupt log written to {}", p.display());
+    }
 }

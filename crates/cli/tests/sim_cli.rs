@@ -1,0 +1,232 @@
+//! `coalescope sim` end to end: the README EQE example, the ideal host, invalid
+//! scenarios (exit 2 naming the field and range), and output files.
+#![allow(clippy::unwrap_used)] // tests may unwrap (HELPERS.md)
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const EQE_EXAMPLE: &str = r#"seed = 7
+packets = 1000000
+[[stream]]
+name = "md"
+arrivals = { kind = "poisson", rate_per_s = 200000 }
+[nic]
+policy = "ethtool"
+rx_usecs = 50
+rx_frames = 0
+"#;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("coalescope-sim-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coalescope"))
+        .arg("sim")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn readme_eqe_example_json_summary() {
+    let d = dir("eqe");
+    let path = d.join("eqe.toml");
+    std::fs::write(&path, EQE_EXAMPLE).unwrap();
+    let v = json_of(&sim(&[
+        "--scenario",
+        path.to_str().unwrap(),
+        "--packets",
+        "200000",
+        "--json",
+    ]));
+    let s = &v["summary"];
+    for key in [
+        "packets",
+        "delivered",
+        "dropped",
+        "interrupts",
+        "interrupt_rate_per_s",
+        "mean_coalescing_delay_ns",
+        "mean_added_delay_ns",
+        "p50_ns",
+        "p90_ns",
+        "p99_ns",
+        "p999_ns",
+        "max_ns",
+        "full_wait_fraction",
+        "timer_fired_fraction",
+        "count_fired_fraction",
+        "cpu_utilization",
+        "time_squeeze",
+        "drops",
+        "streams",
+        "cpu",
+    ] {
+        assert!(s.get(key).is_some(), "summary lacks {key}: {s}");
+    }
+    assert_eq!(s["packets"], 200_000);
+    assert_eq!(
+        s["delivered"].as_u64().unwrap() + s["dropped"].as_u64().unwrap(),
+        200_000
+    );
+    // λW = 10 with realistic costs. The ideal-host closed form is 27.3 µs of coalescing
+    // delay and λ / (1 + λW) = 18182 interrupts/s; on a real host the packets that land
+    // while NAPI is still polling ride along with no coalescing delay, so both are lower,
+    // and the host costs add to the delay the application sees.
+    let cd = s["mean_coalescing_delay_ns"].as_f64().unwrap();
+    assert!(cd > 15_000.0 && cd < 27_273.0, "{cd}");
+    assert!(s["mean_added_delay_ns"].as_f64().unwrap() > cd + 2_000.0);
+    let rate = s["interrupt_rate_per_s"].as_f64().unwrap();
+    assert!(rate > 12_000.0 && rate < 18_182.0, "{rate}");
+    let p50 = s["p50_ns"].as_i64().unwrap();
+    let p99 = s["p99_ns"].as_i64().unwrap();
+    assert!(p50 <= p99 && p99 <= s["max_ns"].as_i64().unwrap());
+    assert_eq!(v["scenario"]["seed"], 7);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn ideal_host_flags_without_a_file() {
+    let v = json_of(&sim(&[
+        "--rate",
+        "200000",
+        "--rx-usecs",
+        "50",
+        "--rx-frames",
+        "0",
+        "--ideal-host",
+        "--packets",
+        "200000",
+        "--json",
+    ]));
+    let s = &v["summary"];
+    assert_eq!(s["mean_coalescing_delay_ns"], s["mean_added_delay_ns"]);
+    let fw = s["full_wait_fraction"].as_f64().unwrap();
+    assert!((fw - 1.0 / 11.0).abs() < 0.005, "{fw}");
+}
+
+#[test]
+fn default_scenario_runs_and_prints_a_table() {
+    let out = sim(&["--packets", "20000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("mean coalescing delay") && text.contains("md") && text.contains("acks"),
+        "{text}"
+    );
+}
+
+#[test]
+fn writes_events_and_interrupt_log() {
+    let d = dir("files");
+    let events = d.join("events.csv");
+    let irqs = d.join("irqs.csv");
+    let out = sim(&[
+        "--packets",
+        "5000",
+        "-o",
+        events.to_str().unwrap(),
+        "--interrupts",
+        irqs.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json_of(&out);
+    let csv = std::fs::read_to_string(&events).unwrap();
+    let header = csv.lines().next().unwrap();
+    for col in [
+        "seq",
+        "stream",
+        "kind",
+        "t_ingress_ns",
+        "t_stack_ns",
+        "t_app_ns",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert_eq!(csv.lines().count(), 5001);
+    let log = std::fs::read_to_string(&irqs).unwrap();
+    assert!(log.starts_with("time_ns,queue,batch,reason\n"));
+    let logged = log
+        .lines()
+        .skip(1)
+        .filter(|l| !l.ends_with(",poll"))
+        .count() as u64;
+    assert_eq!(logged, v["summary"]["interrupts"].as_u64().unwrap());
+    // Same seed, same bytes.
+    let events2 = d.join("events2.csv");
+    assert!(sim(&["--packets", "5000", "-o", events2.to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(
+        std::fs::read(&events).unwrap(),
+        std::fs::read(&events2).unwrap()
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn invalid(name: &str, text: &str, must_name: &[&str]) {
+    let d = dir(name);
+    let path = d.join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = sim(&["--scenario", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{name}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for m in must_name {
+        assert!(err.contains(m), "{name}: stderr lacks {m:?}: {err}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn invalid_scenarios_exit_2_naming_field_and_range() {
+    invalid(
+        "negative-rate",
+        &EQE_EXAMPLE.replace("rate_per_s = 200000", "rate_per_s = -200000"),
+        &["stream[0].arrivals.rate_per_s", "> 0"],
+    );
+    invalid(
+        "unknown-policy",
+        &EQE_EXAMPLE.replace("\"ethtool\"", "\"magic\""),
+        &[
+            "nic.policy",
+            "magic",
+            "ethtool, adaptive, throttle, nvme, virtio, deferral, none",
+        ],
+    );
+    invalid(
+        "frames-over-ring",
+        &EQE_EXAMPLE.replace("rx_frames = 0", "rx_frames = 4096\nring_size = 512"),
+        &["nic.rx_frames", "4096", "0..=512"],
+    );
+    invalid(
+        "unknown-key",
+        &EQE_EXAMPLE.replace("rx_usecs", "rx_usec"),
+        &["rx_usec"],
+    );
+}
+
+#[test]
+fn invalid_flags_exit_2() {
+    let out = sim(&["--rate", "-5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rate_per_s"));
+    let out = sim(&["--rx-frames", "99999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nic.rx_frames"));
+}
