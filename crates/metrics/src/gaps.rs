@@ -108,7 +108,7 @@ impl GapSeries {
     }
 
     /// Add one instant (ns).
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, t: i64) {
         self.count += 1;
         self.non_monotonic += (t < self.last_input) as u64;

@@ -70,7 +70,7 @@ impl WindowCounts {
     }
 
     /// Count one event at instant `t` (ns).
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, t: i64) {
         self.count += 1;
         if t >= self.win_start && t < self.win_end {
