@@ -255,3 +255,30 @@ napi_defer_hard_irqs = 1
     // 40k, 50k: the 50k arrival joins at its instant), 75k (empty) -> re-enable.
     assert_eq!(apps, vec![0, 25_000, 25_000, 50_000, 50_000, 50_000]);
 }
+
+#[test]
+fn adaptive_moves_off_its_start_profile_under_steady_load() {
+    // net_dim starts at EQE profile 1 {8 µs, 256}. Under a steady 1M pkt/s the first
+    // window with traffic reads as "better" and it steps right (more moderation), so it
+    // takes fewer interrupts than the start profile held fixed, and waits longer.
+    let fixed = ideal(
+        1,
+        200_000,
+        &poisson(1_000_000.0),
+        "rx_usecs = 8\nrx_frames = 256",
+    );
+    let adaptive = ideal(1, 200_000, &poisson(1_000_000.0), "policy = \"adaptive\"");
+    assert!(
+        adaptive.summary.interrupts < fixed.summary.interrupts * 9 / 10,
+        "adaptive {} vs fixed {}",
+        adaptive.summary.interrupts,
+        fixed.summary.interrupts
+    );
+    assert!(adaptive.summary.mean_coalescing_delay_ns > fixed.summary.mean_coalescing_delay_ns);
+    // Every profile has at most 256 frames and 256 µs.
+    assert!(adaptive.interrupts.iter().all(|i| i.batch <= 256));
+    assert!(adaptive
+        .records
+        .iter()
+        .all(|r| r.coalescing_delay_ns().unwrap() <= 256_000));
+}
