@@ -8,7 +8,7 @@
 //! scheduling.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
@@ -99,7 +99,7 @@ enum Table {
 
 fn read_one(
     table: Table,
-    path: &PathBuf,
+    path: &Path,
     cfg: &Config,
     global: &Mutex<Strings>,
     bar: Option<&ProgressBar>,

@@ -27,7 +27,7 @@ enum Command {
     /// Closed-form models: NIC timer/count, NVMe, virtio, sensor, DVFS+M/G/1, VaR, budgets.
     Model(cmd::model::Args),
     /// Distortion metrics (MDDR, BDC, DBC, CTE, DCCD) over timelines or packet captures.
-    Analyze(cmd::analyze::Args),
+    Analyze(Box<cmd::analyze::Args>),
     /// Run the built-in scenario through the simulator and the analytics, and explain.
     Demo(cmd::demo::Args),
     /// UDP traffic generator whose payload carries seq and send time.
@@ -41,11 +41,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    coalescope_probe::sys::restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(a) => cmd::sim::run(a),
         Command::Model(a) => cmd::model::run(a),
-        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Analyze(a) => cmd::analyze::run(*a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Blast(a) => cmd::blast::run(a),
         Command::Probe(a) => cmd::probe::run(a),

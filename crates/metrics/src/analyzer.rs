@@ -185,6 +185,9 @@ pub struct Anomalies {
     pub dccd_late: u64,
     /// Quotes whose mid is not a positive finite number.
     pub invalid_quotes: u64,
+    /// Records skipped because an instant lies beyond ±2^62 ns (about ±146 years around
+    /// the clock origin): window and interval arithmetic would overflow there.
+    pub instant_out_of_range: u64,
 }
 
 /// One md group (the `groups` list).
@@ -398,6 +401,15 @@ pub struct FeatureRow {
     pub settings: String,
 }
 
+/// Largest |instant| the window arithmetic accepts: `floor(t / len) * len` and
+/// `start + len` stay inside i64 for any window, interval or bucket length up to 2^62.
+const MAX_ABS_INSTANT: i64 = 1 << 62;
+
+#[inline]
+fn in_range(t: i64) -> bool {
+    (-MAX_ABS_INSTANT..=MAX_ABS_INSTANT).contains(&t)
+}
+
 /// Every SPEC §4 metric as one mergeable aggregator (module docs).
 #[derive(Debug, Clone)]
 pub struct Analyzer {
@@ -422,6 +434,7 @@ pub struct Analyzer {
     counts: Counts,
     last_emit: i64,
     non_monotonic_emit: u64,
+    out_of_range: u64,
 }
 
 impl Analyzer {
@@ -446,6 +459,7 @@ impl Analyzer {
             counts: Counts::default(),
             last_emit: i64::MIN,
             non_monotonic_emit: 0,
+            out_of_range: 0,
             cfg,
         })
     }
@@ -546,6 +560,10 @@ impl Analyzer {
     #[inline]
     pub fn update_event(&mut self, e: &Event) {
         let t = e.t_ingress.as_nanos();
+        if !in_range(t) || e.t_app.is_some_and(|a| !in_range(a.as_nanos())) {
+            self.out_of_range += 1;
+            return;
+        }
         let key = self.key_of(self.bucket_of(t), e.stream, e.symbol, e.venue);
         let slot = self.slot(key);
         self.seq_set(e.stream).insert(e.seq);
@@ -584,8 +602,12 @@ impl Analyzer {
 
     /// One child-order emit.
     pub fn update_order(&mut self, o: &Order) {
-        self.counts.orders += 1;
         let t = o.t_emit.as_nanos();
+        if !in_range(t) {
+            self.out_of_range += 1;
+            return;
+        }
+        self.counts.orders += 1;
         self.non_monotonic_emit += (t < self.last_emit) as u64;
         self.last_emit = t;
         let by = self.cfg.by;
@@ -605,6 +627,10 @@ impl Analyzer {
 
     /// One fill.
     pub fn update_fill(&mut self, f: &Fill) {
+        if !in_range(f.t_fill.as_nanos()) {
+            self.out_of_range += 1;
+            return;
+        }
         self.counts.fills += 1;
         self.cte.update_fill(f);
     }
@@ -647,6 +673,7 @@ impl Analyzer {
         c.fills += other.counts.fills;
         c.parents += other.counts.parents;
         self.non_monotonic_emit += other.non_monotonic_emit;
+        self.out_of_range += other.out_of_range;
         self.last_emit = self.last_emit.max(other.last_emit);
         Ok(())
     }
@@ -691,6 +718,7 @@ impl Analyzer {
             },
             invalid_quotes: join.invalid_quotes,
             non_monotonic_emit: self.non_monotonic_emit,
+            instant_out_of_range: self.out_of_range,
             dccd_late: self.dccd.late(),
             duplicate_stream_seq: self.seqs.iter().map(SeqSet::duplicates).sum(),
             ..Anomalies::default()

@@ -143,6 +143,18 @@ impl MetricParams {
                 settings.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
+        // BDC keeps I / w counters per live interval: bound I so that stays small.
+        if self.interval > Duration::from_secs(60) {
+            bail!(
+                "--interval {}: accepted range is a multiple of --window up to 60s",
+                self.interval
+            );
+        }
+        if let Some(b) = self.bucket {
+            if b.as_nanos() <= 0 || b > Duration::from_secs(366 * 86_400) {
+                bail!("--bucket {b}: accepted range is 1ns to 366 days");
+            }
+        }
         if self.horizons.iter().any(|h| h.as_nanos() < 0) {
             bail!("--horizons: markout horizons must be >= 0");
         }
@@ -351,7 +363,7 @@ pub fn render_report(report: &Report) -> String {
             "Coalescing tax estimate (markout high-BDC minus low-BDC):\n{t}\n"
         ));
     }
-    let anomalies = serde_json::to_value(&report.anomalies).unwrap_or_default();
+    let anomalies = serde_json::to_value(report.anomalies).unwrap_or_default();
     let nonzero: Vec<String> = anomalies
         .as_object()
         .map(|m| {

@@ -85,7 +85,7 @@ fn reactive_orders(timeline: &mut Timeline) -> Vec<Order> {
             strategy,
             symbol: e.symbol,
             venue: e.venue,
-            side: if id % 2 == 0 { Side::Buy } else { Side::Sell },
+            side: if id.is_multiple_of(2) { Side::Buy } else { Side::Sell },
             qty: 100.0,
             px: None,
             t_emit: t_app + REACTION,
@@ -201,13 +201,16 @@ fn dur(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |x| Duration::from_nanos(x).to_string())
 }
 
+/// How one row of the comparison table reads a run.
+type Cell = Box<dyn Fn(&RunResult) -> String>;
+
 fn comparison_table(runs: &[&RunResult]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     let mut header = vec!["".to_string()];
     header.extend(runs.iter().map(|r| r.name.to_string()));
     t.set_header(header);
-    let rows: [(&str, Box<dyn Fn(&RunResult) -> String>); 12] = [
+    let rows: [(&str, Cell); 12] = [
         ("setting", Box::new(|r| r.setting.clone())),
         (
             "interrupts/s",
