@@ -242,15 +242,11 @@ impl<P: CoalescingPolicy> Engine<P> {
     }
 
     fn finish(mut self, last_arrival: i64) -> EngineResult {
-        let mut end = last_arrival.max(self.cpu.now);
-        if let Some(last) = self.records.iter().rev().find_map(PacketRecord::t_app) {
-            end = end.max(last.0);
-        }
+        let end = last_arrival.max(self.cpu.now).max(self.app.last_t_app);
         self.counters.end_ns = end;
         self.counters.time_squeeze = self.cpu.time_squeeze;
         self.counters.cpu.app_ns = self.app.cpu_ns;
         self.counters.app_wakeups = self.app.wakeups;
-        let _ = self.app.free_at();
         EngineResult {
             records: self.records,
             interrupts: self.interrupts,

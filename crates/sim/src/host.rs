@@ -94,6 +94,8 @@ pub(crate) struct App {
     queued: std::collections::VecDeque<i64>,
     pub(crate) cpu_ns: i64,
     pub(crate) wakeups: u64,
+    /// Latest `t_app` handed out (they are non-decreasing: one FIFO thread).
+    pub(crate) last_t_app: i64,
 }
 
 impl App {
@@ -114,6 +116,7 @@ impl App {
             queued: std::collections::VecDeque::with_capacity(backlog.min(1 << 16)),
             cpu_ns: 0,
             wakeups: 0,
+            last_t_app: i64::MIN,
         }
     }
 
@@ -159,6 +162,7 @@ impl App {
         if t_app > t {
             self.queued.push_back(t_app);
         }
+        self.last_t_app = t_app;
         Some(t_app)
     }
 
@@ -171,11 +175,7 @@ impl App {
         let s = self.service();
         self.cpu_ns += s;
         self.free_at = t_stack + s;
+        self.last_t_app = t_stack;
         (t_stack, t_stack)
-    }
-
-    /// When the thread becomes free.
-    pub(crate) fn free_at(&self) -> i64 {
-        self.free_at
     }
 }
