@@ -230,3 +230,33 @@ fn invalid_flags_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nic.rx_frames"));
 }
+
+#[test]
+fn policy_flag_switches_policy_of_the_default_scenario() {
+    let v = json_of(&sim(&[
+        "--policy",
+        "throttle",
+        "--max-interrupts-per-s",
+        "20000",
+        "--packets",
+        "20000",
+        "--json",
+    ]));
+    assert_eq!(v["scenario"]["policy"], "throttle");
+    let rate = v["summary"]["interrupt_rate_per_s"].as_f64().unwrap();
+    assert!(
+        rate <= 2.0 * 20_000.0 * 1.01,
+        "two queues, each at most 20000/s: {rate}"
+    );
+    let v = json_of(&sim(&[
+        "--policy",
+        "adaptive",
+        "--packets",
+        "20000",
+        "--json",
+    ]));
+    assert_eq!(v["summary"]["policy"], "adaptive");
+    let out = sim(&["--policy", "throttle"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nic.max_interrupts_per_s"));
+}

@@ -20,6 +20,7 @@ Examples:
   coalescope sim --scenario scenarios/default.toml --seed 3 -o events.parquet
   coalescope sim --rate 200000 --rx-usecs 50 --rx-frames 0 --ideal-host --json
   coalescope sim --policy adaptive --interrupts irqs.csv
+  coalescope sim --policy throttle --max-interrupts-per-s 20000
   coalescope sim --busy-poll --packets 200000
 
 Without --scenario the compiled-in default scenario runs (scenarios/default.toml).
@@ -66,6 +67,9 @@ pub struct Args {
     /// ethtool rx-frames (0 = no count threshold).
     #[arg(long, allow_negative_numbers = true)]
     rx_frames: Option<i64>,
+    /// Throttle policy: at most this many interrupts per second.
+    #[arg(long, allow_negative_numbers = true)]
+    max_interrupts_per_s: Option<f64>,
     /// Receive ring descriptors per queue.
     #[arg(long, allow_negative_numbers = true)]
     ring_size: Option<i64>,
@@ -149,9 +153,23 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
     }
     if let Some(policy) = &args.policy {
         let nic = std::mem::take(&mut spec.nic);
+        // The timer mode only means something to the ethtool-style policies.
+        let timer_mode = matches!(
+            policy.to_ascii_lowercase().as_str(),
+            "ethtool"
+                | "eqe"
+                | "static"
+                | "adaptive"
+                | "adaptive-rx"
+                | "net_dim"
+                | "dim"
+                | "deferral"
+                | "napi-defer"
+                | "gro_flush_timeout"
+        );
         spec.nic = NicSpec {
             policy: Some(policy.clone()),
-            mode: nic.mode,
+            mode: if timer_mode { nic.mode } else { None },
             ring_size: nic.ring_size,
             ..NicSpec::default()
         };
@@ -164,6 +182,9 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
     }
     if let Some(v) = args.rx_frames {
         spec.nic.rx_frames = Some(v);
+    }
+    if let Some(v) = args.max_interrupts_per_s {
+        spec.nic.max_interrupts_per_s = Some(v);
     }
     if let Some(v) = args.ring_size {
         spec.nic.ring_size = Some(v);
