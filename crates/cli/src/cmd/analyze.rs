@@ -113,6 +113,9 @@ pub struct MetricParams {
     /// How far input may be out of time order (`none` = unbounded, exact, memory grows).
     #[arg(long, default_value = "100ms")]
     pub reorder_horizon: String,
+    /// Skip DCCD (md transitions vs ctl events): saves its pairing buffer.
+    #[arg(long)]
+    pub no_dccd: bool,
     /// Coalescing settings to copy into the feature table, e.g. rx_usecs=50,rx_frames=0.
     #[arg(long, value_name = "K=V,...")]
     pub nic_config: Option<String>,
@@ -168,6 +171,7 @@ impl MetricParams {
             dccd_horizon: self.dccd_horizon,
             reorder_horizon,
             settings,
+            dccd: !self.no_dccd,
             ..Config::default()
         };
         cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -180,7 +184,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.events.is_empty() && args.capture.pcap.is_empty() {
         bail!("nothing to analyze: give --events FILE... or --pcap FILE... --app-log FILE (see --help)");
     }
-    let cfg = args.params.config()?;
+    let mut cfg = args.params.config()?;
+    // Markouts (and CTE) need fills; without them the quote history is dead weight.
+    cfg.markouts = !args.fills.is_empty();
     let inputs = Inputs {
         events: args.events.clone(),
         orders: args.orders.clone(),
