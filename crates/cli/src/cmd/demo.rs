@@ -85,7 +85,11 @@ fn reactive_orders(timeline: &mut Timeline) -> Vec<Order> {
             strategy,
             symbol: e.symbol,
             venue: e.venue,
-            side: if id.is_multiple_of(2) { Side::Buy } else { Side::Sell },
+            side: if id.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             qty: 100.0,
             px: None,
             t_emit: t_app + REACTION,
