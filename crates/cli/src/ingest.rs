@@ -9,12 +9,12 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use anyhow::Context;
 use coalescope_metrics::{Analyzer, Config};
 use coalescope_timeline::io::{read_events_with, read_fills, read_orders_with, read_parents_with};
-use coalescope_timeline::{Strings, Sym};
+use coalescope_timeline::{Event, Strings, Sym};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -89,6 +89,9 @@ impl<'a> Remap<'a> {
     }
 }
 
+/// Decoded batches in flight between the reader and the metrics thread of one file.
+const PIPELINE_DEPTH: usize = 4;
+
 #[derive(Clone, Copy)]
 enum Table {
     Events,
@@ -113,17 +116,43 @@ fn read_one(
         }
     };
     match table {
-        Table::Events => read_events_with(path, &mut local, |batch, keys| {
-            for e in batch {
-                let mut e = *e;
-                e.stream = remap.sym(keys, e.stream);
-                e.symbol = remap.opt(keys, e.symbol);
-                e.venue = remap.opt(keys, e.venue);
-                a.update_event(&e);
-            }
-            tick(batch.len());
-        })
-        .with_context(|| format!("reading events from {}", path.display()))?,
+        Table::Events => {
+            // The events table is the big one: decode (and re-intern) on this thread while
+            // another runs the metrics, so one large file keeps two cores busy. Batch
+            // buffers travel back to be reused, so the pipeline allocates a handful once.
+            let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Event>>(PIPELINE_DEPTH);
+            let (empty_tx, empty_rx) = mpsc::channel::<Vec<Event>>();
+            return std::thread::scope(|scope| {
+                let consumer = scope.spawn(move || {
+                    for batch in full_rx {
+                        for e in &batch {
+                            a.update_event(e);
+                        }
+                        // The reader may be gone already (error): nothing to recycle for.
+                        let _ = empty_tx.send(batch);
+                    }
+                    a
+                });
+                let read = read_events_with(path, &mut local, |batch, keys| {
+                    let mut buf = empty_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    buf.extend(batch.iter().map(|e| Event {
+                        stream: remap.sym(keys, e.stream),
+                        symbol: remap.opt(keys, e.symbol),
+                        venue: remap.opt(keys, e.venue),
+                        ..*e
+                    }));
+                    tick(batch.len());
+                    // Fails only if the consumer died, which join() reports below.
+                    let _ = full_tx.send(buf);
+                });
+                drop(full_tx);
+                // A panic in the metrics is a bug: let it surface as one.
+                let a = consumer.join().expect("metrics thread");
+                read.with_context(|| format!("reading events from {}", path.display()))?;
+                Ok(a)
+            });
+        }
         Table::Orders => read_orders_with(path, &mut local, |batch, keys| {
             for o in batch {
                 let mut o = *o;

@@ -1,4 +1,5 @@
 //! End-to-end tests of `coalescope analyze` and `coalescope demo` through the binary.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step should panic loudly
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
