@@ -329,8 +329,162 @@ fn var_infeasible_names_the_binding_constraint() {
         "--json",
     ]);
     assert_eq!(v["status"], "infeasible");
-    assert_eq!(v["binding"], "deadline");
+    assert_eq!(v["binding"], serde_json::json!(["deadline"]));
     assert!(v["best"].is_null());
+}
+
+const VAR_1E7: [&str; 14] = [
+    "model",
+    "var",
+    "--rate",
+    "1e6",
+    "--deadline-us",
+    "60",
+    "--compute-fixed-ns",
+    "5000",
+    "--compute-per-item-ns",
+    "100",
+    "--max-update-rate",
+    "1e7",
+    "--json",
+    "--all",
+];
+
+#[test]
+fn var_at_a_loose_cap_refuses_an_overloaded_engine() {
+    // Issue 7: at --max-update-rate 1e7 the old model chose B = 1, "worst case 5.1 µs", at
+    // 1e6 updates/s × 5100 ns = 510 % utilisation. B = 1 must now be unstable.
+    let v = json(&VAR_1E7);
+    assert_eq!(v["topic"], "var");
+    assert_eq!(v["status"], "feasible");
+    let one = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["batch"] == 1)
+        .expect("the B = 1 candidate");
+    assert_eq!(one["worst_case_excl_queueing_ns"], 5_100);
+    assert!((num(one, "rho") - 5.1).abs() < 1e-12);
+    assert_eq!(one["stable"], false);
+    assert_eq!((one["meets_deadline"].as_bool(), one["meets_rate_cap"].as_bool()), (Some(true), Some(true)));
+    let best = &v["best"];
+    assert_ne!(best["batch"], 1);
+    assert!(num(best, "rho") < 1.0);
+    // ρ = rate × 5000 ns + 1e6 × 100 ns for the chosen point too.
+    let direct = num(best, "update_rate_per_s") * 5e-6 + 0.1;
+    assert!((num(best, "rho") - direct).abs() < 1e-12);
+    // With B = 1 alone on the grid nothing is feasible and stability is what binds.
+    let mut args = VAR_1E7.to_vec();
+    args.extend(["--batch", "1"]);
+    let v = json(&args);
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["binding"], serde_json::json!(["unstable"]));
+    assert_eq!(v["binding_jointly"], false);
+    assert!((num(&v, "min_rho") - 5.1).abs() < 1e-12);
+    args.retain(|a| *a != "--json");
+    args.push("--fail-if-infeasible");
+    let out = coalescope(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNSTABLE"), "{text}");
+    assert!(text.contains("INFEASIBLE: binding: unstable"), "{text}");
+    assert!(text.contains("rho = 5.1000"), "{text}");
+    assert!(text.contains("excluding the wait behind the previous update"), "{text}");
+}
+
+#[test]
+fn nic_sweep_names_what_it_varies() {
+    // --sweep (alias of --sweep-usecs) varies rx-usecs: --rx-usecs as well is a usage error
+    // naming both flags; so is --sweep-frames with --rx-frames.
+    for (args, a, b) in [
+        (
+            vec!["model", "nic", "--rate", "1e6", "--rx-usecs", "8", "--sweep", "0,1"],
+            "--rx-usecs",
+            "--sweep",
+        ),
+        (
+            vec!["model", "nic", "--rate", "1e6", "--rx-usecs", "8", "--rx-frames", "4", "--sweep-frames", "2,4"],
+            "--rx-frames",
+            "--sweep-frames",
+        ),
+        (
+            vec!["model", "nic", "--rate", "1e6", "--sweep-usecs", "1", "--sweep-frames", "2"],
+            "--sweep-usecs",
+            "--sweep-frames",
+        ),
+    ] {
+        let out = coalescope(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(a) && stderr.contains(b), "{args:?}: {stderr}");
+    }
+    // --sweep-frames holds rx-usecs: at rx-usecs 1, λ = 1e6/s (λW = 1), rx-frames 0 is timer
+    // only (delay 1000 × 1.5 / 2 = 750 ns), rx-frames 2 gives D / (2 - 1/e).
+    let v = json(&[
+        "model", "nic", "--rate", "1e6", "--rx-usecs", "1", "--sweep-frames", "0,2", "--json",
+    ]);
+    assert_eq!(v["varies"], "rx-frames");
+    assert_eq!(v["rx_usecs"], 1);
+    assert!(v["rx_frames"].is_null());
+    let rows = v["sweep"].as_array().unwrap();
+    assert_eq!((rows[0]["rx_frames"].as_u64(), rows[1]["rx_frames"].as_u64()), (Some(0), Some(2)));
+    assert!((num(&rows[0], "mean_added_delay_ns") - 750.0).abs() < 1e-9);
+    let e = (-1.0f64).exp();
+    let d = 1000.0 * (1.0 - e);
+    assert!((num(&rows[1], "mean_added_delay_ns") - d / (2.0 - e)).abs() < 1e-6);
+    assert_eq!(rows[1]["worst_case_delay_ns"], 1000);
+    // The help says which parameter each sweep varies.
+    let help = coalescope(&["model", "nic", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--sweep-usecs (alias --sweep)\nvaries rx-usecs"), "{help}");
+    assert!(help.contains("--sweep-frames varies rx-frames"), "{help}");
+}
+
+#[test]
+fn nvme_time_zero_reports_the_count_it_models() {
+    // TIME 0 = per completion whatever THR says: the equivalent count is 1, not THR + 1 = 32.
+    let v = json(&[
+        "model", "nvme", "--rate", "1e5", "--aggregation-time", "0", "--threshold", "31", "--json",
+    ]);
+    assert_eq!(v["topic"], "nvme");
+    assert_eq!((v["entries"].as_u64(), v["per_completion"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(v["threshold"], 31);
+    assert_eq!(v["worst_case_delay_ns"], 0);
+    assert_eq!(num(&v["prediction"], "interrupt_rate_per_s"), 1e5);
+    let out = coalescope(&["model", "nvme", "--rate", "1e5", "--aggregation-time", "0", "--threshold", "31"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("equivalent count"))
+        .expect("a count row");
+    assert!(line.contains("per completion") && line.contains(" 1 "), "{line}");
+}
+
+#[test]
+fn virtio_json_has_the_worst_case_of_its_table() {
+    // max_usecs 20 with max_packets 32: timer + count, worst case 20 µs; λ = 1e5/s, λW = 2,
+    // so the batch is 3 (P[N >= 31] < 1e-20) and I = 2000 ns costs 2000/3 ns per packet.
+    let v = json(&[
+        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "32",
+        "--interrupt-ns", "2000", "--json",
+    ]);
+    assert_eq!(v["topic"], "virtio");
+    assert_eq!(v["worst_case_delay_ns"], 20_000);
+    assert!((num(&v, "coalesced_interrupt_cost_per_packet_ns") - 2000.0 / 3.0).abs() < 1e-9);
+    assert!((num(&v, "coalesced_interrupt_cpu_fraction") - 1.0 / 15.0).abs() < 1e-12);
+    // A zero field notifies per packet: worst case 0.
+    let v = json(&[
+        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "0", "--json",
+    ]);
+    assert_eq!(v["worst_case_delay_ns"], 0);
+    assert_eq!(v["notify_per_packet"], true);
+    // --batch without a cost to amortise is a usage error naming the flags.
+    let out = coalescope(&[
+        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "4", "--batch", "8",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--batch") && stderr.contains("--hypercall-ns"), "{stderr}");
 }
 
 #[test]

@@ -204,6 +204,127 @@ impl NicCoalescing {
     }
 }
 
+/// An ethtool setting as `ethtool -C` takes it, with the Poisson rate it is modelled at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EthtoolSetting {
+    /// Poisson arrival rate λ in packets per second; finite, in (0, 1e12].
+    pub rate_per_s: f64,
+    /// `rx-usecs`: timer in µs; 0 disables the timer condition.
+    pub rx_usecs: u32,
+    /// `rx-frames`: count threshold; 0 disables the count condition.
+    pub rx_frames: u32,
+}
+
+/// Everything `coalescope model nic` reports for one setting.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+pub struct NicReport {
+    /// Poisson arrival rate λ, per second.
+    pub rate_per_s: f64,
+    /// `rx-usecs` of the setting.
+    pub rx_usecs: u32,
+    /// `rx-frames` of the setting.
+    pub rx_frames: u32,
+    /// The regime the setting falls into.
+    pub regime: Regime,
+    /// Worst-case wait of one packet in ns; `None` (null) when unbounded (count only).
+    pub worst_case_delay_ns: Option<i64>,
+    /// The steady-state prediction.
+    #[serde(flatten)]
+    pub prediction: NicPrediction,
+}
+
+impl EthtoolSetting {
+    /// The model input: `window_ns = rx_usecs * 1000`, `frames = rx_frames`.
+    pub fn to_nic(&self) -> NicCoalescing {
+        NicCoalescing {
+            rate_per_s: self.rate_per_s,
+            window_ns: i64::from(self.rx_usecs) * 1000,
+            frames: self.rx_frames,
+        }
+    }
+
+    /// Regime, worst case and prediction of this setting.
+    pub fn report(&self) -> Result<NicReport, ModelError> {
+        let nic = self.to_nic();
+        Ok(NicReport {
+            rate_per_s: self.rate_per_s,
+            rx_usecs: self.rx_usecs,
+            rx_frames: self.rx_frames,
+            regime: nic.validate()?,
+            worst_case_delay_ns: nic.worst_case_delay_ns()?,
+            prediction: nic.predict()?,
+        })
+    }
+}
+
+/// Which ethtool parameter a sweep varies; the other one is held at its given value.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SweepParameter {
+    /// Vary `rx-usecs`, hold `rx-frames`.
+    RxUsecs,
+    /// Vary `rx-frames`, hold `rx-usecs`.
+    RxFrames,
+}
+
+/// A sweep of one ethtool parameter at a fixed rate, the other parameter held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NicSweep {
+    /// The rate and the held parameter (the varied one's value here is ignored).
+    pub base: EthtoolSetting,
+    /// The parameter that varies.
+    pub varies: SweepParameter,
+    /// Its values, in the order to report them; non-empty.
+    pub values: Vec<u32>,
+}
+
+/// What `coalescope model nic --sweep-*` reports: one [`NicReport`] per value.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct NicSweepReport {
+    /// Poisson arrival rate λ, per second.
+    pub rate_per_s: f64,
+    /// The parameter that varies.
+    pub varies: SweepParameter,
+    /// The held `rx-usecs` (null when it is the one varied).
+    pub rx_usecs: Option<u32>,
+    /// The held `rx-frames` (null when it is the one varied).
+    pub rx_frames: Option<u32>,
+    /// One row per value, in the given order.
+    pub sweep: Vec<NicReport>,
+}
+
+impl NicSweep {
+    /// Report every value of the sweep.
+    pub fn run(&self) -> Result<NicSweepReport, ModelError> {
+        if self.values.is_empty() {
+            return Err(ModelError::OutOfRange {
+                field: "values",
+                value: "[]".into(),
+                accepted: "a non-empty list of values to sweep",
+            });
+        }
+        let sweep = self
+            .values
+            .iter()
+            .map(|&v| {
+                let mut s = self.base;
+                match self.varies {
+                    SweepParameter::RxUsecs => s.rx_usecs = v,
+                    SweepParameter::RxFrames => s.rx_frames = v,
+                }
+                s.report()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(NicSweepReport {
+            rate_per_s: self.base.rate_per_s,
+            varies: self.varies,
+            rx_usecs: (self.varies != SweepParameter::RxUsecs).then_some(self.base.rx_usecs),
+            rx_frames: (self.varies != SweepParameter::RxFrames).then_some(self.base.rx_frames),
+            sweep,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +427,51 @@ mod tests {
         assert!((p.mean_batch_size - 256.0).abs() < 1e-9);
         // Count-only limit: (B-1)/(2λ) = 255/2 ns.
         assert!((p.mean_added_delay_ns - 127.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sweep_holds_the_other_parameter() {
+        let base = EthtoolSetting {
+            rate_per_s: 1e6,
+            rx_usecs: 1,
+            rx_frames: 2,
+        };
+        // Varying rx-frames at rx-usecs 1: B = 0 is timer only (λW = 1: delay 1000 × 1.5 / 2),
+        // B = 2 the hand-computed D / (2 - 1/e) with D = (1 - 1/e) µs.
+        let r = NicSweep {
+            base,
+            varies: SweepParameter::RxFrames,
+            values: vec![0, 2],
+        }
+        .run()
+        .unwrap();
+        assert_eq!((r.rx_usecs, r.rx_frames), (Some(1), None));
+        assert_eq!(
+            r.sweep.iter().map(|x| (x.rx_usecs, x.rx_frames)).collect::<Vec<_>>(),
+            vec![(1, 0), (1, 2)]
+        );
+        assert!((r.sweep[0].prediction.mean_added_delay_ns - 750.0).abs() < 1e-9);
+        let e = (-1.0f64).exp();
+        let d = 1000.0 * (1.0 - e);
+        assert!((r.sweep[1].prediction.mean_added_delay_ns - d / (2.0 - e)).abs() < 1e-9);
+        // Varying rx-usecs at rx-frames 2: 0 is count only, worst case unbounded.
+        let r = NicSweep {
+            base,
+            varies: SweepParameter::RxUsecs,
+            values: vec![0, 1],
+        }
+        .run()
+        .unwrap();
+        assert_eq!((r.rx_usecs, r.rx_frames), (None, Some(2)));
+        assert_eq!(r.sweep[0].regime, Regime::CountOnly);
+        assert_eq!(r.sweep[0].worst_case_delay_ns, None);
+        assert_eq!(r.sweep[1].worst_case_delay_ns, Some(1000));
+        assert!((r.sweep[0].prediction.mean_added_delay_ns - 500.0).abs() < 1e-9);
+        let empty = NicSweep {
+            base,
+            varies: SweepParameter::RxUsecs,
+            values: vec![],
+        };
+        assert!(empty.run().unwrap_err().to_string().contains("values"));
     }
 }

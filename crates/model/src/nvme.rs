@@ -14,7 +14,7 @@ use serde::Serialize;
 pub const AGGREGATION_UNIT_NS: i64 = 100_000;
 
 /// NVMe coalescing settings of one completion queue and the Poisson completion rate.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
 pub struct NvmeCoalescing {
     /// Completion rate λ per second; finite, in (0, 1e12].
     pub rate_per_s: f64,
@@ -29,8 +29,11 @@ pub struct NvmeCoalescing {
 pub struct NvmePrediction {
     /// Equivalent timer window in ns (0 when the controller interrupts per completion).
     pub window_ns: i64,
-    /// Equivalent count threshold in entries (`THR + 1`).
+    /// Count threshold the model uses, in entries: `THR + 1`, or 1 when TIME = 0 (the
+    /// controller interrupts per completion and THR has no effect).
     pub entries: u32,
+    /// True when the controller interrupts for every completion (TIME = 0 or THR = 0).
+    pub per_completion: bool,
     /// Worst-case added delay of a completion in ns.
     pub worst_case_delay_ns: i64,
     /// The NIC-model prediction for the equivalent setting.
@@ -73,7 +76,8 @@ impl NvmeCoalescing {
         let worst = if nic.frames == 1 { 0 } else { nic.window_ns };
         Ok(NvmePrediction {
             window_ns: nic.window_ns,
-            entries: self.threshold + 1,
+            entries: nic.frames,
+            per_completion: nic.frames == 1,
             worst_case_delay_ns: worst,
             prediction,
         })
@@ -110,7 +114,21 @@ mod tests {
             assert_eq!(p.prediction.mean_added_delay_ns, 0.0);
             assert_eq!(p.prediction.interrupt_rate_per_s, 1e5);
             assert_eq!(p.worst_case_delay_ns, 0);
+            // What is modelled is one entry per interrupt, whatever THR says.
+            assert_eq!((p.entries, p.per_completion), (1, true), "{time} {thr}");
         }
+        // TIME = 2, THR = 31: 200 µs and 32 entries.
+        let p = NvmeCoalescing {
+            rate_per_s: 1e5,
+            aggregation_time: 2,
+            threshold: 31,
+        }
+        .predict()
+        .unwrap();
+        assert_eq!(
+            (p.window_ns, p.entries, p.per_completion, p.worst_case_delay_ns),
+            (200_000, 32, false, 200_000)
+        );
     }
 
     #[test]

@@ -6,12 +6,14 @@ use anyhow::anyhow;
 use coalescope_model::budget::{BudgetInput, Path, Technique};
 use coalescope_model::cutthrough::CutThrough;
 use coalescope_model::dvfs::{DvfsInput, ServiceVariability, Stability};
-use coalescope_model::nic::{NicCoalescing, NicPrediction, Regime};
+use coalescope_model::nic::{
+    EthtoolSetting, NicCoalescing, NicPrediction, NicSweep, Regime, SweepParameter,
+};
 use coalescope_model::nvme::NvmeCoalescing;
 use coalescope_model::rtjitter::ReleaseJitterInput;
 use coalescope_model::sensor::SensorReduction;
-use coalescope_model::var::{Binding, VarInput};
-use coalescope_model::virtio::{ParavirtBatching, VirtioCoalescing};
+use coalescope_model::var::{Constraint, VarInput};
+use coalescope_model::virtio::{VirtioCoalescing, VirtioQuery};
 use coalescope_model::ModelError;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde_json::{json, Value};
@@ -20,7 +22,7 @@ use std::process::ExitCode;
 const EXAMPLES: &str = "\
 Examples:
   coalescope model nic --rate 200000 --rx-usecs 50 --rx-frames 0
-  coalescope model nic --rate 1e6 --rx-frames 64 --sweep 0,8,16,32,64,128 --json
+  coalescope model nic --rate 1e6 --rx-frames 64 --sweep-usecs 0,8,16,32,64,128 --json
   coalescope model nvme --rate 50000 --aggregation-time 1 --threshold 7
   coalescope model virtio --rate 1e5 --max-usecs 20 --max-packets 32 --interrupt-ns 2000
   coalescope model sensor --rate 100 --reduction 10
@@ -57,7 +59,8 @@ enum Topic {
     Sensor(SensorArgs),
     /// DVFS + coalescing response time (approximate: M/G/1 with frequency-scaled service).
     Dvfs(DvfsArgs),
-    /// VaR / batch-risk engine: feasible (W, B) under a deadline and an update-rate cap.
+    /// VaR / batch-risk engine: feasible (W, B) under a deadline, an update-rate cap and
+    /// stability (utilisation rho < 1).
     Var(VarArgs),
     /// Release jitter of a periodic real-time task released by a coalesced interrupt.
     RtJitter(RtJitterArgs),
@@ -195,6 +198,31 @@ fn to_value<T: serde::Serialize>(v: &T) -> anyhow::Result<Value> {
     Ok(serde_json::to_value(v)?)
 }
 
+/// A library result printed as one JSON object with the topic's name first.
+#[derive(serde::Serialize)]
+struct Tagged<'a, T: serde::Serialize> {
+    topic: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Two library values (typically the input and its result) printed as one object.
+#[derive(serde::Serialize)]
+struct Pair<'a, A: serde::Serialize, B: serde::Serialize> {
+    #[serde(flatten)]
+    input: &'a A,
+    #[serde(flatten)]
+    result: &'a B,
+}
+
+fn print_tagged<T: serde::Serialize>(topic: &'static str, body: &T) -> anyhow::Result<ExitCode> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&Tagged { topic, body })?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A readable duration from ns.
 fn ns(v: f64) -> String {
     let a = v.abs();
@@ -261,21 +289,39 @@ fn nic_rows(p: &NicPrediction, worst: Option<i64>) -> Vec<(&'static str, String)
 #[derive(clap::Args, Debug)]
 #[command(
     allow_negative_numbers = true,
-    after_help = "Example: coalescope model nic --rate 200000 --rx-usecs 50 --rx-frames 0 --json\n         coalescope model nic --rate 1e6 --rx-frames 64 --sweep 0,8,16,32,64"
+    after_help = "Example: coalescope model nic --rate 200000 --rx-usecs 50 --rx-frames 0 --json\n         coalescope model nic --rate 1e6 --rx-frames 64 --sweep-usecs 0,8,16,32,64\n         coalescope model nic --rate 1e6 --rx-usecs 50 --sweep-frames 0,16,64,256\nA sweep varies one parameter and holds the other at its flag: --sweep-usecs (alias --sweep)\nvaries rx-usecs and cannot be combined with --rx-usecs; --sweep-frames varies rx-frames and\ncannot be combined with --rx-frames (both are usage errors naming the two flags)."
 )]
 struct NicArgs {
     /// Poisson packet rate per second.
     #[arg(long, value_parser = rate)]
     rate: f64,
-    /// Timer in µs (ethtool rx-usecs); 0 disables the timer condition.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000_000), required_unless_present = "sweep")]
+    /// Timer in µs (ethtool rx-usecs); 0 disables the timer condition. Held during
+    /// --sweep-frames.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000_000),
+          required_unless_present = "sweep_usecs", conflicts_with = "sweep_usecs")]
     rx_usecs: Option<u32>,
-    /// Count threshold (ethtool rx-frames); 0 disables the count condition.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    /// Count threshold (ethtool rx-frames); 0 disables the count condition. Held during
+    /// --sweep-usecs.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_048_576),
+          conflicts_with = "sweep_frames")]
     rx_frames: u32,
-    /// Sweep these rx-usecs values (comma-separated) and print one row each.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(0..=1_000_000_000))]
-    sweep: Vec<u32>,
+    /// Vary rx-usecs over these values (comma-separated), holding --rx-frames; one row each.
+    #[arg(long, visible_alias = "sweep", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000_000))]
+    sweep_usecs: Vec<u32>,
+    /// Vary rx-frames over these values (comma-separated), holding --rx-usecs; one row each.
+    #[arg(long, value_delimiter = ',', conflicts_with = "sweep_usecs",
+          value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    sweep_frames: Vec<u32>,
+}
+
+fn regime_name(regime: Regime) -> &'static str {
+    match regime {
+        Regime::PerPacket => "one interrupt per packet",
+        Regime::TimerOnly => "timer only",
+        Regime::CountOnly => "count only",
+        Regime::TimerAndCount => "timer + count",
+    }
 }
 
 fn nic(a: NicArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -283,72 +329,47 @@ fn nic(a: NicArgs, json: bool) -> anyhow::Result<ExitCode> {
         ("rate_per_s", "--rate"),
         ("window_ns", "--rx-usecs"),
         ("frames", "--rx-frames"),
+        ("values", "--sweep-usecs / --sweep-frames"),
     ];
-    let setting = |usecs: u32| NicCoalescing {
+    let base = EthtoolSetting {
         rate_per_s: a.rate,
-        window_ns: i64::from(usecs) * 1000,
-        frames: a.rx_frames,
+        // clap requires --rx-usecs unless --sweep-usecs varies it.
+        rx_usecs: a.rx_usecs.unwrap_or(0),
+        rx_frames: a.rx_frames,
     };
-    if a.sweep.is_empty() {
-        // clap guarantees rx-usecs when there is no sweep.
-        let usecs = a.rx_usecs.unwrap_or(0);
-        let nic = setting(usecs);
-        let p = nic.predict().map_err(|e| flag_error(e, &flags))?;
-        let regime = nic.validate().map_err(|e| flag_error(e, &flags))?;
-        let worst = nic
-            .worst_case_delay_ns()
-            .map_err(|e| flag_error(e, &flags))?;
+    let sweep = match (a.sweep_usecs.is_empty(), a.sweep_frames.is_empty()) {
+        (false, _) => Some((SweepParameter::RxUsecs, a.sweep_usecs)),
+        (true, false) => Some((SweepParameter::RxFrames, a.sweep_frames)),
+        (true, true) => None,
+    };
+    let Some((varies, values)) = sweep else {
+        let r = base.report().map_err(|e| flag_error(e, &flags))?;
         if json {
-            let mut v = to_value(&p)?;
-            v["topic"] = json!("nic");
-            v["rate_per_s"] = json!(a.rate);
-            v["rx_usecs"] = json!(usecs);
-            v["rx_frames"] = json!(a.rx_frames);
-            v["regime"] = to_value(&regime)?;
-            v["worst_case_delay_ns"] = json!(worst);
-            return print_json(&v);
+            return print_tagged("nic", &r);
         }
-        let regime_name = match regime {
-            Regime::PerPacket => "one interrupt per packet",
-            Regime::TimerOnly => "timer only",
-            Regime::CountOnly => "count only",
-            Regime::TimerAndCount => "timer + count",
-        };
         let title = format!(
-            "NIC EQE coalescing, Poisson {} packets/s, rx-usecs {usecs}, rx-frames {} ({regime_name})",
-            a.rate, a.rx_frames
+            "NIC EQE coalescing, Poisson {} packets/s, rx-usecs {}, rx-frames {} ({})",
+            a.rate,
+            r.rx_usecs,
+            r.rx_frames,
+            regime_name(r.regime)
         );
-        key_values(&title, &nic_rows(&p, worst));
+        key_values(&title, &nic_rows(&r.prediction, r.worst_case_delay_ns));
         return Ok(ExitCode::SUCCESS);
+    };
+    let r = NicSweep {
+        base,
+        varies,
+        values,
     }
-    let mut rows = Vec::new();
-    for &usecs in &a.sweep {
-        let nic = setting(usecs);
-        let p = nic.predict().map_err(|e| flag_error(e, &flags))?;
-        let worst = nic
-            .worst_case_delay_ns()
-            .map_err(|e| flag_error(e, &flags))?;
-        rows.push((usecs, p, worst));
-    }
+    .run()
+    .map_err(|e| flag_error(e, &flags))?;
     if json {
-        let rows: Vec<Value> = rows
-            .iter()
-            .map(|(usecs, p, worst)| {
-                let mut v = to_value(p)?;
-                v["rx_usecs"] = json!(usecs);
-                v["worst_case_delay_ns"] = json!(worst);
-                Ok(v)
-            })
-            .collect::<anyhow::Result<_>>()?;
-        return print_json(&json!({
-            "topic": "nic",
-            "rate_per_s": a.rate,
-            "rx_frames": a.rx_frames,
-            "sweep": rows,
-        }));
+        return print_tagged("nic", &r);
     }
     let mut t = table(&[
         "rx-usecs",
+        "rx-frames",
         "mean delay",
         "worst case",
         "full-wait frac",
@@ -356,20 +377,28 @@ fn nic(a: NicArgs, json: bool) -> anyhow::Result<ExitCode> {
         "mean batch",
         "P[count-limited]",
     ]);
-    for (usecs, p, worst) in &rows {
+    for row in &r.sweep {
+        let p = &row.prediction;
         t.add_row(vec![
-            usecs.to_string(),
+            row.rx_usecs.to_string(),
+            row.rx_frames.to_string(),
             ns(p.mean_added_delay_ns),
-            worst.map_or("unbounded".into(), |w| ns(w as f64)),
+            row.worst_case_delay_ns
+                .map_or("unbounded".into(), |w| ns(w as f64)),
             format!("{:.4}", p.full_wait_fraction),
             format!("{:.1}", p.interrupt_rate_per_s),
             format!("{:.3}", p.mean_batch_size),
             format!("{:.4}", p.count_limited_probability),
         ]);
     }
+    let held = match (r.rx_usecs, r.rx_frames) {
+        (Some(u), _) => format!("sweeping rx-frames, rx-usecs held at {u}"),
+        (None, Some(f)) => format!("sweeping rx-usecs, rx-frames held at {f}"),
+        (None, None) => String::new(),
+    };
     println!(
-        "NIC EQE coalescing sweep, Poisson {} packets/s, rx-frames {}\n{t}",
-        a.rate, a.rx_frames
+        "NIC EQE coalescing sweep, Poisson {} packets/s, {held}\n{t}",
+        a.rate
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -380,7 +409,7 @@ fn nic(a: NicArgs, json: bool) -> anyhow::Result<ExitCode> {
 #[derive(clap::Args, Debug)]
 #[command(
     allow_negative_numbers = true,
-    after_help = "Example: coalescope model nvme --rate 50000 --aggregation-time 1 --threshold 7\n(TIME = 0 means no delay: one interrupt per completion.)"
+    after_help = "Example: coalescope model nvme --rate 50000 --aggregation-time 1 --threshold 7\n(TIME = 0 means no delay: one interrupt per completion, whatever THR says; the equivalent\ncount is then reported as 1, what is modelled.)"
 )]
 struct NvmeArgs {
     /// Completion rate per second (Poisson).
@@ -411,16 +440,22 @@ fn nvme(a: NvmeArgs, json: bool) -> anyhow::Result<ExitCode> {
         )
     })?;
     if json {
-        let mut v = to_value(&p)?;
-        v["topic"] = json!("nvme");
-        v["rate_per_s"] = json!(a.rate);
-        v["aggregation_time"] = json!(a.aggregation_time);
-        v["threshold"] = json!(a.threshold);
-        return print_json(&v);
+        return print_tagged(
+            "nvme",
+            &Pair {
+                input: &input,
+                result: &p,
+            },
+        );
     }
+    let count_label = if p.per_completion {
+        "equivalent count (per completion)"
+    } else {
+        "equivalent count (THR + 1)"
+    };
     let mut rows = vec![
         ("equivalent window", ns(p.window_ns as f64)),
-        ("equivalent count (THR + 1)", p.entries.to_string()),
+        (count_label, p.entries.to_string()),
     ];
     rows.extend(nic_rows(&p.prediction, Some(p.worst_case_delay_ns)));
     key_values(
@@ -463,11 +498,6 @@ struct VirtioArgs {
 }
 
 fn virtio(a: VirtioArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let input = VirtioCoalescing {
-        rate_per_s: a.rate,
-        max_usecs: a.max_usecs,
-        max_packets: a.max_packets,
-    };
     let flags = [
         ("rate_per_s", "--rate"),
         ("frames", "--max-packets"),
@@ -475,57 +505,35 @@ fn virtio(a: VirtioArgs, json: bool) -> anyhow::Result<ExitCode> {
         ("interrupt_ns", "--interrupt-ns"),
         ("batch", "--batch"),
     ];
-    let p = input.predict().map_err(|e| flag_error(e, &flags))?;
-    let batching = match a.batch {
-        Some(k) => {
-            if a.hypercall_ns.is_none() && a.interrupt_ns.is_none() {
-                anyhow::bail!(
-                    "--batch needs --hypercall-ns or --interrupt-ns (the cost to amortise)"
-                );
-            }
-            let cost = ParavirtBatching {
-                hypercall_ns: a.hypercall_ns.unwrap_or(0.0),
-                interrupt_ns: a.interrupt_ns.unwrap_or(0.0),
-                batch: k,
-            }
-            .cost()
-            .map_err(|e| flag_error(e, &flags))?;
-            Some(cost)
-        }
-        None => None,
-    };
-    // With the coalesced notification rate, each interrupt is amortised over the mean batch.
-    let coalesced_interrupt = a.interrupt_ns.map(|i| {
-        (
-            i / p.prediction.mean_batch_size,
-            p.prediction.interrupt_rate_per_s * i / 1e9,
-        )
-    });
-    if json {
-        let mut v = to_value(&p)?;
-        v["topic"] = json!("virtio");
-        v["rate_per_s"] = json!(a.rate);
-        v["max_usecs"] = json!(a.max_usecs);
-        v["max_packets"] = json!(a.max_packets);
-        v["batching"] = to_value(&batching)?;
-        v["coalesced_interrupt_cost_per_packet_ns"] = json!(coalesced_interrupt.map(|c| c.0));
-        v["coalesced_interrupt_cpu_fraction"] = json!(coalesced_interrupt.map(|c| c.1));
-        return print_json(&v);
+    let r = VirtioQuery {
+        coalescing: VirtioCoalescing {
+            rate_per_s: a.rate,
+            max_usecs: a.max_usecs,
+            max_packets: a.max_packets,
+        },
+        hypercall_ns: a.hypercall_ns,
+        interrupt_ns: a.interrupt_ns,
+        batch: a.batch,
     }
+    .report()
+    .map_err(|e| flag_error(e, &flags))?;
+    if json {
+        return print_tagged("virtio", &r);
+    }
+    let p = &r.prediction;
     let mut rows = vec![(
         "notify per packet (a field is 0)",
         p.notify_per_packet.to_string(),
     )];
-    let worst = input
-        .to_nic()
-        .worst_case_delay_ns()
-        .map_err(|e| flag_error(e, &flags))?;
-    rows.extend(nic_rows(&p.prediction, worst));
-    if let Some((per_packet, cpu)) = coalesced_interrupt {
+    rows.extend(nic_rows(&p.prediction, p.worst_case_delay_ns));
+    if let (Some(per_packet), Some(cpu)) = (
+        r.coalesced_interrupt_cost_per_packet_ns,
+        r.coalesced_interrupt_cpu_fraction,
+    ) {
         rows.push(("interrupt cost per packet (coalesced)", ns(per_packet)));
         rows.push(("CPU share of interrupts", format!("{:.4} %", cpu * 100.0)));
     }
-    if let Some(c) = batching {
+    if let Some(c) = r.batching {
         rows.push((
             "hypercall cost per packet H/k",
             ns(c.hypercall_per_packet_ns),
@@ -721,7 +729,7 @@ fn dvfs(a: DvfsArgs, json: bool) -> anyhow::Result<ExitCode> {
 #[derive(clap::Args, Debug)]
 #[command(
     allow_negative_numbers = true,
-    after_help = "Example: coalescope model var --rate 1e6 --deadline-us 60 --compute-fixed-ns 5000 --compute-per-item-ns 100 --max-update-rate 1e5"
+    after_help = "Example: coalescope model var --rate 1e6 --deadline-us 60 --compute-fixed-ns 5000 --compute-per-item-ns 100 --max-update-rate 1e5\nA candidate (W, B) is feasible when W + compute(B) <= deadline, its update rate <= the cap,\nand the engine keeps up: rho = update rate x mean compute < 1 (else \"unstable\"). The worst\ncase and the mean latency exclude the wait behind the previous update (queueing). A count-only\ncandidate (W = 0, B >= 2) has an unbounded worst case and never meets a deadline."
 )]
 struct VarArgs {
     /// Market-event rate per second (Poisson).
@@ -780,46 +788,43 @@ fn var(a: VarArgs, json: bool) -> anyhow::Result<ExitCode> {
             ],
         )
     })?;
-    let code = if !plan.feasible && a.fail_if_infeasible {
+    let code = if !plan.feasible() && a.fail_if_infeasible {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     };
     if json {
-        let mut v = to_value(&plan)?;
-        v["topic"] = json!("var");
-        v["status"] = json!(if plan.feasible {
-            "feasible"
-        } else {
-            "infeasible"
-        });
-        print_json(&v)?;
+        print_tagged("var", &plan)?;
         return Ok(code);
     }
     let mut t = table(&[
         "W",
         "B",
-        "worst case",
-        "mean latency",
+        "worst case*",
+        "mean latency*",
         "updates/s",
+        "rho",
         "deadline",
         "rate cap",
+        "stability",
     ]);
     let ok = |b: bool| if b { "ok" } else { "VIOLATED" };
     for c in plan
         .candidates
         .iter()
-        .filter(|c| a.all || (c.meets_deadline && c.meets_rate_cap))
+        .filter(|c| a.all || c.feasible())
     {
         t.add_row(vec![
             ns(c.window_ns as f64),
             c.batch.to_string(),
-            c.worst_case_latency_ns
+            c.worst_case_excl_queueing_ns
                 .map_or("unbounded".into(), |w| ns(w as f64)),
-            ns(c.mean_latency_ns),
+            ns(c.mean_latency_excl_queueing_ns),
             format!("{:.1}", c.update_rate_per_s),
+            format!("{:.4}", c.rho),
             ok(c.meets_deadline).into(),
             ok(c.meets_rate_cap).into(),
+            (if c.stable { "ok" } else { "UNSTABLE" }).into(),
         ]);
     }
     println!(
@@ -831,37 +836,55 @@ fn var(a: VarArgs, json: bool) -> anyhow::Result<ExitCode> {
         a.max_update_rate
     );
     println!(
-        "{} of {} candidates feasible{}\n{t}",
-        plan.candidates
-            .iter()
-            .filter(|c| c.meets_deadline && c.meets_rate_cap)
-            .count(),
+        "{} of {} candidates feasible (worst case <= deadline, updates/s <= cap, rho < 1){}\n{t}",
+        plan.feasible_set().count(),
         plan.candidates.len(),
         if a.all { "" } else { " (--all shows the rest)" }
     );
-    match (&plan.best, plan.binding) {
-        (Some(b), _) => println!(
-            "latency-minimal point: W = {}, B = {} (mean latency {}, worst case {}, {:.1} updates/s)",
+    println!(
+        "* excluding the wait behind the previous update (queueing): W + compute(B) and the \
+         mean once the engine is free; rho < 1 bounds that wait on average only."
+    );
+    match &plan.best {
+        Some(b) => println!(
+            "latency-minimal point: W = {}, B = {} (mean latency {}, worst case {} excl. \
+             queueing, {:.1} updates/s, rho {:.4})",
             ns(b.window_ns as f64),
             b.batch,
-            ns(b.mean_latency_ns),
-            b.worst_case_latency_ns.map_or("unbounded".into(), |w| ns(w as f64)),
-            b.update_rate_per_s
+            ns(b.mean_latency_excl_queueing_ns),
+            b.worst_case_excl_queueing_ns
+                .map_or("unbounded".into(), |w| ns(w as f64)),
+            b.update_rate_per_s,
+            b.rho
         ),
-        (None, binding) => {
-            let why = match binding {
-                Some(Binding::Deadline) => format!(
-                    "the deadline binds: the smallest worst case on the grid is {}",
-                    plan.min_worst_case_latency_ns
-                        .map_or("unbounded".into(), |w| ns(w as f64))
-                ),
-                Some(Binding::UpdateRateCap) => format!(
-                    "the update-rate cap binds: the lowest rate on the grid is {:.1} /s",
-                    plan.min_update_rate_per_s
-                ),
-                _ => "both bind: each constraint alone can be met, never together".into(),
-            };
-            println!("INFEASIBLE: {why}");
+        None => {
+            let why: Vec<String> = plan
+                .binding
+                .iter()
+                .map(|c| match c {
+                    Constraint::Deadline => format!(
+                        "deadline (smallest worst case on the grid {})",
+                        plan.min_worst_case_excl_queueing_ns
+                            .map_or("unbounded".into(), |w| ns(w as f64))
+                    ),
+                    Constraint::UpdateRateCap => format!(
+                        "update-rate-cap (lowest rate on the grid {:.1} /s)",
+                        plan.min_update_rate_per_s
+                    ),
+                    Constraint::Unstable => format!(
+                        "unstable (lowest utilisation on the grid rho = {:.4}, must be < 1)",
+                        plan.min_rho
+                    ),
+                })
+                .collect();
+            if plan.binding_jointly {
+                println!(
+                    "INFEASIBLE: {} bind together: each alone is met by some candidate, never all",
+                    why.join(" + ")
+                );
+            } else {
+                println!("INFEASIBLE: binding: {}", why.join("; "));
+            }
         }
     }
     Ok(code)
