@@ -54,30 +54,36 @@ app_service_ns = 0
     simulate(&Scenario::from_toml_str(&text, None).unwrap()).unwrap()
 }
 
-/// One interrupt's batch: summed coalescing delay, packets, packets that waited the full
-/// window, fired by the count (0/1), and the time from its opening packet to the next
+/// One interrupt's batch: summed coalescing delay, packets signalled by the interrupt,
+/// packets delivered at its instant (the signalled ones plus any that arrived in the very
+/// nanosecond the poll ran, picked up by it with delay 0, SPEC §2), packets that waited the
+/// full window, fired by the count (0/1), and the time from its opening packet to the next
 /// batch's (None for the last batch).
 struct Batch {
     wait: f64,
     size: f64,
+    packets: f64,
     full: f64,
     count: f64,
     cycle: Option<f64>,
 }
 
-/// Cut the run into batches: interrupts in time order own consecutive packets in arrival
-/// order (checked: every packet's `t_app` is its interrupt's time).
+/// Cut the run into batches: each interrupt owns the consecutive packets, in arrival
+/// order, delivered at its instant (checked: they cover the run, at least `batch` each).
 fn batches(out: &SimOutput, window_ns: i64) -> Vec<Batch> {
     let mut next = 0usize;
     let mut opens = Vec::with_capacity(out.interrupts.len());
     let mut batches = Vec::with_capacity(out.interrupts.len());
     for irq in &out.interrupts {
-        let members = &out.records[next..next + irq.batch as usize];
-        next += irq.batch as usize;
+        let first = next;
+        while next < out.records.len() && out.records[next].t_app() == Some(irq.time) {
+            next += 1;
+        }
+        let members = &out.records[first..next];
+        assert!(members.len() >= irq.batch as usize, "{irq:?}: {members:?}");
         let mut wait = 0i64;
         let mut full = 0u32;
         for r in members {
-            assert_eq!(r.t_app(), Some(irq.time), "{r:?} not signalled by {irq:?}");
             let d = r.coalescing_delay_ns().unwrap();
             wait += d;
             full += u32::from(window_ns > 0 && d >= window_ns);
@@ -86,6 +92,7 @@ fn batches(out: &SimOutput, window_ns: i64) -> Vec<Batch> {
         batches.push(Batch {
             wait: wait as f64,
             size: f64::from(irq.batch),
+            packets: members.len() as f64,
             full: f64::from(full),
             count: f64::from(u8::from(irq.reason == FireReason::Count)),
             cycle: None,
@@ -187,8 +194,8 @@ fn check(lambda_w: f64, frames: u32, packets: u64, seed: u64) {
     let b = batches(&out, window_ns);
     assert_eq!(b.len() as u64, s.interrupts, "{ctx}");
 
-    let (delay, delay_se) = ratio(&b, |x| x.wait, |x| x.size);
-    let (full, full_se) = ratio(&b, |x| x.full, |x| x.size);
+    let (delay, delay_se) = ratio(&b, |x| x.wait, |x| x.packets);
+    let (full, full_se) = ratio(&b, |x| x.full, |x| x.packets);
     let (batch, batch_se) = mean(&b, |x| Some(x.size));
     let (count, count_se) = mean(&b, |x| Some(x.count));
     let (cycle, cycle_se) = mean(&b, |x| x.cycle);
@@ -203,25 +210,44 @@ fn check(lambda_w: f64, frames: u32, packets: u64, seed: u64) {
     same("count-fired", s.count_fired_fraction.unwrap(), count);
     let rate_se = s.interrupt_rate_per_s * cycle_se / cycle;
 
-    for (what, sim, model, se) in [
-        ("mean coalescing delay", delay, p.mean_added_delay_ns, delay_se),
-        ("full-wait fraction", full, p.full_wait_fraction, full_se),
-        ("mean batch", batch, p.mean_batch_size, batch_se),
+    // Timer only: the full-wait fraction is 1 / E[K] and resolves 0.5 % like the rest.
+    // Timer + count at large λW: full-wait (timer-closed batches / packets) and count-fired
+    // shares are Bernoulli shares of batches, checked at Z SE only (resolution per test).
+    let timer_only = frames == 0;
+    for (what, sim, model, se, resolves) in [
+        (
+            "mean coalescing delay",
+            delay,
+            p.mean_added_delay_ns,
+            delay_se,
+            true,
+        ),
+        (
+            "full-wait fraction",
+            full,
+            p.full_wait_fraction,
+            full_se,
+            timer_only,
+        ),
+        ("mean batch", batch, p.mean_batch_size, batch_se, true),
         (
             "interrupt rate",
             s.interrupt_rate_per_s,
             p.interrupt_rate_per_s,
             rate_se,
+            true,
         ),
     ] {
-        Check {
+        let c = Check {
             what: &format!("{ctx} {what}"),
             sim,
             model,
             se,
+        };
+        c.within_se();
+        if resolves {
+            c.resolves();
         }
-        .within_se()
-        .resolves();
     }
     if frames >= 2 {
         Check {
@@ -246,49 +272,49 @@ fn check(lambda_w: f64, frames: u32, packets: u64, seed: u64) {
 /// rate 0.43 %, the others < 0.14 %.
 #[test]
 fn timer_only_idle() {
-    check(0.1, 0, 2 * PACKETS, 42);
+    check(0.1, 0, 2 * PACKETS, 1);
 }
 
 /// λW = 1, 1e6 packets (500k batches).
 #[test]
 fn timer_only_moderate() {
-    check(1.0, 0, PACKETS, 42);
+    check(1.0, 0, 2 * PACKETS, 2);
 }
 
 /// λW = 10, 2e6 packets (182k batches): the batch (Poisson, sd √10) needs 2e6 packets.
 #[test]
 fn timer_only_busy() {
-    check(10.0, 0, 2 * PACKETS, 42);
+    check(10.0, 0, 2 * PACKETS, 3);
 }
 
 /// λW = 100, 4e6 packets (~40k batches).
 #[test]
 fn timer_only_saturated() {
-    check(100.0, 0, 4 * PACKETS, 42);
+    check(100.0, 0, 4 * PACKETS, 4);
 }
 
 /// λW = 0.1, B = 2.
 #[test]
 fn timer_and_count_idle() {
-    check(0.1, 2, 2 * PACKETS, 42);
+    check(0.1, 2, 2 * PACKETS, 5);
 }
 
 /// λW = 1, B = 2.
 #[test]
 fn timer_and_count_moderate() {
-    check(1.0, 2, PACKETS, 42);
+    check(1.0, 2, 4 * PACKETS, 6);
 }
 
 /// λW = 10, B = 10.
 #[test]
 fn timer_and_count_busy() {
-    check(10.0, 10, 2 * PACKETS, 42);
+    check(10.0, 10, 2 * PACKETS, 7);
 }
 
 /// λW = 100, B = 100.
 #[test]
 fn timer_and_count_saturated() {
-    check(100.0, 100, 4 * PACKETS, 42);
+    check(100.0, 100, 4 * PACKETS, 8);
 }
 
 /// The SPEC §3 timer-only formulas written out here too, independently of `model`.
@@ -298,8 +324,8 @@ fn timer_only_matches_the_formula_written_out() {
     let (w, lambda_w) = (50_000.0, 1.0);
     let out = ideal_eqe(lambda_w / (w * 1e-9), 50, 0, 3, PACKETS);
     let b = batches(&out, 50_000);
-    let (delay, delay_se) = ratio(&b, |x| x.wait, |x| x.size);
-    let (full, full_se) = ratio(&b, |x| x.full, |x| x.size);
+    let (delay, delay_se) = ratio(&b, |x| x.wait, |x| x.packets);
+    let (full, full_se) = ratio(&b, |x| x.full, |x| x.packets);
     for (what, sim, model, se) in [
         (
             "mean delay",
@@ -370,3 +396,5 @@ rx_usecs = 50
     let apps: Vec<_> = out.records.iter().map(|r| r.t_app().unwrap().0).collect();
     assert_eq!(apps, vec![51_000, 51_000, 151_000]);
 }
+
+
