@@ -366,7 +366,13 @@ fn var_at_a_loose_cap_refuses_an_overloaded_engine() {
     assert_eq!(one["worst_case_excl_queueing_ns"], 5_100);
     assert!((num(one, "rho") - 5.1).abs() < 1e-12);
     assert_eq!(one["stable"], false);
-    assert_eq!((one["meets_deadline"].as_bool(), one["meets_rate_cap"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (
+            one["meets_deadline"].as_bool(),
+            one["meets_rate_cap"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
     let best = &v["best"];
     assert_ne!(best["batch"], 1);
     assert!(num(best, "rho") < 1.0);
@@ -389,7 +395,10 @@ fn var_at_a_loose_cap_refuses_an_overloaded_engine() {
     assert!(text.contains("UNSTABLE"), "{text}");
     assert!(text.contains("INFEASIBLE: binding: unstable"), "{text}");
     assert!(text.contains("rho = 5.1000"), "{text}");
-    assert!(text.contains("excluding the wait behind the previous update"), "{text}");
+    assert!(
+        text.contains("excluding the wait behind the previous update"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -398,17 +407,46 @@ fn nic_sweep_names_what_it_varies() {
     // naming both flags; so is --sweep-frames with --rx-frames.
     for (args, a, b) in [
         (
-            vec!["model", "nic", "--rate", "1e6", "--rx-usecs", "8", "--sweep", "0,1"],
+            vec![
+                "model",
+                "nic",
+                "--rate",
+                "1e6",
+                "--rx-usecs",
+                "8",
+                "--sweep",
+                "0,1",
+            ],
             "--rx-usecs",
             "--sweep",
         ),
         (
-            vec!["model", "nic", "--rate", "1e6", "--rx-usecs", "8", "--rx-frames", "4", "--sweep-frames", "2,4"],
+            vec![
+                "model",
+                "nic",
+                "--rate",
+                "1e6",
+                "--rx-usecs",
+                "8",
+                "--rx-frames",
+                "4",
+                "--sweep-frames",
+                "2,4",
+            ],
             "--rx-frames",
             "--sweep-frames",
         ),
         (
-            vec!["model", "nic", "--rate", "1e6", "--sweep-usecs", "1", "--sweep-frames", "2"],
+            vec![
+                "model",
+                "nic",
+                "--rate",
+                "1e6",
+                "--sweep-usecs",
+                "1",
+                "--sweep-frames",
+                "2",
+            ],
             "--sweep-usecs",
             "--sweep-frames",
         ),
@@ -416,18 +454,32 @@ fn nic_sweep_names_what_it_varies() {
         let out = coalescope(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(a) && stderr.contains(b), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(a) && stderr.contains(b),
+            "{args:?}: {stderr}"
+        );
     }
     // --sweep-frames holds rx-usecs: at rx-usecs 1, λ = 1e6/s (λW = 1), rx-frames 0 is timer
     // only (delay 1000 × 1.5 / 2 = 750 ns), rx-frames 2 gives D / (2 - 1/e).
     let v = json(&[
-        "model", "nic", "--rate", "1e6", "--rx-usecs", "1", "--sweep-frames", "0,2", "--json",
+        "model",
+        "nic",
+        "--rate",
+        "1e6",
+        "--rx-usecs",
+        "1",
+        "--sweep-frames",
+        "0,2",
+        "--json",
     ]);
     assert_eq!(v["varies"], "rx-frames");
     assert_eq!(v["rx_usecs"], 1);
     assert!(v["rx_frames"].is_null());
     let rows = v["sweep"].as_array().unwrap();
-    assert_eq!((rows[0]["rx_frames"].as_u64(), rows[1]["rx_frames"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (rows[0]["rx_frames"].as_u64(), rows[1]["rx_frames"].as_u64()),
+        (Some(0), Some(2))
+    );
     assert!((num(&rows[0], "mean_added_delay_ns") - 750.0).abs() < 1e-9);
     let e = (-1.0f64).exp();
     let d = 1000.0 * (1.0 - e);
@@ -436,7 +488,10 @@ fn nic_sweep_names_what_it_varies() {
     // The help says which parameter each sweep varies.
     let help = coalescope(&["model", "nic", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("--sweep-usecs (alias --sweep)\nvaries rx-usecs"), "{help}");
+    assert!(
+        help.contains("--sweep-usecs (alias --sweep)\nvaries rx-usecs"),
+        "{help}"
+    );
     assert!(help.contains("--sweep-frames varies rx-frames"), "{help}");
 }
 
@@ -444,20 +499,43 @@ fn nic_sweep_names_what_it_varies() {
 fn nvme_time_zero_reports_the_count_it_models() {
     // TIME 0 = per completion whatever THR says: the equivalent count is 1, not THR + 1 = 32.
     let v = json(&[
-        "model", "nvme", "--rate", "1e5", "--aggregation-time", "0", "--threshold", "31", "--json",
+        "model",
+        "nvme",
+        "--rate",
+        "1e5",
+        "--aggregation-time",
+        "0",
+        "--threshold",
+        "31",
+        "--json",
     ]);
     assert_eq!(v["topic"], "nvme");
-    assert_eq!((v["entries"].as_u64(), v["per_completion"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (v["entries"].as_u64(), v["per_completion"].as_bool()),
+        (Some(1), Some(true))
+    );
     assert_eq!(v["threshold"], 31);
     assert_eq!(v["worst_case_delay_ns"], 0);
     assert_eq!(num(&v["prediction"], "interrupt_rate_per_s"), 1e5);
-    let out = coalescope(&["model", "nvme", "--rate", "1e5", "--aggregation-time", "0", "--threshold", "31"]);
+    let out = coalescope(&[
+        "model",
+        "nvme",
+        "--rate",
+        "1e5",
+        "--aggregation-time",
+        "0",
+        "--threshold",
+        "31",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
         .find(|l| l.contains("equivalent count"))
         .expect("a count row");
-    assert!(line.contains("per completion") && line.contains(" 1 "), "{line}");
+    assert!(
+        line.contains("per completion") && line.contains(" 1 "),
+        "{line}"
+    );
 }
 
 #[test]
@@ -465,8 +543,17 @@ fn virtio_json_has_the_worst_case_of_its_table() {
     // max_usecs 20 with max_packets 32: timer + count, worst case 20 µs; λ = 1e5/s, λW = 2,
     // so the batch is 3 (P[N >= 31] < 1e-20) and I = 2000 ns costs 2000/3 ns per packet.
     let v = json(&[
-        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "32",
-        "--interrupt-ns", "2000", "--json",
+        "model",
+        "virtio",
+        "--rate",
+        "1e5",
+        "--max-usecs",
+        "20",
+        "--max-packets",
+        "32",
+        "--interrupt-ns",
+        "2000",
+        "--json",
     ]);
     assert_eq!(v["topic"], "virtio");
     assert_eq!(v["worst_case_delay_ns"], 20_000);
@@ -474,17 +561,37 @@ fn virtio_json_has_the_worst_case_of_its_table() {
     assert!((num(&v, "coalesced_interrupt_cpu_fraction") - 1.0 / 15.0).abs() < 1e-12);
     // A zero field notifies per packet: worst case 0.
     let v = json(&[
-        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "0", "--json",
+        "model",
+        "virtio",
+        "--rate",
+        "1e5",
+        "--max-usecs",
+        "20",
+        "--max-packets",
+        "0",
+        "--json",
     ]);
     assert_eq!(v["worst_case_delay_ns"], 0);
     assert_eq!(v["notify_per_packet"], true);
     // --batch without a cost to amortise is a usage error naming the flags.
     let out = coalescope(&[
-        "model", "virtio", "--rate", "1e5", "--max-usecs", "20", "--max-packets", "4", "--batch", "8",
+        "model",
+        "virtio",
+        "--rate",
+        "1e5",
+        "--max-usecs",
+        "20",
+        "--max-packets",
+        "4",
+        "--batch",
+        "8",
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--batch") && stderr.contains("--hypercall-ns"), "{stderr}");
+    assert!(
+        stderr.contains("--batch") && stderr.contains("--hypercall-ns"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -447,7 +447,10 @@ mod tests {
         .unwrap();
         assert_eq!((r.rx_usecs, r.rx_frames), (Some(1), None));
         assert_eq!(
-            r.sweep.iter().map(|x| (x.rx_usecs, x.rx_frames)).collect::<Vec<_>>(),
+            r.sweep
+                .iter()
+                .map(|x| (x.rx_usecs, x.rx_frames))
+                .collect::<Vec<_>>(),
             vec![(1, 0), (1, 2)]
         );
         assert!((r.sweep[0].prediction.mean_added_delay_ns - 750.0).abs() < 1e-9);

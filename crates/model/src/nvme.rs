@@ -126,7 +126,12 @@ mod tests {
         .predict()
         .unwrap();
         assert_eq!(
-            (p.window_ns, p.entries, p.per_completion, p.worst_case_delay_ns),
+            (
+                p.window_ns,
+                p.entries,
+                p.per_completion,
+                p.worst_case_delay_ns
+            ),
             (200_000, 32, false, 200_000)
         );
     }

@@ -303,11 +303,7 @@ impl VarInput {
 /// The constraints that rule out a grid with no feasible candidate: those no candidate
 /// meets alone, else (jointly) the union of the smallest sets no candidate meets together.
 fn binding(candidates: &[VarCandidate]) -> (Vec<Constraint>, bool) {
-    let unmet = |set: &[Constraint]| {
-        !candidates
-            .iter()
-            .any(|c| set.iter().all(|&k| c.meets(k)))
-    };
+    let unmet = |set: &[Constraint]| !candidates.iter().any(|c| set.iter().all(|&k| c.meets(k)));
     let alone: Vec<Constraint> = Constraint::ALL
         .into_iter()
         .filter(|&k| unmet(&[k]))
@@ -387,7 +383,11 @@ mod tests {
         tight.deadline_ns = 1_000; // below the fixed compute cost
         let plan = tight.plan().unwrap();
         assert_eq!(
-            (plan.feasible(), plan.binding.as_slice(), plan.binding_jointly),
+            (
+                plan.feasible(),
+                plan.binding.as_slice(),
+                plan.binding_jointly
+            ),
             (false, &[Constraint::Deadline][..], false)
         );
         let mut capped = input();

@@ -172,8 +172,7 @@ impl VirtioQuery {
             prediction,
             batching,
             coalesced_interrupt_cost_per_packet_ns: interrupt.map(|i| i / p.mean_batch_size),
-            coalesced_interrupt_cpu_fraction: interrupt
-                .map(|i| p.interrupt_rate_per_s * i / 1e9),
+            coalesced_interrupt_cpu_fraction: interrupt.map(|i| p.interrupt_rate_per_s * i / 1e9),
         })
     }
 }
@@ -265,7 +264,10 @@ mod tests {
         let cpu = r.coalesced_interrupt_cpu_fraction.unwrap();
         assert!((cpu - 1.0 / 15.0).abs() < 1e-12, "{cpu}");
         let b = r.batching.unwrap();
-        assert_eq!((b.hypercall_per_packet_ns, b.interrupt_per_packet_ns), (125.0, 250.0));
+        assert_eq!(
+            (b.hypercall_per_packet_ns, b.interrupt_per_packet_ns),
+            (125.0, 250.0)
+        );
         let json = serde_json::to_value(r).unwrap();
         assert_eq!(json["worst_case_delay_ns"], 20_000);
         assert_eq!(json["max_packets"], 32);
@@ -278,6 +280,9 @@ mod tests {
         .report()
         .unwrap_err()
         .to_string();
-        assert!(err.contains("batch") && err.contains("interrupt_ns"), "{err}");
+        assert!(
+            err.contains("batch") && err.contains("interrupt_ns"),
+            "{err}"
+        );
     }
 }

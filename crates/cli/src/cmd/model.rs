@@ -216,10 +216,7 @@ struct Pair<'a, A: serde::Serialize, B: serde::Serialize> {
 }
 
 fn print_tagged<T: serde::Serialize>(topic: &'static str, body: &T) -> anyhow::Result<ExitCode> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&Tagged { topic, body })?
-    );
+    println!("{}", serde_json::to_string_pretty(&Tagged { topic, body })?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -809,11 +806,7 @@ fn var(a: VarArgs, json: bool) -> anyhow::Result<ExitCode> {
         "stability",
     ]);
     let ok = |b: bool| if b { "ok" } else { "VIOLATED" };
-    for c in plan
-        .candidates
-        .iter()
-        .filter(|c| a.all || c.feasible())
-    {
+    for c in plan.candidates.iter().filter(|c| a.all || c.feasible()) {
         t.add_row(vec![
             ns(c.window_ns as f64),
             c.batch.to_string(),
