@@ -641,3 +641,91 @@ fn sensor_nvme_and_rt_jitter_json() {
     assert_eq!(num(&v, "worst_case_jitter_ns"), 40_000.0);
     assert_eq!(num(&v, "mean_release_delay_ns"), 30_000.0);
 }
+
+#[test]
+fn every_topic_json_names_its_topic_and_inputs() {
+    for (args, topic, key, value) in [
+        (
+            vec!["model", "sensor", "--rate", "100", "--reduction", "10"],
+            "sensor",
+            "reduction",
+            serde_json::json!(10),
+        ),
+        (
+            vec![
+                "model",
+                "dvfs",
+                "--rate",
+                "1e5",
+                "--service-ns",
+                "2500",
+                "--freq-scale",
+                "0.5",
+            ],
+            "dvfs",
+            "freq_scale",
+            serde_json::json!(0.5),
+        ),
+        (
+            vec![
+                "model",
+                "rt-jitter",
+                "--period-us",
+                "1000",
+                "--window-us",
+                "50",
+            ],
+            "rt-jitter",
+            "window_ns",
+            serde_json::json!(50_000),
+        ),
+        (
+            vec!["model", "budget", "rx"],
+            "budget",
+            "path",
+            serde_json::json!("rx"),
+        ),
+        (
+            vec![
+                "model",
+                "cut-through",
+                "--frame-bytes",
+                "1500",
+                "--pcie-gbps",
+                "64",
+                "--link-gbps",
+                "10",
+            ],
+            "cut-through",
+            "chunk_bytes",
+            serde_json::json!(64),
+        ),
+        (
+            vec![
+                "model",
+                "nvme",
+                "--rate",
+                "5e4",
+                "--aggregation-time",
+                "1",
+                "--threshold",
+                "7",
+            ],
+            "nvme",
+            "aggregation_time",
+            serde_json::json!(1),
+        ),
+        (
+            vec!["model", "nic", "--rate", "1e6", "--rx-usecs", "16"],
+            "nic",
+            "rx_usecs",
+            serde_json::json!(16),
+        ),
+    ] {
+        let mut args = args;
+        args.push("--json");
+        let v = json(&args);
+        assert_eq!(v["topic"], topic, "{args:?}");
+        assert_eq!(v[key], value, "{args:?}: {v}");
+    }
+}

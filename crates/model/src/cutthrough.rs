@@ -17,7 +17,7 @@ use crate::error::{self, ModelError};
 use serde::Serialize;
 
 /// Frame size, bus and link speeds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
 pub struct CutThrough {
     /// Frame length N in bytes, 1..=65535.
     pub frame_bytes: u32,

@@ -48,6 +48,10 @@ pub enum Stability {
 /// Result of [`DvfsInput::predict`]. Means are `None` (JSON null) when unstable.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct DvfsPrediction {
+    /// Arrival rate λ per second, as given.
+    pub rate_per_s: f64,
+    /// CPU frequency as a fraction of nominal, as given.
+    pub freq_scale: f64,
     /// Always true: batch arrivals break the M/G/1 assumptions.
     pub approximate: bool,
     /// "stable" or "unstable".
@@ -92,6 +96,8 @@ impl DvfsInput {
         let second = second_nominal / (f * f);
         let rho = rate / 1e9 * scaled;
         let mut out = DvfsPrediction {
+            rate_per_s: rate,
+            freq_scale: f,
             approximate: true,
             status: Stability::Stable,
             rho,

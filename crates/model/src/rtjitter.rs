@@ -27,7 +27,7 @@ use crate::error::{self, ModelError};
 use serde::Serialize;
 
 /// The task period, the coalescing window and any background traffic on the queue.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
 pub struct ReleaseJitterInput {
     /// Task period P in ns; > 0.
     pub period_ns: i64,

@@ -12,7 +12,7 @@ use crate::nic::MAX_FRAMES;
 use serde::Serialize;
 
 /// Sample rate and the wanted wake-up reduction.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
 pub struct SensorReduction {
     /// Sample rate λ per second; finite, in (0, 1e12].
     pub rate_per_s: f64,
@@ -39,6 +39,18 @@ pub struct SensorPlan {
     pub count_mean_delay_ns: f64,
     /// Worst case of the count threshold: `None`, unbounded (when k >= 2), else `Some(0)`.
     pub count_worst_case_ns: Option<f64>,
+    /// "unbounded" when the count's worst case is (k >= 2), else "bounded".
+    pub count_worst_case: Boundedness,
+}
+
+/// Whether a worst case is finite; serialised as "bounded" or "unbounded".
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Boundedness {
+    /// A finite worst case.
+    Bounded,
+    /// No finite worst case.
+    Unbounded,
 }
 
 impl SensorReduction {
@@ -64,6 +76,11 @@ impl SensorReduction {
             count_threshold: self.reduction,
             count_mean_delay_ns: (k - 1.0) / (2.0 * lambda),
             count_worst_case_ns: if self.reduction == 1 { Some(0.0) } else { None },
+            count_worst_case: if self.reduction == 1 {
+                Boundedness::Bounded
+            } else {
+                Boundedness::Unbounded
+            },
         })
     }
 }
@@ -87,6 +104,7 @@ mod tests {
         // Count alternative: (4-1)/(2e-4) = 15_000 ns, unbounded worst case.
         assert!((plan.count_mean_delay_ns - 15_000.0).abs() < 1e-9);
         assert_eq!(plan.count_worst_case_ns, None);
+        assert_eq!(plan.count_worst_case, Boundedness::Unbounded);
         // The NIC timer-only model with that window gives λ/k wake-ups and the same delay.
         let nic = NicCoalescing {
             rate_per_s: 1e5,

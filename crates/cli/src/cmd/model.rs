@@ -16,7 +16,6 @@ use coalescope_model::var::{Constraint, VarInput};
 use coalescope_model::virtio::{VirtioCoalescing, VirtioQuery};
 use coalescope_model::ModelError;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use serde_json::{json, Value};
 use std::process::ExitCode;
 
 const EXAMPLES: &str = "\
@@ -188,15 +187,6 @@ fn flag_error(err: ModelError, flags: &[(&str, &str)]) -> anyhow::Error {
 }
 
 // ---------------------------------------------------------------- output helpers
-
-fn print_json(value: &Value) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> anyhow::Result<Value> {
-    Ok(serde_json::to_value(v)?)
-}
 
 /// A library result printed as one JSON object with the topic's name first.
 #[derive(serde::Serialize)]
@@ -569,21 +559,21 @@ struct SensorArgs {
 }
 
 fn sensor(a: SensorArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let plan = SensorReduction {
+    let input = SensorReduction {
         rate_per_s: a.rate,
         reduction: a.reduction,
-    }
-    .plan()
-    .map_err(|e| flag_error(e, &[("rate_per_s", "--rate"), ("reduction", "--reduction")]))?;
+    };
+    let plan = input
+        .plan()
+        .map_err(|e| flag_error(e, &[("rate_per_s", "--rate"), ("reduction", "--reduction")]))?;
     if json {
-        let mut v = to_value(&plan)?;
-        v["topic"] = json!("sensor");
-        v["rate_per_s"] = json!(a.rate);
-        v["reduction"] = json!(a.reduction);
-        if plan.count_worst_case_ns.is_none() {
-            v["count_worst_case"] = json!("unbounded");
-        }
-        return print_json(&v);
+        return print_tagged(
+            "sensor",
+            &Pair {
+                input: &input,
+                result: &plan,
+            },
+        );
     }
     let mut t = table(&[
         "policy",
@@ -694,11 +684,7 @@ fn dvfs(a: DvfsArgs, json: bool) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     };
     if json {
-        let mut v = to_value(&p)?;
-        v["topic"] = json!("dvfs");
-        v["rate_per_s"] = json!(a.rate);
-        v["freq_scale"] = json!(a.freq_scale);
-        print_json(&v)?;
+        print_tagged("dvfs", &p)?;
         return Ok(code);
     }
     let answer = |x: Option<f64>| x.map_or("unstable".to_string(), ns);
@@ -904,13 +890,12 @@ struct RtJitterArgs {
 }
 
 fn rt_jitter(a: RtJitterArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let j = ReleaseJitterInput {
+    let input = ReleaseJitterInput {
         period_ns: a.period_us,
         window_ns: a.window_us,
         background_rate_per_s: a.background_rate,
-    }
-    .jitter()
-    .map_err(|e| {
+    };
+    let j = input.jitter().map_err(|e| {
         flag_error(
             e,
             &[
@@ -921,12 +906,13 @@ fn rt_jitter(a: RtJitterArgs, json: bool) -> anyhow::Result<ExitCode> {
         )
     })?;
     if json {
-        let mut v = to_value(&j)?;
-        v["topic"] = json!("rt-jitter");
-        v["period_ns"] = json!(a.period_us);
-        v["window_ns"] = json!(a.window_us);
-        v["background_rate_per_s"] = json!(a.background_rate);
-        return print_json(&v);
+        return print_tagged(
+            "rt-jitter",
+            &Pair {
+                input: &input,
+                result: &j,
+            },
+        );
     }
     key_values(
         &format!(
@@ -1001,9 +987,7 @@ fn budget(a: BudgetArgs, json: bool) -> anyhow::Result<ExitCode> {
     .evaluate()
     .map_err(|e| flag_error(e, &[("stage", "--stage"), ("technique", "--technique")]))?;
     if json {
-        let mut v = to_value(&b)?;
-        v["topic"] = json!("budget");
-        return print_json(&v);
+        return print_tagged("budget", &b);
     }
     let mut t = table(&["stage", "what", "baseline ns", "ns", "effect", "source"]);
     for s in &b.stages {
@@ -1073,15 +1057,14 @@ struct CutThroughArgs {
 }
 
 fn cut_through(a: CutThroughArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let t = CutThrough {
+    let input = CutThrough {
         frame_bytes: a.frame_bytes,
         pcie_gbps: a.pcie_gbps,
         link_gbps: a.link_gbps,
         chunk_bytes: a.chunk_bytes,
         pcie_latency_ns: a.pcie_latency_ns,
-    }
-    .timing()
-    .map_err(|e| {
+    };
+    let t = input.timing().map_err(|e| {
         flag_error(
             e,
             &[
@@ -1094,14 +1077,13 @@ fn cut_through(a: CutThroughArgs, json: bool) -> anyhow::Result<ExitCode> {
         )
     })?;
     if json {
-        let mut v = to_value(&t)?;
-        v["topic"] = json!("cut-through");
-        v["frame_bytes"] = json!(a.frame_bytes);
-        v["pcie_gbps"] = json!(a.pcie_gbps);
-        v["link_gbps"] = json!(a.link_gbps);
-        v["chunk_bytes"] = json!(a.chunk_bytes);
-        v["pcie_latency_ns"] = json!(a.pcie_latency_ns);
-        return print_json(&v);
+        return print_tagged(
+            "cut-through",
+            &Pair {
+                input: &input,
+                result: &t,
+            },
+        );
     }
     let mut table = table(&["mode", "first byte on wire", "last byte on wire"]);
     table.add_row(vec![
