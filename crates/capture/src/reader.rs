@@ -81,10 +81,11 @@ pub struct CapturedPacket<'a> {
     pub data: &'a [u8],
     /// Byte offset in the file of the block or record holding this packet.
     pub offset: u64,
-    /// 1-based position of this packet among the packets handed out from this file, as
-    /// tshark's `frame.number` counts them (packet blocks the reader skips, see
-    /// [`CaptureStats::unknown_interface`] and [`CaptureStats::malformed_packet_blocks`],
-    /// get no number).
+    /// 1-based frame number in this file, as tshark's `frame.number` counts: packets,
+    /// plus the pcapng records Wireshark also lists as frames (custom blocks, copyable
+    /// or not, and systemd journal export blocks), so the numbers of packets have gaps
+    /// where those sit. Packet blocks the reader skips ([`CaptureStats::unknown_interface`],
+    /// [`CaptureStats::malformed_packet_blocks`]) get no number.
     pub number: u64,
 }
 
@@ -467,7 +468,10 @@ impl<R: Read> CaptureReader<R> {
             origlen,
             data_start,
             offset,
-            number: self.stats.packets,
+            number: self.stats.packets
+                + self.stats.blocks.cb
+                + self.stats.blocks.dcb
+                + self.stats.blocks.sje,
         }
     }
 }

@@ -112,8 +112,9 @@ impl SeqSpec {
 pub enum SeqSource {
     /// A field of the UDP payload.
     Payload(SeqSpec),
-    /// The 1-based number of the packet in its capture file, as tshark's `frame.number`
-    /// ([`crate::CapturedPacket::number`]), for payloads without a sequence number. Only
+    /// The packet's 1-based frame number in its capture file, as tshark's
+    /// `frame.number` ([`crate::CapturedPacket::number`]), for payloads without a
+    /// sequence number. Only
     /// where the number comes from changes: a record is still a UDP datagram to a known
     /// stream, so non-UDP packets keep their number but give no record, and the numbers
     /// of a stream's records have gaps wherever other packets were interleaved.
@@ -177,9 +178,7 @@ impl FromStr for SeqSourceKind {
             .iter()
             .find(|(_, name)| name.eq_ignore_ascii_case(text.trim()))
             .map(|(kind, _)| *kind)
-            .ok_or_else(|| {
-                format!("invalid sequence source '{text}': use payload or frame")
-            })
+            .ok_or_else(|| format!("invalid sequence source '{text}': use payload or frame"))
     }
 }
 
@@ -286,7 +285,10 @@ mod tests {
             "payload".parse::<SeqSourceKind>(),
             Ok(SeqSourceKind::Payload)
         );
-        assert!("tcp".parse::<SeqSourceKind>().unwrap_err().contains("'tcp'"));
+        assert!("tcp"
+            .parse::<SeqSourceKind>()
+            .unwrap_err()
+            .contains("'tcp'"));
         for (kind, name) in SeqSourceKind::ALL {
             assert_eq!(kind.to_string(), name);
         }

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use coalescope_capture::{
-    join_captures, parse_stream_mapping, CaptureConfig, CaptureSummary, SeqSource,
-    SeqSourceKind, SeqSpec,
+    join_captures, parse_stream_mapping, CaptureConfig, CaptureSummary, SeqSource, SeqSourceKind,
+    SeqSpec,
 };
 use coalescope_metrics::{Analyzer, CaptureAnomalies, Config, GroupBy, HighBdc, Report};
-use serde::Serialize;
 use coalescope_timeline::io::load_events;
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
 
 use crate::ingest::{self, Inputs};
 use crate::rows::write_rows;
@@ -239,7 +239,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(c) => bail!(
                 "no usable events in the input: the captures gave none ({}){}",
                 c.describe(),
-                if args.events.is_empty() { "" } else { ", and the events files hold none" }
+                if args.events.is_empty() {
+                    ""
+                } else {
+                    ", and the events files hold none"
+                }
             ),
             None => bail!("no usable events in the input: the events files hold none"),
         }
