@@ -129,4 +129,18 @@ pub enum CaptureError {
         /// The largest accepted length.
         limit: u32,
     },
+    /// Frame numbers restart at 1 in every file, so several files cannot share one
+    /// join with sequence numbers taken from them.
+    #[error(
+        "sequence numbers from frame numbers need exactly one capture file, got {files}: \
+         frame numbers restart at 1 in every file, so a stream in two files would repeat \
+         them; merge the files first (mergecap -w merged.pcapng FILE...)"
+    )]
+    FrameNumbersAcrossFiles {
+        /// Files given.
+        files: usize,
+    },
+    /// Reading the application log or writing the joined events failed.
+    #[error(transparent)]
+    Timeline(#[from] coalescope_timeline::TimelineError),
 }

@@ -1,5 +1,6 @@
 //! From link-layer bytes to a UDP datagram: Ethernet II with up to three 802.1Q / QinQ
-//! tags, Linux cooked captures (SLL and SLL2), raw IP; IPv4 and IPv6; UDP.
+//! tags, Linux cooked captures (SLL and SLL2), BSD / OpenBSD loopback (NULL, LOOP), raw
+//! IP; IPv4 and IPv6; UDP.
 //!
 //! Parsing is lax on purpose (`etherparse::LaxSlicedPacket`): a snapshot-truncated packet
 //! still yields its addresses and whatever payload was captured, so the caller can count a
@@ -52,6 +53,10 @@ pub fn decode_udp(link: LinkType, data: &[u8]) -> Result<UdpDatagram<'_>, NotUdp
         // SLL2: protocol, reserved, ifindex, ARPHRD type, packet type, address length,
         // 8 address bytes.
         LinkType::LINUX_SLL2 => cooked(data, 20, 0)?,
+        // NULL: the address family in the capturing host's byte order; LOOP: in network
+        // byte order.
+        LinkType::NULL => loopback(data, false)?,
+        LinkType::LOOP => loopback(data, true)?,
         _ => return Err(NotUdp::UnsupportedLinkType),
     };
     udp_of(&packet)
@@ -70,6 +75,31 @@ fn cooked(
         EtherType(protocol),
         &data[header_len..],
     ))
+}
+
+/// Address families of IPv4 and IPv6 on the systems that write loopback captures:
+/// `AF_INET` is 2 everywhere; `AF_INET6` is 10 (Linux), 24 (NetBSD, OpenBSD, BSD/OS),
+/// 28 (FreeBSD, DragonFly) or 30 (macOS) — the values libpcap's `BSD_AFNUM_*` lists.
+fn loopback_family_is_ip(family: u32) -> bool {
+    matches!(family, 2 | 10 | 24 | 28 | 30)
+}
+
+/// A BSD loopback packet: 4-byte address family, then the IP packet. `network_order`:
+/// true for LOOP; false for NULL, whose family is in the byte order of the capturing
+/// host, unknown here, so both orders are tried (the families are small numbers, so a
+/// value read in the wrong order is at least 2^24 and names nothing).
+fn loopback(data: &[u8], network_order: bool) -> Result<LaxSlicedPacket<'_>, NotUdp> {
+    let Some(family) = data.get(..4) else {
+        return Err(NotUdp::Malformed);
+    };
+    let family = [family[0], family[1], family[2], family[3]];
+    let be = u32::from_be_bytes(family);
+    let le = u32::from_le_bytes(family);
+    let is_ip = loopback_family_is_ip(be) || (!network_order && loopback_family_is_ip(le));
+    if !is_ip {
+        return Err(NotUdp::NotIp);
+    }
+    LaxSlicedPacket::from_ip(&data[4..]).map_err(|_| NotUdp::Malformed)
 }
 
 fn udp_of<'a>(packet: &LaxSlicedPacket<'a>) -> Result<UdpDatagram<'a>, NotUdp> {

@@ -16,22 +16,24 @@ use coalescope_timeline::{Instant, Strings, Sym};
 use crate::error::CaptureError;
 use crate::headers::{decode_udp, NotUdp};
 use crate::reader::{CaptureReader, CaptureStats, CapturedPacket};
-use crate::seq::SeqSpec;
+use crate::seq::SeqSource;
+use serde::Serialize;
 
 /// How to turn a capture into ingress records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureConfig {
-    /// Where the sequence number is in the UDP payload.
-    pub seq: SeqSpec,
+    /// Where each record's sequence number comes from.
+    pub seq: SeqSource,
     /// Destination -> stream name. Empty: every destination is a stream named `addr:port`.
     pub stream_map: Vec<(SocketAddr, String)>,
 }
 
 impl CaptureConfig {
-    /// Every UDP destination is a stream, with the given sequence field.
-    pub fn new(seq: SeqSpec) -> Self {
+    /// Every UDP destination is a stream, with the given sequence source (a [`SeqSpec`](crate::SeqSpec)
+    /// converts into [`SeqSource::Payload`]).
+    pub fn new(seq: impl Into<SeqSource>) -> Self {
         CaptureConfig {
-            seq,
+            seq: seq.into(),
             stream_map: Vec::new(),
         }
     }
@@ -70,8 +72,9 @@ pub struct IngressRecord {
     pub interface: u32,
 }
 
-/// Reader counts plus what header parsing and sequence extraction skipped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Reader counts plus what header parsing and sequence extraction skipped, for one file
+/// ([`crate::CaptureSummary`] adds up many).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngressStats {
     /// Everything the capture reader counted.
     pub capture: CaptureStats,
@@ -125,43 +128,47 @@ impl IngressStats {
 }
 
 /// Turns packets into records; owns the destination -> stream cache.
-struct Extractor<'s> {
+pub(crate) struct Extractor<'s> {
     config: &'s CaptureConfig,
-    strings: &'s mut Strings,
     /// Memo of the stream of each destination seen (`None` = unmapped), so the hot loop
     /// formats and interns an address once per destination, not once per packet.
     streams: HashMap<SocketAddr, Option<Sym>>,
-    stats: IngressStats,
+    pub(crate) stats: IngressStats,
 }
 
 impl<'s> Extractor<'s> {
-    fn new(config: &'s CaptureConfig, strings: &'s mut Strings) -> Self {
+    pub(crate) fn new(config: &'s CaptureConfig) -> Self {
         Extractor {
             config,
-            strings,
             streams: HashMap::new(),
             stats: IngressStats::default(),
         }
     }
 
-    fn stream_of(&mut self, dst: SocketAddr) -> Option<Sym> {
+    fn stream_of(&mut self, dst: SocketAddr, strings: &mut Strings) -> Option<Sym> {
         if let Some(&known) = self.streams.get(&dst) {
             return known;
         }
         let sym = if self.config.stream_map.is_empty() {
-            Some(self.strings.intern(&dst.to_string()))
+            Some(strings.intern(&dst.to_string()))
         } else {
             self.config
                 .stream_map
                 .iter()
                 .find(|(addr, _)| *addr == dst)
-                .map(|(_, name)| self.strings.intern(name))
+                .map(|(_, name)| strings.intern(name))
         };
         self.streams.insert(dst, sym);
         sym
     }
 
-    fn record(&mut self, packet: &CapturedPacket<'_>) -> Option<IngressRecord> {
+    /// The record of `packet`, or `None` with the reason counted; new stream names are
+    /// interned in `strings`.
+    pub(crate) fn record(
+        &mut self,
+        packet: &CapturedPacket<'_>,
+        strings: &mut Strings,
+    ) -> Option<IngressRecord> {
         let Some(t_ingress) = packet.timestamp else {
             self.stats.no_timestamp += 1;
             return None;
@@ -180,11 +187,15 @@ impl<'s> Extractor<'s> {
                 return None;
             }
         };
-        let Some(stream) = self.stream_of(datagram.dst) else {
+        let Some(stream) = self.stream_of(datagram.dst, strings) else {
             self.stats.unmapped_destination += 1;
             return None;
         };
-        let Some(seq) = self.config.seq.extract(datagram.payload) else {
+        let seq = match self.config.seq {
+            SeqSource::Payload(spec) => spec.extract(datagram.payload),
+            SeqSource::Frame => Some(packet.number),
+        };
+        let Some(seq) = seq else {
             self.stats.short_payload += 1;
             return None;
         };
@@ -206,9 +217,9 @@ pub fn ingress_from_reader<R: Read>(
     strings: &mut Strings,
     mut on_record: impl FnMut(IngressRecord),
 ) -> Result<IngressStats, CaptureError> {
-    let mut extractor = Extractor::new(config, strings);
+    let mut extractor = Extractor::new(config);
     while let Some(packet) = reader.next_packet()? {
-        if let Some(record) = extractor.record(&packet) {
+        if let Some(record) = extractor.record(&packet, strings) {
             on_record(record);
         }
     }

@@ -29,16 +29,22 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-
+use std::ops::AddAssign;
 use std::path::Path;
 
+use coalescope_timeline::io::BATCH_ROWS;
 use coalescope_timeline::{Event, Strings, Sym};
+use serde::Serialize;
 
 use crate::error::CaptureError;
-use crate::ingress::{for_each_ingress, CaptureConfig, IngressRecord, IngressStats};
+use crate::ingress::{for_each_ingress, CaptureConfig, Extractor, IngressRecord, IngressStats};
+use crate::reader::CaptureReader;
+use crate::seq::SeqSource;
+use crate::summary::CaptureSummary;
 
-/// Counts of a join, for the anomaly report.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Counts of a join, for the anomaly report. Reports of joins over disjoint parts add up
+/// with `+=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct JoinReport {
     /// Ingress records offered by the capture.
     pub capture_records: u64,
@@ -58,6 +64,26 @@ pub struct JoinReport {
     pub app_duplicates: u64,
     /// Matched events with `t_app < t_ingress` (kept as is).
     pub negative_delay: u64,
+}
+
+impl AddAssign<&JoinReport> for JoinReport {
+    fn add_assign(&mut self, o: &JoinReport) {
+        self.capture_records += o.capture_records;
+        self.app_records += o.app_records;
+        self.events += o.events;
+        self.matched += o.matched;
+        self.undelivered += o.undelivered;
+        self.app_without_capture += o.app_without_capture;
+        self.capture_duplicates += o.capture_duplicates;
+        self.app_duplicates += o.app_duplicates;
+        self.negative_delay += o.negative_delay;
+    }
+}
+
+impl AddAssign for JoinReport {
+    fn add_assign(&mut self, other: JoinReport) {
+        *self += &other;
+    }
 }
 
 /// An incremental join: index the app log once, then [`Joiner::push`] capture records in
@@ -188,4 +214,60 @@ pub fn join_capture(
         }
     })?;
     Ok((stats, joiner.finish()))
+}
+
+/// Read the captures at `paths` in order and join their ingress records with
+/// `app_events` (interned in `strings`; pass `&[]` for the ingress timeline alone, every
+/// record then an undelivered event). This is the loop behind `coalescope join` and
+/// `coalescope analyze --pcap`.
+///
+/// One join spans every file, so a (stream, seq) seen in two files (feed A/B captured on
+/// two hosts, overlapping rotated files) is a duplicate: the first in path order is kept.
+/// Events reach `on_batch` in capture order, in batches of at most
+/// [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS), with the string table their keys
+/// resolve in (e.g. for an `EventWriter`); an error from `on_batch` stops the run.
+/// Memory: one capture block, one batch, the app index and the keys of undelivered
+/// records.
+///
+/// With [`SeqSource::Frame`], frame numbers restart at 1 in every file, so the same
+/// stream in two files would repeat sequence numbers and lose its second file as
+/// duplicates: more than one path is refused ([`CaptureError::FrameNumbersAcrossFiles`]);
+/// merge the files first (`mergecap`).
+pub fn join_captures<P: AsRef<Path>>(
+    paths: &[P],
+    config: &CaptureConfig,
+    app_events: &[Event],
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Event], &Strings) -> Result<(), CaptureError>,
+) -> Result<CaptureSummary, CaptureError> {
+    if config.seq == SeqSource::Frame && paths.len() > 1 {
+        return Err(CaptureError::FrameNumbersAcrossFiles { files: paths.len() });
+    }
+    let mut joiner = Joiner::new(app_events);
+    let mut summary = CaptureSummary::default();
+    let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
+    for path in paths {
+        let mut reader = CaptureReader::open(path.as_ref())?;
+        let mut extractor = Extractor::new(config);
+        while let Some(packet) = reader.next_packet()? {
+            let Some(record) = extractor.record(&packet, strings) else {
+                continue;
+            };
+            if let Some(event) = joiner.push(record) {
+                batch.push(event);
+                if batch.len() == BATCH_ROWS {
+                    on_batch(&batch, strings)?;
+                    batch.clear();
+                }
+            }
+        }
+        let mut stats = extractor.stats;
+        stats.capture = reader.into_stats();
+        summary += &stats;
+    }
+    if !batch.is_empty() {
+        on_batch(&batch, strings)?;
+    }
+    summary.join = joiner.finish();
+    Ok(summary)
 }

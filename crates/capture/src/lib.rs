@@ -6,11 +6,15 @@
 //! 1. [`reader`]: a streaming pcap / pcapng reader ([`CaptureReader`], [`read_capture`]),
 //!    one block in memory at a time, exact integer-nanosecond timestamps.
 //! 2. [`headers`]: Ethernet / VLAN / SLL / raw IP, IPv4 / IPv6, UDP ([`decode_udp`]).
-//! 3. [`seq`]: the sequence number at a configured place in the payload ([`SeqSpec`]).
+//! 3. [`seq`]: the sequence number at a configured place in the payload ([`SeqSpec`]), or
+//!    the packet's frame number ([`SeqSource::Frame`]) for payloads that carry none.
 //! 4. [`ingress`]: (stream, seq, t_ingress) records ([`capture_to_ingress`]).
-//! 5. [`join`]: with the app log's `t_app` into `Vec<Event>` plus a [`JoinReport`].
+//! 5. [`join`]: with the app log's `t_app` into `Vec<Event>` plus a [`JoinReport`];
+//!    [`join_captures`] runs the whole path over many files and streams the events.
+//! 6. [`summary`]: [`CaptureSummary`], the counts of many files and their join.
 //!
-//! Every anomaly is counted ([`CaptureStats`], [`IngressStats`], [`JoinReport`]); every
+//! Every anomaly is counted ([`CaptureStats`], [`IngressStats`], [`JoinReport`],
+//! [`CaptureSummary`]: typed, `Serialize`, and the many-file ones add up with `+=`); every
 //! error names the file, the byte offset and the block ([`CaptureError`]). No input panics.
 //!
 //! ## pcap-parser behaviours worked around
@@ -51,6 +55,7 @@ mod legacy;
 pub mod pcapng;
 pub mod reader;
 pub mod seq;
+pub mod summary;
 pub mod timestamp;
 
 pub use error::CaptureError;
@@ -59,10 +64,11 @@ pub use ingress::{
     capture_to_ingress, for_each_ingress, ingress_from_reader, parse_stream_mapping, CaptureConfig,
     IngressRecord, IngressStats,
 };
-pub use join::{join, join_capture, join_with, JoinReport, Joiner};
+pub use join::{join, join_capture, join_captures, join_with, JoinReport, Joiner};
 pub use reader::{
     read_capture, read_capture_from, BlockCounts, CaptureFormat, CaptureReader, CaptureStats,
     CapturedPacket, InterfaceInfo, LinkType, MAX_BLOCK_LEN,
 };
-pub use seq::{Endian, SeqSpec, SeqWidth};
+pub use seq::{Endian, SeqSource, SeqSourceKind, SeqSpec, SeqWidth};
+pub use summary::CaptureSummary;
 pub use timestamp::TsResolution;

@@ -12,6 +12,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use coalescope_timeline::Instant;
+use serde::Serialize;
 
 use crate::error::CaptureError;
 use crate::timestamp::{to_instant, TsResolution};
@@ -21,10 +22,16 @@ use crate::timestamp::{to_instant, TsResolution};
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
 /// A link-layer header type (the `LINKTYPE_*` registry of tcpdump.org).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
 pub struct LinkType(pub u32);
 
 impl LinkType {
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order
+    /// (`LINKTYPE_NULL`).
+    pub const NULL: LinkType = LinkType(0);
+    /// OpenBSD loopback: a 4-byte address family in network byte order (`LINKTYPE_LOOP`).
+    pub const LOOP: LinkType = LinkType(108);
     /// Ethernet II / 802.3 (`LINKTYPE_ETHERNET`).
     pub const ETHERNET: LinkType = LinkType(1);
     /// Raw IPv4 or IPv6, version from the first nibble (`LINKTYPE_RAW`).
@@ -40,7 +47,8 @@ impl LinkType {
 }
 
 /// Which file format a capture turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CaptureFormat {
     /// Classic libpcap format.
     Pcap {
@@ -73,10 +81,17 @@ pub struct CapturedPacket<'a> {
     pub data: &'a [u8],
     /// Byte offset in the file of the block or record holding this packet.
     pub offset: u64,
+    /// 1-based frame number in this file, as tshark's `frame.number` counts: packets,
+    /// plus the pcapng records Wireshark also lists as frames (custom blocks, copyable
+    /// or not, and systemd journal export blocks), so the numbers of packets have gaps
+    /// where those sit. Packet blocks the reader skips ([`CaptureStats::unknown_interface`],
+    /// [`CaptureStats::malformed_packet_blocks`]) get no number.
+    pub number: u64,
 }
 
-/// Blocks seen in a pcapng file, by type (pcap files count nothing here).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Blocks seen in a pcapng file, by type (pcap files count nothing here). Counts of
+/// several files add up with `+=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BlockCounts {
     /// Section header blocks (0x0a0d0d0a).
     pub shb: u64,
@@ -106,8 +121,26 @@ pub struct BlockCounts {
     pub unknown: u64,
 }
 
+impl std::ops::AddAssign<&BlockCounts> for BlockCounts {
+    fn add_assign(&mut self, other: &BlockCounts) {
+        self.shb += other.shb;
+        self.idb += other.idb;
+        self.epb += other.epb;
+        self.spb += other.spb;
+        self.pb += other.pb;
+        self.nrb += other.nrb;
+        self.isb += other.isb;
+        self.cb += other.cb;
+        self.dcb += other.dcb;
+        self.dsb += other.dsb;
+        self.sje += other.sje;
+        self.pib += other.pib;
+        self.unknown += other.unknown;
+    }
+}
+
 /// One capture interface (a pcapng IDB, or the single interface of a pcap file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InterfaceInfo {
     /// Index of its section (0 for pcap and for the first pcapng section).
     pub section: u32,
@@ -127,8 +160,9 @@ pub struct InterfaceInfo {
     pub non_monotonic: u64,
 }
 
-/// What was read and every anomaly counted while reading a capture.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What was read and every anomaly counted while reading one capture file (the
+/// interface table is the file's own; [`crate::CaptureSummary`] adds up many files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CaptureStats {
     /// The file's format; `None` only before the header was read.
     pub format: Option<CaptureFormat>,
@@ -175,6 +209,7 @@ pub(crate) struct PacketMeta {
     origlen: u32,
     data_start: usize,
     offset: u64,
+    number: u64,
 }
 
 /// Byte order of the current pcapng section or of the pcap file.
@@ -338,6 +373,7 @@ impl<R: Read> CaptureReader<R> {
             link_type,
             data: &self.buf[meta.data_start..end],
             offset: meta.offset,
+            number: meta.number,
         }))
     }
 
@@ -432,6 +468,10 @@ impl<R: Read> CaptureReader<R> {
             origlen,
             data_start,
             offset,
+            number: self.stats.packets
+                + self.stats.blocks.cb
+                + self.stats.blocks.dcb
+                + self.stats.blocks.sje,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Where a feed keeps its sequence number in the UDP payload.
+//! Where a feed keeps its sequence number in the UDP payload ([`SeqSpec`]), or, for
+//! payloads that carry none, the packet's frame number ([`SeqSource::Frame`]).
 //!
 //! ```
 //! use coalescope_capture::SeqSpec;
@@ -98,6 +99,89 @@ impl SeqSpec {
     }
 }
 
+impl SeqSpec {
+    /// The spec of `offset`, `width` bytes (1, 2, 4 or 8) and byte order `endian`
+    /// (`be` / `big` or `le` / `little`).
+    pub fn from_parts(offset: usize, width: u8, endian: &str) -> Result<Self, String> {
+        format!("{offset}:{width}:{endian}").parse()
+    }
+}
+
+/// Where each ingress record's sequence number comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeqSource {
+    /// A field of the UDP payload.
+    Payload(SeqSpec),
+    /// The packet's 1-based frame number in its capture file, as tshark's
+    /// `frame.number` ([`crate::CapturedPacket::number`]), for payloads without a
+    /// sequence number. Only
+    /// where the number comes from changes: a record is still a UDP datagram to a known
+    /// stream, so non-UDP packets keep their number but give no record, and the numbers
+    /// of a stream's records have gaps wherever other packets were interleaved.
+    Frame,
+}
+
+impl From<SeqSpec> for SeqSource {
+    fn from(spec: SeqSpec) -> Self {
+        SeqSource::Payload(spec)
+    }
+}
+
+impl SeqSource {
+    /// The source of `kind`; `spec` is used by [`SeqSourceKind::Payload`] only.
+    pub fn new(kind: SeqSourceKind, spec: SeqSpec) -> Self {
+        match kind {
+            SeqSourceKind::Payload => SeqSource::Payload(spec),
+            SeqSourceKind::Frame => SeqSource::Frame,
+        }
+    }
+}
+
+/// The name of a [`SeqSource`] without its parameters: `payload` or `frame`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SeqSourceKind {
+    /// [`SeqSource::Payload`].
+    #[default]
+    Payload,
+    /// [`SeqSource::Frame`].
+    Frame,
+}
+
+impl SeqSourceKind {
+    /// Every kind with its name.
+    pub const ALL: [(SeqSourceKind, &'static str); 2] = [
+        (SeqSourceKind::Payload, "payload"),
+        (SeqSourceKind::Frame, "frame"),
+    ];
+
+    /// The kind's name (`payload`, `frame`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SeqSourceKind::Payload => "payload",
+            SeqSourceKind::Frame => "frame",
+        }
+    }
+}
+
+impl fmt::Display for SeqSourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SeqSourceKind {
+    type Err = String;
+
+    /// `payload` or `frame` (any letter case).
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(text.trim()))
+            .map(|(kind, _)| *kind)
+            .ok_or_else(|| format!("invalid sequence source '{text}': use payload or frame"))
+    }
+}
+
 impl fmt::Display for SeqSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let endian = match self.endian {
@@ -187,6 +271,34 @@ mod tests {
         assert_eq!(
             spec(usize::MAX, SeqWidth::W8, Endian::Big).extract(&payload),
             None
+        );
+    }
+
+    #[test]
+    fn builds_specs_from_parts_and_parses_sources() {
+        assert_eq!(SeqSpec::from_parts(10, 8, "be"), Ok(SeqSpec::MOLDUDP64));
+        assert!(SeqSpec::from_parts(0, 3, "le")
+            .unwrap_err()
+            .contains("width '3'"));
+        assert_eq!("FRAME".parse::<SeqSourceKind>(), Ok(SeqSourceKind::Frame));
+        assert_eq!(
+            "payload".parse::<SeqSourceKind>(),
+            Ok(SeqSourceKind::Payload)
+        );
+        assert!("tcp"
+            .parse::<SeqSourceKind>()
+            .unwrap_err()
+            .contains("'tcp'"));
+        for (kind, name) in SeqSourceKind::ALL {
+            assert_eq!(kind.to_string(), name);
+        }
+        assert_eq!(
+            SeqSource::new(SeqSourceKind::Frame, SeqSpec::MOLDUDP64),
+            SeqSource::Frame
+        );
+        assert_eq!(
+            SeqSource::new(SeqSourceKind::Payload, SeqSpec::MOLDUDP64),
+            SeqSource::Payload(SeqSpec::MOLDUDP64)
         );
     }
 

@@ -10,7 +10,8 @@ use coalescope_timeline::Instant;
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
 /// The length of one timestamp unit of an interface (pcapng `if_tsresol`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TsResolution {
     /// One unit is 10^-n seconds (`if_tsresol` high bit clear); n is at most 19.
     Pow10(u8),

@@ -236,3 +236,95 @@ fn join_capture_streams_a_capture_file_into_events() {
         (1, 2, 1)
     );
 }
+
+#[test]
+fn join_captures_spans_files_and_counts_everything() {
+    use coalescope_capture::{
+        join_captures, parse_stream_mapping, CaptureConfig, CaptureError, SeqSource, SeqSpec,
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pcap");
+    // us_le: seq 1000, 1001, 1002; ns_be: seq 77, 78 (same destination).
+    let files = [
+        dir.join("moldudp64_us_le.pcap"),
+        dir.join("moldudp64_ns_be.pcap"),
+    ];
+    let mut strings = Strings::new();
+    let itch = strings.intern("itch");
+    let app_log = vec![
+        app(itch, 78, 1_700_000_001_000_000_011),
+        app(itch, 1001, 5),
+        app(itch, 1001, 6),
+        app(itch, 4, 9),
+    ];
+    let mut config = CaptureConfig::new(SeqSpec::MOLDUDP64);
+    config.stream_map = vec![parse_stream_mapping("233.54.12.1:26400=itch").unwrap()];
+    let mut batches = Vec::new();
+    let summary = join_captures(&files, &config, &app_log, &mut strings, |batch, s| {
+        assert_eq!(s.resolve(batch[0].stream), "itch");
+        batches.push(
+            batch
+                .iter()
+                .map(|e| (e.seq, e.t_ingress.as_nanos(), e.t_app.map(|t| t.as_nanos())))
+                .collect::<Vec<_>>(),
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        batches,
+        vec![vec![
+            (1000, 1_700_000_000_123_456_000, None),
+            (1001, 1_700_000_000_123_457_000, Some(5)),
+            (1002, 1_700_000_001_000_000_000, None),
+            (77, 1_700_000_000_999_999_999, None),
+            (
+                78,
+                1_700_000_001_000_000_001,
+                Some(1_700_000_001_000_000_011)
+            ),
+        ]]
+    );
+    assert_eq!(
+        (
+            summary.files,
+            summary.packets,
+            summary.udp_records,
+            summary.skipped
+        ),
+        (2, 5, 5, 0)
+    );
+    let j = &summary.join;
+    assert_eq!(
+        (j.events, j.matched, j.undelivered, j.app_without_capture),
+        (5, 2, 3, 1)
+    );
+    assert_eq!((j.app_duplicates, j.negative_delay), (1, 1));
+
+    // Frame numbers: seq 1, 2, 3 in file order; refused over two files.
+    let mut frames = Vec::new();
+    let one = join_captures(
+        &files[..1],
+        &CaptureConfig::new(SeqSource::Frame),
+        &[],
+        &mut strings,
+        |batch, _| {
+            frames.extend(batch.iter().map(|e| e.seq));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(frames, vec![1, 2, 3]);
+    assert_eq!(one.join.undelivered, 3);
+    let err = join_captures(
+        &files,
+        &CaptureConfig::new(SeqSource::Frame),
+        &[],
+        &mut strings,
+        |_, _| Ok(()),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        CaptureError::FrameNumbersAcrossFiles { files: 2 }
+    ));
+}

@@ -399,3 +399,48 @@ fn testdata_files_match_their_builders_and_read_from_disk() {
     assert_eq!(records[2].t_ingress, Instant(1_700_000_001_000_000_000));
     assert_eq!(stats.capture.packets, 3);
 }
+
+#[test]
+fn loopback_link_types_decode_by_address_family() {
+    use coalescope_capture::{decode_udp, LinkType, NotUdp};
+    let ip = ipv4(
+        Ipv4Addr::new(127, 0, 0, 1),
+        Ipv4Addr::new(127, 0, 0, 2),
+        17,
+        (0, false),
+        &udp(1111, 2222, &[7; 9]),
+    );
+    let ip6 = ipv6(
+        Ipv6Addr::LOCALHOST,
+        Ipv6Addr::LOCALHOST,
+        17,
+        &udp(1, 5000, &[1, 2]),
+    );
+    let with = |family: [u8; 4], packet: &[u8]| {
+        let mut v = family.to_vec();
+        v.extend_from_slice(packet);
+        v
+    };
+    // NULL: AF_INET in either host byte order; AF_INET6 as FreeBSD (28) writes it.
+    for family in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+        let data = with(family, &ip);
+        let d = decode_udp(LinkType::NULL, &data).unwrap();
+        assert_eq!(d.dst, "127.0.0.2:2222".parse::<SocketAddr>().unwrap());
+        assert_eq!(d.payload, &[7; 9]);
+    }
+    let data = with([28, 0, 0, 0], &ip6);
+    let d = decode_udp(LinkType::NULL, &data).unwrap();
+    assert_eq!(d.dst, "[::1]:5000".parse::<SocketAddr>().unwrap());
+    // LOOP: network byte order only.
+    assert!(decode_udp(LinkType::LOOP, &with([0, 0, 0, 2], &ip)).is_ok());
+    assert_eq!(
+        decode_udp(LinkType::LOOP, &with([2, 0, 0, 0], &ip)),
+        Err(NotUdp::NotIp)
+    );
+    // An unknown family (AF_APPLETALK = 16) is not IP; a short header is malformed.
+    assert_eq!(
+        decode_udp(LinkType::NULL, &with([16, 0, 0, 0], &ip)),
+        Err(NotUdp::NotIp)
+    );
+    assert_eq!(decode_udp(LinkType::NULL, &[2, 0]), Err(NotUdp::Malformed));
+}

@@ -28,6 +28,8 @@ enum Command {
     Model(cmd::model::Args),
     /// Distortion metrics (MDDR, BDC, DBC, CTE, DCCD) over timelines or packet captures.
     Analyze(Box<cmd::analyze::Args>),
+    /// Join packet captures with an application log into an `events` table (CSV/Parquet).
+    Join(cmd::join::Args),
     /// Run the built-in scenario through the simulator and the analytics, and explain.
     Demo(cmd::demo::Args),
     /// UDP traffic generator whose payload carries seq and send time.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => cmd::sim::run(a),
         Command::Model(a) => cmd::model::run(a),
         Command::Analyze(a) => cmd::analyze::run(*a),
+        Command::Join(a) => cmd::join::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Blast(a) => cmd::blast::run(a),
         Command::Probe(a) => cmd::probe::run(a),

@@ -188,6 +188,29 @@ pub struct Anomalies {
     /// Records skipped because an instant lies beyond ±2^62 ns (about ±146 years around
     /// the clock origin): window and interval arithmetic would overflow there.
     pub instant_out_of_range: u64,
+    /// The capture's anomalies when the events came from a capture joined with an app
+    /// log (`analyze --pcap`); serialized flat beside the others, absent when `None`.
+    #[serde(flatten)]
+    pub capture: Option<CaptureAnomalies>,
+}
+
+/// Anomalies of a capture joined with an application log. Metrics does not depend on the
+/// capture crate, so the caller fills this from the capture's summary
+/// (`coalescope_capture::CaptureSummary`) field by field and sets
+/// [`Anomalies::capture`] in the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureAnomalies {
+    /// App records whose (stream, seq) is not in the capture (not analyzed).
+    pub app_without_capture: u64,
+    /// Capture packets without an app record (analyzed as undelivered).
+    pub capture_without_app: u64,
+    /// Capture packets repeating an earlier (stream, seq) (dropped before analysis).
+    pub duplicate_capture_seq: u64,
+    /// App records repeating an earlier (stream, seq) (ignored).
+    pub duplicate_app_seq: u64,
+    /// Anomalies of reading and decoding the capture (truncated or malformed packets,
+    /// timestamps going backwards, fragments, short payloads, ...).
+    pub capture_anomalies: u64,
 }
 
 /// One md group (the `groups` list).

@@ -79,7 +79,8 @@ pub mod seqset;
 pub mod windows;
 
 pub use analyzer::{
-    Analyzer, Anomalies, Counts, CouplingRow, FeatureRow, GroupKey, GroupRow, IntervalRow, Report,
+    Analyzer, Anomalies, CaptureAnomalies, Counts, CouplingRow, FeatureRow, GroupKey, GroupRow,
+    IntervalRow, Report,
 };
 pub use config::{Config, ConfigError, ConfigReport, GroupBy};
 pub use cost::{horizon_label, CostRow, CostStrategyRow, Cte, TauCost, Taus};

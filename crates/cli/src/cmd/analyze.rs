@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use coalescope_capture::{
-    for_each_ingress, parse_stream_mapping, CaptureConfig, JoinReport, Joiner, SeqSpec,
+    join_captures, parse_stream_mapping, CaptureConfig, CaptureSummary, SeqSource, SeqSourceKind,
+    SeqSpec,
 };
-use coalescope_metrics::{Analyzer, Config, GroupBy, HighBdc, Report};
+use coalescope_metrics::{Analyzer, CaptureAnomalies, Config, GroupBy, HighBdc, Report};
 use coalescope_timeline::io::load_events;
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
 
 use crate::ingest::{self, Inputs};
 use crate::rows::write_rows;
@@ -71,6 +73,21 @@ pub struct CaptureArgs {
     /// The application log: an `events` table holding `t_app_ns`, joined by (stream, seq).
     #[arg(long, value_name = "FILE")]
     pub app_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: CaptureFlags,
+}
+
+/// How a capture's packets become ingress records: the sequence number and the stream
+/// names (shared by `analyze --pcap` and `join`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CaptureFlags {
+    /// Where each packet's sequence number comes from: `payload` (the field given by
+    /// --seq-offset/--seq-width/--seq-endian) or `frame` (the packet's 1-based frame number
+    /// in its file, like tshark's frame.number, for payloads that carry none; one capture
+    /// file only; the seq flags are then unused). Either way only UDP datagrams of a known
+    /// stream become records.
+    #[arg(long, default_value = "payload", value_name = "payload|frame")]
+    pub seq_source: SeqSourceKind,
     /// Byte offset of the sequence number in the UDP payload (MoldUDP64: 10).
     #[arg(long, default_value_t = 0)]
     pub seq_offset: usize,
@@ -84,6 +101,21 @@ pub struct CaptureArgs {
     /// destinations are skipped and counted; otherwise the stream is "ADDR:PORT".
     #[arg(long = "stream-map", value_name = "ADDR:PORT=NAME")]
     pub stream_map: Vec<String>,
+}
+
+impl CaptureFlags {
+    /// The capture configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<CaptureConfig> {
+        let spec = SeqSpec::from_parts(self.seq_offset, self.seq_width, &self.seq_endian)
+            .map_err(|e| anyhow::anyhow!("--seq-offset/--seq-width/--seq-endian: {e}"))?;
+        let mut config = CaptureConfig::new(SeqSource::new(self.seq_source, spec));
+        for m in &self.stream_map {
+            config
+                .stream_map
+                .push(parse_stream_mapping(m).map_err(|e| anyhow::anyhow!("--stream-map: {e}"))?);
+        }
+        Ok(config)
+    }
 }
 
 /// Metric parameters shared by `analyze` and `demo`.
@@ -201,10 +233,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(feed_captures(&args.capture, &mut analyzer, &mut strings)?)
     };
     ingest::feed(&inputs, &mut analyzer, &mut strings)?;
-    let report = analyzer.finish(&strings);
+    let mut report = analyzer.finish(&strings);
     if report.counts.md + report.counts.ctl == 0 {
-        bail!("no usable events in the input (the files hold no events, or no capture packet was usable)");
+        match &capture {
+            Some(c) => bail!(
+                "no usable events in the input: the captures gave none ({}){}",
+                c.describe(),
+                if args.events.is_empty() {
+                    ""
+                } else {
+                    ", and the events files hold none"
+                }
+            ),
+            None => bail!("no usable events in the input: the events files hold none"),
+        }
     }
+    report.anomalies.capture = capture.as_ref().map(capture_anomalies);
     if let Some(path) = &args.out {
         write_rows(path, &report.groups)
             .with_context(|| format!("writing groups to {}", path.display()))?;
@@ -218,27 +262,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing features to {}", path.display()))?;
     }
     if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        if let (Some(cap), Some(obj)) = (&capture, value.as_object_mut()) {
-            if let Some(anomalies) = obj.get_mut("anomalies").and_then(|a| a.as_object_mut()) {
-                anomalies.insert(
-                    "app_without_capture".into(),
-                    cap.join.app_without_capture.into(),
-                );
-                anomalies.insert("capture_without_app".into(), cap.join.undelivered.into());
-                anomalies.insert(
-                    "duplicate_capture_seq".into(),
-                    cap.join.capture_duplicates.into(),
-                );
-                anomalies.insert("duplicate_app_seq".into(), cap.join.app_duplicates.into());
-                anomalies.insert("capture_anomalies".into(), cap.anomalies.into());
-            }
-            obj.insert("capture".into(), cap.to_json());
-        }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        let output = AnalyzeOutput {
+            report: &report,
+            capture: capture.as_ref(),
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         if let Some(cap) = &capture {
-            print!("{}", cap.render());
+            print!("{}", render_capture(cap));
         }
         print!("{}", render_report(&report));
     }
@@ -387,63 +418,54 @@ pub fn render_report(report: &Report) -> String {
     out
 }
 
-/// What reading and joining the captures found.
-struct CaptureSummary {
-    files: usize,
-    packets: u64,
-    records: u64,
-    skipped: u64,
-    anomalies: u64,
-    detail: Vec<(&'static str, u64)>,
-    join: JoinReport,
+/// The `analyze --json` object: the report, plus the capture summary when captures
+/// were read.
+#[derive(Serialize)]
+struct AnalyzeOutput<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<&'a CaptureSummary>,
 }
 
-impl CaptureSummary {
-    fn to_json(&self) -> serde_json::Value {
-        let mut obj = serde_json::Map::new();
-        obj.insert("files".into(), self.files.into());
-        obj.insert("packets".into(), self.packets.into());
-        obj.insert("udp_records".into(), self.records.into());
-        obj.insert("skipped".into(), self.skipped.into());
-        for (k, v) in &self.detail {
-            obj.insert((*k).into(), (*v).into());
-        }
-        let j = &self.join;
-        obj.insert("matched".into(), j.matched.into());
-        obj.insert("app_records".into(), j.app_records.into());
-        obj.insert("undelivered".into(), j.undelivered.into());
-        obj.insert("app_without_capture".into(), j.app_without_capture.into());
-        obj.insert("negative_delay".into(), j.negative_delay.into());
-        serde_json::Value::Object(obj)
+/// The report's view of the capture anomalies (metrics does not depend on capture).
+fn capture_anomalies(c: &CaptureSummary) -> CaptureAnomalies {
+    CaptureAnomalies {
+        app_without_capture: c.join.app_without_capture,
+        capture_without_app: c.join.undelivered,
+        duplicate_capture_seq: c.join.capture_duplicates,
+        duplicate_app_seq: c.join.app_duplicates,
+        capture_anomalies: c.anomalies,
     }
+}
 
-    fn render(&self) -> String {
-        let j = &self.join;
-        let mut out = format!(
-            "Capture: {} file(s), {} packets, {} UDP records; joined {} with the app log \
-             ({} app records): {} never delivered, {} app records without a capture packet\n",
-            self.files,
-            self.packets,
-            self.records,
-            j.matched,
-            j.app_records,
-            j.undelivered,
-            j.app_without_capture
-        );
-        let nonzero: Vec<String> = self
-            .detail
-            .iter()
-            .filter(|(_, v)| *v > 0)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !nonzero.is_empty() {
-            out.push_str(&format!(
-                "Capture anomalies and skips: {}\n",
-                nonzero.join(", ")
-            ));
-        }
-        out
+/// The human form of a capture summary: totals, the join, and non-zero causes.
+pub fn render_capture(c: &CaptureSummary) -> String {
+    let j = &c.join;
+    let mut out = format!(
+        "Capture: {} file(s), {} packets, {} UDP records; joined {} with the app log \
+         ({} app records): {} never delivered, {} app records without a capture packet\n",
+        c.files,
+        c.packets,
+        c.udp_records,
+        j.matched,
+        j.app_records,
+        j.undelivered,
+        j.app_without_capture
+    );
+    let nonzero: Vec<String> = c
+        .causes()
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !nonzero.is_empty() {
+        out.push_str(&format!(
+            "Capture anomalies and skips: {}\n",
+            nonzero.join(", ")
+        ));
     }
+    out
 }
 
 /// Read every capture, join it with the app log by (stream, seq), and feed the events.
@@ -455,79 +477,21 @@ fn feed_captures(
     let Some(app_log) = &args.app_log else {
         bail!("--pcap needs --app-log FILE (the events table holding t_app_ns)");
     };
-    let spec = format!("{}:{}:{}", args.seq_offset, args.seq_width, args.seq_endian);
-    let seq: SeqSpec = spec
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--seq-offset/--seq-width/--seq-endian: {e}"))?;
-    let mut config = CaptureConfig::new(seq);
-    for m in &args.stream_map {
-        config
-            .stream_map
-            .push(parse_stream_mapping(m).map_err(|e| anyhow::anyhow!("--stream-map: {e}"))?);
-    }
+    let config = args.flags.config()?;
     let app_events = load_events(app_log, strings)
         .with_context(|| format!("reading the app log {}", app_log.display()))?;
-    let mut joiner = Joiner::new(&app_events);
-    let mut summary = CaptureSummary {
-        files: args.pcap.len(),
-        packets: 0,
-        records: 0,
-        skipped: 0,
-        anomalies: 0,
-        detail: Vec::new(),
-        join: JoinReport::default(),
-    };
-    let mut totals = [0u64; 11];
     let bar = ingest::progress("capture");
-    for path in &args.pcap {
-        let stats = for_each_ingress(path, &config, strings, |record| {
-            if let Some(event) = joiner.push(record) {
-                analyzer.update_event(&event);
-            }
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-        })
-        .with_context(|| format!("reading capture {}", path.display()))?;
-        summary.packets += stats.capture.packets;
-        summary.records += stats.records;
-        summary.skipped += stats.skipped();
-        summary.anomalies += stats.anomalies();
-        let c = &stats.capture;
-        let add = [
-            c.truncated,
-            c.non_monotonic,
-            c.unknown_interface,
-            c.malformed_packet_blocks,
-            stats.no_timestamp,
-            stats.unsupported_link_type,
-            stats.not_ip + stats.not_udp,
-            stats.fragments,
-            stats.malformed_headers,
-            stats.unmapped_destination,
-            stats.short_payload,
-        ];
-        for (t, a) in totals.iter_mut().zip(add) {
-            *t += a;
+    let summary = join_captures(&args.pcap, &config, &app_events, strings, |batch, _| {
+        for event in batch {
+            analyzer.update_event(event);
         }
-    }
+        if let Some(b) = &bar {
+            b.inc(batch.len() as u64);
+        }
+        Ok(())
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let names = [
-        "truncated_packets",
-        "non_monotonic_timestamps",
-        "unknown_interface",
-        "malformed_packet_blocks",
-        "no_timestamp",
-        "unsupported_link_type",
-        "not_udp",
-        "ip_fragments",
-        "malformed_headers",
-        "unmapped_destination",
-        "short_payload",
-    ];
-    summary.detail = names.into_iter().zip(totals).collect();
-    summary.join = joiner.finish();
     Ok(summary)
 }

@@ -3,6 +3,7 @@ pub mod analyze;
 pub mod audit;
 pub mod blast;
 pub mod demo;
+pub mod join;
 pub mod model;
 pub mod nic;
 pub mod probe;
