@@ -29,7 +29,7 @@ pub use parse::{
     TaskTimes,
 };
 
-use crate::audit::{FsError, HostFs};
+use crate::hostfs::{FsError, HostFs};
 use std::collections::HashMap;
 use std::io::Write;
 
