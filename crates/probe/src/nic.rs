@@ -637,7 +637,10 @@ mod tests {
         assert!(v["coalesce"].is_null());
         assert_eq!(v["coalesce_errno"], 95);
         let reason = v["coalesce_error"].as_str().unwrap();
-        assert!(reason.starts_with("ethtool netlink COALESCE_GET on lo: the kernel said EOPNOTSUPP"), "{reason}");
+        assert!(
+            reason.starts_with("ethtool netlink COALESCE_GET on lo: the kernel said EOPNOTSUPP"),
+            "{reason}"
+        );
         assert_eq!(v["knobs"]["gro_flush_timeout"], 20_000);
 
         // A failure without an errno (transport trouble) keeps the reason, errno null.
@@ -651,7 +654,10 @@ mod tests {
         };
         let v = serde_json::to_value(&transport).unwrap();
         assert!(v["coalesce_errno"].is_null());
-        assert_eq!(v["coalesce_error"], "ethtool netlink on eth0: socket closed");
+        assert_eq!(
+            v["coalesce_error"],
+            "ethtool netlink on eth0: socket closed"
+        );
 
         let mut c = Coalesce::new();
         c.set(Param::RxUsecs, 50);

@@ -195,7 +195,10 @@ impl std::fmt::Display for PolicyKind {
 
 /// A policy name that is neither a [`PolicyKind`] name nor an alias of one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy {written:?}: expected one of {}", PolicyKind::accepted_names())]
+#[error(
+    "unknown policy {written:?}: expected one of {}",
+    PolicyKind::accepted_names()
+)]
 pub struct UnknownPolicy {
     /// The name as written.
     pub written: String,

@@ -10,7 +10,10 @@ use crate::scenario::{ArrivalConfig, StreamConfig};
 /// Loads the arrival instants (ns) of a replay stream: sorted, scaled by `speed` around
 /// the first instant and, when `rebase`, shifted so the first arrival is at `start`. A
 /// synthetic stream has none.
-pub(crate) fn load(stream: &StreamConfig, start: Instant) -> Result<(Vec<i64>, Template), SimError> {
+pub(crate) fn load(
+    stream: &StreamConfig,
+    start: Instant,
+) -> Result<(Vec<i64>, Template), SimError> {
     let start_ns = start.as_nanos();
     let err = |path: &std::path::Path, message: String| SimError::Replay {
         stream: stream.name.clone(),

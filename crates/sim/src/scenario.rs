@@ -626,7 +626,11 @@ impl ScenarioSpec {
         let old = std::mem::take(&mut self.nic);
         self.nic = NicSpec {
             policy: Some(kind.name().to_string()),
-            mode: if kind.has_timer_mode() { old.mode } else { None },
+            mode: if kind.has_timer_mode() {
+                old.mode
+            } else {
+                None
+            },
             ring_size: old.ring_size,
             ..NicSpec::default()
         };
@@ -816,12 +820,7 @@ fn validate_stream(
             ArrivalConfig::Periodic {
                 period: Duration(period_ns),
                 jitter: Duration(int_in(&a("jitter_ns"), *jitter_ns, 0, period_ns)?),
-                phase: Duration(int_in(
-                    &a("phase_ns"),
-                    *phase_ns,
-                    0,
-                    1_000_000_000_000_000,
-                )?),
+                phase: Duration(int_in(&a("phase_ns"), *phase_ns, 0, 1_000_000_000_000_000)?),
             }
         }
         ArrivalSpec::Replay {
@@ -1319,7 +1318,10 @@ rx_frames = 0
                 "{ kind = \"periodic\", period_ns = 50000, jitter_ns = 10, phase_ns = 1000 }",
             )
             .replace("seed = 7", "seed = 7\nstart_ns = -5")
-            .replace("policy = \"ethtool\"", "policy = \"deferral\"\ngro_flush_timeout_ns = 20000")
+            .replace(
+                "policy = \"ethtool\"",
+                "policy = \"deferral\"\ngro_flush_timeout_ns = 20000",
+            )
             + "[host]\nirq_cost_ns = 1200\nksoftirqd_delay_ns = 7\n";
         let s = Scenario::from_toml_str(&text, None).unwrap();
         assert_eq!(s.start(), Instant(-5));

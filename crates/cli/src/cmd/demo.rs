@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use coalescope_metrics::{Config, Report};
-use coalescope_sim::{simulate, PolicyConfig, PolicyKind, Scenario, ScenarioSpec, SimOutput, Summary};
+use coalescope_sim::{
+    simulate, PolicyConfig, PolicyKind, Scenario, ScenarioSpec, SimOutput, Summary,
+};
 use coalescope_timeline::io::{write_events, write_orders};
 use coalescope_timeline::{Duration, EventKind, Order, Side, Timeline};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};

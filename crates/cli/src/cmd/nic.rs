@@ -2,8 +2,8 @@
 //! knobs, and sample host counters (`nic sample`).
 
 use anyhow::{bail, Context};
-use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::counters::{self, Sources};
+use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::nic::{self, knobs, Backend, Change, Knob, NicState, Param, Request};
 use comfy_table::Table;
 use std::path::PathBuf;

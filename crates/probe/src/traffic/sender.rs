@@ -1,11 +1,11 @@
 //! The paced UDP sender, with optional kernel TX software timestamps.
 
 use super::schedule::Schedule;
-use crate::wire::{encode_header, realtime_ns, HEADER_BYTES};
 use crate::receiver::cmsg::parse_ancillary;
 use crate::receiver::pin_current_thread;
 use crate::receiver::stats::{summarize, LatencySummary};
 use crate::sys::socket::{recv_msg, set_int_option, RecvSlot};
+use crate::wire::{encode_header, realtime_ns, HEADER_BYTES};
 use nix::errno::Errno;
 use serde::Serialize;
 use std::net::{SocketAddr, UdpSocket};
