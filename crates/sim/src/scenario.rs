@@ -636,6 +636,20 @@ impl ScenarioSpec {
         };
     }
 
+    /// Replaces the streams by one Poisson market-data stream "md" at `rate_per_s`
+    /// (validated like any other rate).
+    pub fn use_poisson_stream(&mut self, rate_per_s: f64) {
+        self.streams = vec![StreamSpec {
+            name: "md".to_string(),
+            kind: None,
+            queue: None,
+            packet_bytes: None,
+            symbol: None,
+            venue: None,
+            arrivals: ArrivalSpec::Poisson { rate_per_s },
+        }];
+    }
+
     /// Replaces `[host]` by the ideal preset: every cost 0.
     pub fn use_ideal_host(&mut self) {
         self.host = Some(HostSpec {
@@ -1284,6 +1298,27 @@ rx_frames = 0
         spec.set_policy(PolicyKind::Throttle);
         let e = spec.validate(None).unwrap_err().to_string();
         assert!(e.contains("nic.max_interrupts_per_s"), "{e}");
+    }
+
+    #[test]
+    fn poisson_override_replaces_every_stream() {
+        let mut spec = ScenarioSpec::default_spec();
+        assert!(spec.streams.len() > 1);
+        spec.use_poisson_stream(123_000.0);
+        let s = spec.validate(None).unwrap();
+        assert_eq!(s.streams().len(), 1);
+        assert_eq!(s.streams()[0].name, "md");
+        assert_eq!(s.streams()[0].kind, EventKind::Md);
+        assert_eq!(s.streams()[0].queue, 0);
+        assert_eq!(
+            s.streams()[0].arrivals,
+            ArrivalConfig::Poisson {
+                rate_per_s: 123_000.0
+            }
+        );
+        spec.use_poisson_stream(-1.0);
+        let e = spec.validate(None).unwrap_err().to_string();
+        assert!(e.contains("stream[0].arrivals.rate_per_s"), "{e}");
     }
 
     #[test]

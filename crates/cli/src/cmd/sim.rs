@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coalescope_sim::scenario::{ArrivalSpec, StreamSpec};
 use coalescope_sim::{simulate, PolicyKind, ScenarioSpec, SimOutput, Summary};
 use coalescope_timeline::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -141,15 +140,7 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
         spec.packets = Some(i64::try_from(packets).unwrap_or(i64::MAX));
     }
     if let Some(rate) = args.rate {
-        spec.streams = vec![StreamSpec {
-            name: "md".to_string(),
-            kind: None,
-            queue: None,
-            packet_bytes: None,
-            symbol: None,
-            venue: None,
-            arrivals: ArrivalSpec::Poisson { rate_per_s: rate },
-        }];
+        spec.use_poisson_stream(rate);
     }
     if let Some(policy) = args.policy {
         spec.set_policy(policy);
