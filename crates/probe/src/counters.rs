@@ -64,7 +64,7 @@ pub struct Sources {
     pub softnet: bool,
     /// /sys/class/net/*/statistics/*.
     pub netdev: bool,
-    /// /proc/<pid>/stat of every ksoftirqd/N.
+    /// `/proc/<pid>/stat` of every ksoftirqd/N.
     pub ksoftirqd: bool,
 }
 
