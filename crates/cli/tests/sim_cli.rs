@@ -260,3 +260,34 @@ fn policy_flag_switches_policy_of_the_default_scenario() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nic.max_interrupts_per_s"));
 }
+
+#[test]
+fn policy_aliases_come_from_the_simulator_and_unknown_names_list_the_accepted_ones() {
+    // `adaptive-rx` is an alias of adaptive (case-insensitive); net_dim starts at 8 µs.
+    let v = json_of(&sim(&[
+        "--policy",
+        "Adaptive-RX",
+        "--packets",
+        "2000",
+        "--json",
+    ]));
+    assert_eq!(v["scenario"]["policy"], "adaptive");
+    assert_eq!(v["scenario"]["timer_ns"], 8_000);
+    // nvme takes no timer mode: switching to it drops the default scenario's `mode = "eqe"`
+    // instead of failing with "nic.mode does not apply".
+    let v = json_of(&sim(&["--policy", "nvme", "--packets", "2000", "--json"]));
+    assert_eq!(v["scenario"]["policy"], "nvme");
+    assert_eq!(v["scenario"]["timer_ns"], 0);
+    // The host serializes with the scenario's `_ns` keys.
+    let v = json_of(&sim(&["--ideal-host", "--packets", "2000", "--json"]));
+    assert_eq!(v["scenario"]["host"]["irq_cost_ns"], 0);
+    assert_eq!(v["scenario"]["host"]["ksoftirqd_delay_ns"], 0);
+    assert_eq!(v["scenario"]["timer_ns"], 50_000);
+    let out = sim(&["--policy", "magic"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown policy \"magic\": expected one of ethtool, adaptive, throttle, nvme, virtio, deferral, none"),
+        "{err}"
+    );
+}

@@ -16,9 +16,7 @@
 //! - per NIC: adaptive-rx on or rx-usecs > 0 warn; gro_flush_timeout > 0 warns;
 //!   napi_defer_hard_irqs > 0 without gro_flush_timeout is info (it has no effect).
 
-pub mod hostfs;
-
-pub use hostfs::{format_cpu_list, parse_cpu_list, FsError, HostFs};
+pub use crate::hostfs::{format_cpu_list, parse_cpu_list, FsError, HostFs};
 
 use crate::nic::{Coalesce, Param};
 use serde::Serialize;

@@ -29,7 +29,7 @@ pub use parse::{
     TaskTimes,
 };
 
-use crate::audit::{FsError, HostFs};
+use crate::hostfs::{FsError, HostFs};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -64,7 +64,7 @@ pub struct Sources {
     pub softnet: bool,
     /// /sys/class/net/*/statistics/*.
     pub netdev: bool,
-    /// /proc/<pid>/stat of every ksoftirqd/N.
+    /// `/proc/<pid>/stat` of every ksoftirqd/N.
     pub ksoftirqd: bool,
 }
 

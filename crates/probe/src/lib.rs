@@ -8,7 +8,9 @@
 
 pub mod audit;
 pub mod counters;
+pub mod hostfs;
 pub mod nic;
 pub mod receiver;
 pub mod sys;
 pub mod traffic;
+pub mod wire;

@@ -18,7 +18,7 @@ pub use knobs::{read_knobs, write_knob, Knob, Knobs};
 pub use netlink::{CoalesceReply, EthtoolSocket, KernelError, TransportError};
 pub use params::{Coalesce, Param};
 
-use crate::audit::{FsError, HostFs};
+use crate::hostfs::{FsError, HostFs};
 use crate::sys::ethtool::{self as ioctl, EthtoolCoalesce, IoctlError};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,20 @@ pub enum NicError {
         /// Why.
         reason: String,
     },
+}
+
+impl NicError {
+    /// The kernel's errno, for a refused netlink request or a failed ioctl.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NicError::Kernel { errno, .. } => Some(*errno),
+            NicError::Ioctl {
+                error: IoctlError::Ioctl(errno),
+                ..
+            } => Some(*errno as i32),
+            _ => None,
+        }
+    }
 }
 
 impl From<FsError> for NicError {
@@ -320,43 +334,50 @@ pub fn set_coalesce(
 }
 
 /// Everything `show` reports about a device.
-#[derive(Debug, Serialize)]
+///
+/// Serialized with the keys `iface`, `coalesce` (null when unreadable), `coalesce_error`
+/// (the reason, or null), `coalesce_errno` (the kernel's errno, when it gave one) and
+/// `knobs`.
+#[derive(Debug)]
 pub struct NicState {
     /// Interface.
     pub iface: String,
-    /// Coalescing, when it could be read.
-    pub coalesce: Option<CoalesceState>,
-    /// Why coalescing could not be read (the kernel's words included).
-    pub coalesce_error: Option<String>,
-    /// errno of that failure, when the kernel gave one (95 = EOPNOTSUPP).
-    pub coalesce_errno: Option<i32>,
+    /// Coalescing, or why it could not be read (the kernel's words included).
+    pub coalesce: Result<CoalesceState, NicError>,
     /// The software knobs.
     pub knobs: Knobs,
+}
+
+impl NicState {
+    /// errno of the failed coalescing read, when the kernel gave one (95 = EOPNOTSUPP).
+    pub fn coalesce_errno(&self) -> Option<i32> {
+        self.coalesce.as_ref().err().and_then(NicError::errno)
+    }
+}
+
+impl Serialize for NicState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = serializer.serialize_struct("NicState", 5)?;
+        st.serialize_field("iface", &self.iface)?;
+        st.serialize_field("coalesce", &self.coalesce.as_ref().ok())?;
+        st.serialize_field(
+            "coalesce_error",
+            &self.coalesce.as_ref().err().map(ToString::to_string),
+        )?;
+        st.serialize_field("coalesce_errno", &self.coalesce_errno())?;
+        st.serialize_field("knobs", &self.knobs)?;
+        st.end()
+    }
 }
 
 /// Read coalescing (errors kept, not fatal) and the knobs of `iface`.
 pub fn read_state(fs: &HostFs, iface: &str, backend: Backend) -> Result<NicState, NicError> {
     check_name(iface)?;
     let knobs = read_knobs(fs, iface);
-    let (coalesce, coalesce_error, coalesce_errno) = match get_coalesce(iface, backend) {
-        Ok(c) => (Some(c), None, None),
-        Err(e) => {
-            let errno = match &e {
-                NicError::Kernel { errno, .. } => Some(*errno),
-                NicError::Ioctl {
-                    error: IoctlError::Ioctl(errno),
-                    ..
-                } => Some(*errno as i32),
-                _ => None,
-            };
-            (None, Some(e.to_string()), errno)
-        }
-    };
     Ok(NicState {
         iface: iface.to_string(),
-        coalesce,
-        coalesce_error,
-        coalesce_errno,
+        coalesce: get_coalesce(iface, backend),
         knobs,
     })
 }
@@ -397,14 +418,14 @@ pub fn plan(state: &NicState, req: &Request) -> Result<Vec<Change>, NicError> {
     let mut changes = Vec::new();
     for (p, new) in req.coalesce.iter() {
         let current = match &state.coalesce {
-            None => {
+            Err(e) => {
                 return Err(NicError::CoalesceUnavailable {
                     iface: iface.clone(),
                     param: p,
-                    reason: state.coalesce_error.clone().unwrap_or_default(),
+                    reason: e.to_string(),
                 })
             }
-            Some(c) => c,
+            Ok(c) => c,
         };
         let old = current.reply.coalesce.get(p);
         if old.is_none() {
@@ -459,6 +480,7 @@ pub fn apply(
         if state
             .coalesce
             .as_ref()
+            .ok()
             .and_then(|c| c.reply.coalesce.get(p))
             != Some(v)
         {
@@ -467,7 +489,7 @@ pub fn apply(
     }
     if !coalesce.is_empty() {
         let backend = match (backend, state.coalesce.as_ref().map(|c| c.backend)) {
-            (Backend::Auto, Some(UsedBackend::Ioctl)) => Backend::Ioctl,
+            (Backend::Auto, Ok(UsedBackend::Ioctl)) => Backend::Ioctl,
             (b, _) => b,
         };
         set_coalesce(&state.iface, backend, &coalesce)?;
@@ -500,8 +522,12 @@ impl Saved {
         knobs.errors.clear();
         Saved {
             iface: state.iface.clone(),
-            backend: state.coalesce.as_ref().map(|c| c.backend),
-            coalesce: state.coalesce.as_ref().map(|c| c.reply.coalesce.clone()),
+            backend: state.coalesce.as_ref().ok().map(|c| c.backend),
+            coalesce: state
+                .coalesce
+                .as_ref()
+                .ok()
+                .map(|c| c.reply.coalesce.clone()),
             knobs,
         }
     }
@@ -581,5 +607,83 @@ mod tests {
         );
         assert!(kernel(libc::ENODEV, None, None)
             .ends_with("there is no interface eth0 in this network namespace"));
+    }
+
+    fn knobs() -> Knobs {
+        Knobs {
+            gro_flush_timeout: Some(20_000),
+            napi_defer_hard_irqs: None,
+            threaded: None,
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn state_serializes_the_result_as_value_or_reason_and_errno() {
+        let refused = NicState {
+            iface: "lo".into(),
+            coalesce: Err(NicError::Kernel {
+                iface: "lo".into(),
+                op: "ethtool netlink COALESCE_GET",
+                errno: libc::EOPNOTSUPP,
+                message: None,
+                attr: None,
+            }),
+            knobs: knobs(),
+        };
+        assert_eq!(refused.coalesce_errno(), Some(95));
+        let v: serde_json::Value = serde_json::to_value(&refused).unwrap();
+        assert_eq!(v["iface"], "lo");
+        assert!(v["coalesce"].is_null());
+        assert_eq!(v["coalesce_errno"], 95);
+        let reason = v["coalesce_error"].as_str().unwrap();
+        assert!(
+            reason.starts_with("ethtool netlink COALESCE_GET on lo: the kernel said EOPNOTSUPP"),
+            "{reason}"
+        );
+        assert_eq!(v["knobs"]["gro_flush_timeout"], 20_000);
+
+        // A failure without an errno (transport trouble) keeps the reason, errno null.
+        let transport = NicState {
+            coalesce: Err(NicError::Netlink {
+                iface: "eth0".into(),
+                detail: "socket closed".into(),
+            }),
+            iface: "eth0".into(),
+            knobs: knobs(),
+        };
+        let v = serde_json::to_value(&transport).unwrap();
+        assert!(v["coalesce_errno"].is_null());
+        assert_eq!(
+            v["coalesce_error"],
+            "ethtool netlink on eth0: socket closed"
+        );
+
+        let mut c = Coalesce::new();
+        c.set(Param::RxUsecs, 50);
+        let read = NicState {
+            iface: "eth0".into(),
+            coalesce: Ok(CoalesceState {
+                backend: UsedBackend::Ioctl,
+                reply: CoalesceReply {
+                    coalesce: c,
+                    ..Default::default()
+                },
+            }),
+            knobs: knobs(),
+        };
+        assert_eq!(read.coalesce_errno(), None);
+        let v = serde_json::to_value(&read).unwrap();
+        assert!(v["coalesce_error"].is_null() && v["coalesce_errno"].is_null());
+        assert_eq!(v["coalesce"]["backend"], "ioctl");
+        assert_eq!(
+            v["coalesce"],
+            serde_json::to_value(read.coalesce.as_ref().unwrap()).unwrap()
+        );
+        // Planning a coalescing change on an unreadable device names the read failure.
+        let mut req = Request::default();
+        req.coalesce.set(Param::RxUsecs, 0);
+        let e = plan(&refused, &req).unwrap_err().to_string();
+        assert!(e.starts_with("cannot change rx-usecs on lo: reading its coalescing failed: ethtool netlink COALESCE_GET on lo"), "{e}");
     }
 }

@@ -22,8 +22,7 @@ use crate::sys::socket::{
     enable_hardware_rx_timestamps, recv_mmsg, recv_msg, set_epoll_busy_poll, set_int_option,
     MmsgScratch, RecvSlot,
 };
-use crate::traffic::decode_header;
-use crate::traffic::realtime_ns;
+use crate::wire::{decode_header, realtime_ns};
 use cmsg::{parse_ancillary, Ancillary};
 use coalescope_timeline::{Duration, Event, Instant, Strings, Sym};
 use nix::errno::Errno;
@@ -868,7 +867,7 @@ mod tests {
 
     fn datagram(seq: u64, sent: u64) -> Vec<u8> {
         let mut buf = vec![0u8; 24];
-        crate::traffic::encode_header(&mut buf, seq, sent);
+        crate::wire::encode_header(&mut buf, seq, sent);
         buf
     }
 

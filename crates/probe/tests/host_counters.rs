@@ -2,10 +2,10 @@
 //! rates and CSV, and a parse of this machine's real files.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use coalescope_probe::audit::HostFs;
 use coalescope_probe::counters::{
     self, parse_interrupts, parse_softnet, parse_task_stat, Kind, Point, Sampler, Snapshot, Sources,
 };
+use coalescope_probe::hostfs::HostFs;
 use std::path::PathBuf;
 
 fn fixture(rel: &str) -> String {

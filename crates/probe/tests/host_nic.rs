@@ -239,15 +239,15 @@ proptest! {
 fn state_with(coalesce: Option<Coalesce>) -> NicState {
     NicState {
         iface: "eth9".into(),
-        coalesce: coalesce.map(|c| nic::CoalesceState {
-            backend: nic::UsedBackend::Netlink,
-            reply: netlink::CoalesceReply {
-                coalesce: c,
-                ..Default::default()
-            },
-        }),
-        coalesce_error: None,
-        coalesce_errno: None,
+        coalesce: coalesce
+            .map(|c| nic::CoalesceState {
+                backend: nic::UsedBackend::Netlink,
+                reply: netlink::CoalesceReply {
+                    coalesce: c,
+                    ..Default::default()
+                },
+            })
+            .ok_or_else(|| NicError::BadName("no coalescing in this fixture".into())),
         knobs: Knobs {
             gro_flush_timeout: Some(0),
             napi_defer_hard_irqs: Some(2),
@@ -343,15 +343,16 @@ fn bad_interface_names_are_refused() {
 
 #[test]
 fn loopback_has_no_coalescing_but_has_knobs() {
-    let fs = coalescope_probe::audit::HostFs::live();
+    let fs = coalescope_probe::hostfs::HostFs::live();
     let state = nic::read_state(&fs, "lo", Backend::Auto).unwrap();
     // The kernel refuses COALESCE_GET on lo: its driver has no get_coalesce op.
     let err = state
-        .coalesce_error
-        .as_deref()
-        .expect("lo must not report coalescing");
+        .coalesce
+        .as_ref()
+        .expect_err("lo must not report coalescing")
+        .to_string();
     println!("kernel on COALESCE_GET lo: {err}");
-    assert_eq!(state.coalesce_errno, Some(libc::EOPNOTSUPP), "{err}");
+    assert_eq!(state.coalesce_errno(), Some(libc::EOPNOTSUPP), "{err}");
     assert!(err.contains("lo"), "{err}");
     assert!(state.knobs.gro_flush_timeout.is_some());
     assert!(state.knobs.napi_defer_hard_irqs.is_some());

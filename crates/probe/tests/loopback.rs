@@ -177,7 +177,7 @@ fn short_and_foreign_datagrams_are_malformed_not_fatal() {
         tx.send_to(b"short", to).unwrap();
         tx.send_to(&[], to).unwrap();
         for seq in [2u64, 0, 2, 1] {
-            coalescope_probe::traffic::encode_header(&mut good, seq, 1_000);
+            coalescope_probe::wire::encode_header(&mut good, seq, 1_000);
             tx.send_to(&good, to).unwrap();
         }
         rx.join().unwrap()

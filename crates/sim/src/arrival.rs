@@ -6,9 +6,15 @@
 //! side; the synthetic processes accumulate exact `f64` nanoseconds internally and round
 //! each instant, so rounding never drifts the mean rate.
 
+use coalescope_timeline::Instant;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
+
+use crate::error::SimError;
+use crate::output::Template;
+use crate::replay;
+use crate::scenario::{ArrivalConfig, StreamConfig};
 
 /// The seeded, portable generator used everywhere in the simulator (xoshiro256++:
 /// its output for a seed is fixed by its published algorithm, unlike `StdRng`).
@@ -265,6 +271,54 @@ impl ArrivalProcess for AnyArrival {
             AnyArrival::Replay(p) => p.next_arrival(),
         }
     }
+}
+
+/// The arrival process of a validated stream under the scenario `seed`, starting at
+/// `start`: a synthetic process with the stream's own RNG, or the replayed instants of
+/// its file (with the file's events as the stream's extra columns).
+pub(crate) fn for_stream(
+    stream: &StreamConfig,
+    seed: u64,
+    start: Instant,
+) -> Result<(AnyArrival, Template), SimError> {
+    let rng = derived_rng(seed, &stream.name);
+    let start_ns = start.as_nanos();
+    let arrivals = match stream.arrivals {
+        ArrivalConfig::Poisson { rate_per_s } => {
+            AnyArrival::Poisson(Poisson::new(rate_per_s, start_ns, rng))
+        }
+        ArrivalConfig::Mmpp {
+            rates_per_s,
+            switch_per_s,
+        } => AnyArrival::Mmpp2(Mmpp2::new(rates_per_s, switch_per_s, start_ns, rng)),
+        ArrivalConfig::OnOff {
+            rate_per_s,
+            on_mean_ns,
+            off_mean_ns,
+        } => AnyArrival::OnOff(OnOff::new(
+            rate_per_s,
+            on_mean_ns,
+            off_mean_ns,
+            start_ns,
+            rng,
+        )),
+        ArrivalConfig::Periodic {
+            period,
+            jitter,
+            phase,
+        } => AnyArrival::Periodic(Periodic::new(
+            period.as_nanos(),
+            jitter.as_nanos(),
+            phase.as_nanos(),
+            start_ns,
+            rng,
+        )),
+        ArrivalConfig::Replay { .. } | ArrivalConfig::Lobster { .. } => {
+            let (times, template) = replay::load(stream, start)?;
+            return Ok((AnyArrival::Replay(Replay::new(times)), template));
+        }
+    };
+    Ok((arrivals, None))
 }
 
 /// SplitMix64 finaliser: spreads a 64-bit key into an independent-looking seed.

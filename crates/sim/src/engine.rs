@@ -11,8 +11,8 @@
 use coalescope_timeline::Instant;
 
 use crate::arrival::ArrivalProcess;
-use crate::host::{App, CpuTime, DropReason};
-use crate::output::{Fate, InterruptRecord, PacketRecord};
+use crate::host::{App, DropReason};
+use crate::output::{Counters, Fate, InterruptRecord, PacketRecord};
 use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
 use crate::scenario::HostConfig;
 
@@ -107,20 +107,6 @@ struct Cpu {
     waiting: bool,
     ksoftirqd_at: i64,
     time_squeeze: u64,
-}
-
-/// Totals the summary needs that are cheaper to count on the fly.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Counters {
-    pub(crate) fires: [u64; 4],
-    pub(crate) batch_sum: u64,
-    pub(crate) software_poll_batch_sum: u64,
-    pub(crate) full_wait: u64,
-    pub(crate) drops: [u64; 3],
-    pub(crate) time_squeeze: u64,
-    pub(crate) cpu: CpuTime,
-    pub(crate) app_wakeups: u64,
-    pub(crate) end_ns: i64,
 }
 
 /// One stream as the engine sees it.
@@ -243,7 +229,7 @@ impl<P: CoalescingPolicy> Engine<P> {
 
     fn finish(mut self, last_arrival: i64) -> EngineResult {
         let end = last_arrival.max(self.cpu.now).max(self.app.last_t_app);
-        self.counters.end_ns = end;
+        self.counters.end = Instant(end);
         self.counters.time_squeeze = self.cpu.time_squeeze;
         self.counters.cpu.app_ns = self.app.cpu_ns;
         self.counters.app_wakeups = self.app.wakeups;
@@ -348,7 +334,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         } else {
             self.counters.batch_sum += u64::from(batch);
         }
-        let irq = self.host.irq_cost_ns;
+        let irq = self.host.irq_cost.as_nanos();
         self.counters.cpu.irq_ns += irq;
         let cpu = &mut self.cpu;
         if cpu.list.is_empty() {
@@ -380,11 +366,11 @@ impl<P: CoalescingPolicy> Engine<P> {
         let q = &mut self.queues[qi];
         if q.poll_work < host.napi_weight {
             if let Some((ring_seq, idx)) = q.ring.pop() {
-                self.cpu.now += host.per_packet_cost_ns;
+                self.cpu.now += host.per_packet_cost.as_nanos();
                 if self.cpu.in_ksoftirqd {
-                    self.counters.cpu.ksoftirqd_ns += host.per_packet_cost_ns;
+                    self.counters.cpu.ksoftirqd_ns += host.per_packet_cost.as_nanos();
                 } else {
-                    self.counters.cpu.softirq_ns += host.per_packet_cost_ns;
+                    self.counters.cpu.softirq_ns += host.per_packet_cost.as_nanos();
                 }
                 let t_stack = self.cpu.now;
                 let rec = &mut self.records[idx as usize];
@@ -445,7 +431,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         {
             self.cpu.time_squeeze += 1;
             self.cpu.waiting = true;
-            self.cpu.ksoftirqd_at = self.cpu.now + host.ksoftirqd_delay_ns;
+            self.cpu.ksoftirqd_at = self.cpu.now + host.ksoftirqd_delay.as_nanos();
         }
     }
 
@@ -464,7 +450,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         // yet; pick instants are non-decreasing, so the ring's time order is FIFO.
         let q = &mut self.queues[queue];
         while let Some((_, front)) = peek(&q.ring) {
-            if self.records[front as usize].t_stack - self.host.per_packet_cost_ns <= t {
+            if self.records[front as usize].t_stack - self.host.per_packet_cost.as_nanos() <= t {
                 q.ring.pop();
             } else {
                 break;
@@ -474,9 +460,9 @@ impl<P: CoalescingPolicy> Engine<P> {
             self.drop_packet(idx, DropReason::RingFull);
             return;
         }
-        let (t_stack, t_app) = self.app.busy_poll(t, self.host.per_packet_cost_ns);
-        self.counters.cpu.busy_poll_stack_ns += self.host.per_packet_cost_ns;
-        if t_stack - self.host.per_packet_cost_ns > t {
+        let (t_stack, t_app) = self.app.busy_poll(t, self.host.per_packet_cost.as_nanos());
+        self.counters.cpu.busy_poll_stack_ns += self.host.per_packet_cost.as_nanos();
+        if t_stack - self.host.per_packet_cost.as_nanos() > t {
             q.ring.push(idx);
         }
         let rec = &mut self.records[idx as usize];

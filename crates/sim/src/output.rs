@@ -5,7 +5,6 @@ use std::io::Write;
 
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
 
-use crate::engine::Counters;
 use crate::host::{CpuTime, DropReason};
 use crate::policy::FireReason;
 use crate::scenario::Scenario;
@@ -102,7 +101,24 @@ pub struct InterruptRecord {
 }
 
 /// Per-stream extra columns for replayed timelines: the source events, in replay order.
-pub(crate) type Templates = Vec<Option<(Vec<Event>, Strings)>>;
+pub(crate) type Templates = Vec<Template>;
+
+/// The extra columns of one stream (`None` for a synthetic stream).
+pub(crate) type Template = Option<(Vec<Event>, Strings)>;
+
+/// Totals the summary needs that the engine counts on the fly.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counters {
+    pub(crate) fires: [u64; 4],
+    pub(crate) batch_sum: u64,
+    pub(crate) software_poll_batch_sum: u64,
+    pub(crate) full_wait: u64,
+    pub(crate) drops: [u64; 3],
+    pub(crate) time_squeeze: u64,
+    pub(crate) cpu: CpuTime,
+    pub(crate) app_wakeups: u64,
+    pub(crate) end: Instant,
+}
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
@@ -372,7 +388,7 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         })
         .collect();
     let interrupts = c.fires[0] + c.fires[1] + c.fires[2];
-    let span_ns = (c.end_ns - scenario.start_ns).max(1);
+    let span_ns = (c.end - scenario.start).as_nanos().max(1);
     let span = span_ns as f64;
     let mut cpu = c.cpu;
     if scenario.host.busy_poll {

@@ -114,6 +114,110 @@ pub enum TimerMode {
     Cqe,
 }
 
+/// The coalescing mechanisms, by scenario name: the one home of policy names and their
+/// aliases. Parse one with [`str::parse`] (case-insensitive, name or alias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyKind {
+    /// ethtool `rx-usecs` / `rx-frames` ([`Ethtool`]).
+    Ethtool,
+    /// Adaptive moderation, net_dim ([`Adaptive`]).
+    Adaptive,
+    /// ITR-style interrupt throttle ([`Throttle`]).
+    Throttle,
+    /// NVMe interrupt aggregation ([`Nvme`]).
+    Nvme,
+    /// virtio-net NOTF_COAL ([`Virtio`]).
+    Virtio,
+    /// Software deferral over ethtool coalescing ([`Deferral`]).
+    Deferral,
+    /// One interrupt per packet ([`NoCoalescing`]).
+    None,
+}
+
+impl PolicyKind {
+    /// Every kind, in the order names are listed to users.
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::Ethtool,
+        PolicyKind::Adaptive,
+        PolicyKind::Throttle,
+        PolicyKind::Nvme,
+        PolicyKind::Virtio,
+        PolicyKind::Deferral,
+        PolicyKind::None,
+    ];
+
+    /// The scenario name (`[nic] policy`, the `policy` of summaries).
+    pub const fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Ethtool => "ethtool",
+            PolicyKind::Adaptive => "adaptive",
+            PolicyKind::Throttle => "throttle",
+            PolicyKind::Nvme => "nvme",
+            PolicyKind::Virtio => "virtio",
+            PolicyKind::Deferral => "deferral",
+            PolicyKind::None => "none",
+        }
+    }
+
+    /// Other names accepted for the same kind (the kernel's and vendors' words).
+    pub const fn aliases(self) -> &'static [&'static str] {
+        match self {
+            PolicyKind::Ethtool => &["eqe", "static"],
+            PolicyKind::Adaptive => &["adaptive-rx", "net_dim", "dim"],
+            PolicyKind::Throttle => &["itr"],
+            PolicyKind::Nvme => &[],
+            PolicyKind::Virtio => &["virtio-net", "notf_coal"],
+            PolicyKind::Deferral => &["napi-defer", "gro_flush_timeout"],
+            PolicyKind::None => &["off"],
+        }
+    }
+
+    /// Whether the kind takes an ethtool timer mode (`eqe` / `cqe`).
+    pub const fn has_timer_mode(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::Ethtool | PolicyKind::Adaptive | PolicyKind::Deferral
+        )
+    }
+
+    /// The accepted names, comma separated: `ethtool, adaptive, ..., none`.
+    pub fn accepted_names() -> String {
+        let names: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        names.join(", ")
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A policy name that is neither a [`PolicyKind`] name nor an alias of one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown policy {written:?}: expected one of {}",
+    PolicyKind::accepted_names()
+)]
+pub struct UnknownPolicy {
+    /// The name as written.
+    pub written: String,
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == lower || k.aliases().contains(&lower.as_str()))
+            .ok_or_else(|| UnknownPolicy {
+                written: s.to_string(),
+            })
+    }
+}
+
 /// ethtool `rx-usecs` / `rx-frames` in EQE or CQE mode, with SPEC §2's 0 semantics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ethtool {
@@ -173,7 +277,7 @@ impl CoalescingPolicy for Ethtool {
     }
 
     fn name(&self) -> &'static str {
-        "ethtool"
+        PolicyKind::Ethtool.name()
     }
 }
 
@@ -192,7 +296,7 @@ impl CoalescingPolicy for NoCoalescing {
     }
 
     fn name(&self) -> &'static str {
-        "none"
+        PolicyKind::None.name()
     }
 }
 
@@ -242,7 +346,7 @@ impl CoalescingPolicy for Throttle {
     }
 
     fn name(&self) -> &'static str {
-        "throttle"
+        PolicyKind::Throttle.name()
     }
 }
 
@@ -288,7 +392,7 @@ impl CoalescingPolicy for Nvme {
     }
 
     fn name(&self) -> &'static str {
-        "nvme"
+        PolicyKind::Nvme.name()
     }
 }
 
@@ -329,7 +433,7 @@ impl CoalescingPolicy for Virtio {
     }
 
     fn name(&self) -> &'static str {
-        "virtio"
+        PolicyKind::Virtio.name()
     }
 }
 
@@ -385,7 +489,66 @@ impl CoalescingPolicy for Deferral {
     }
 
     fn name(&self) -> &'static str {
-        "deferral"
+        PolicyKind::Deferral.name()
+    }
+}
+
+/// Any of the policies above: what [`crate::PolicyConfig::build`] returns, dispatched
+/// without a vtable (the variant never changes during a run).
+#[derive(Debug, Clone)]
+pub enum AnyPolicy {
+    /// See [`Ethtool`].
+    Ethtool(Ethtool),
+    /// See [`Adaptive`].
+    Adaptive(Adaptive),
+    /// See [`Throttle`].
+    Throttle(Throttle),
+    /// See [`Nvme`].
+    Nvme(Nvme),
+    /// See [`Virtio`].
+    Virtio(Virtio),
+    /// See [`Deferral`].
+    Deferral(Deferral),
+    /// See [`NoCoalescing`].
+    None(NoCoalescing),
+}
+
+macro_rules! each_policy {
+    ($self:expr, $p:ident => $body:expr) => {
+        match $self {
+            AnyPolicy::Ethtool($p) => $body,
+            AnyPolicy::Adaptive($p) => $body,
+            AnyPolicy::Throttle($p) => $body,
+            AnyPolicy::Nvme($p) => $body,
+            AnyPolicy::Virtio($p) => $body,
+            AnyPolicy::Deferral($p) => $body,
+            AnyPolicy::None($p) => $body,
+        }
+    };
+}
+
+impl CoalescingPolicy for AnyPolicy {
+    #[inline]
+    fn on_arrival(&mut self, now: Instant, pending: u32) -> Fire {
+        each_policy!(self, p => p.on_arrival(now, pending))
+    }
+
+    #[inline]
+    fn on_fire(&mut self, now: Instant, batch: u32) {
+        each_policy!(self, p => p.on_fire(now, batch))
+    }
+
+    #[inline]
+    fn on_poll_complete(&mut self, now: Instant, done: PollDone) -> AfterPoll {
+        each_policy!(self, p => p.on_poll_complete(now, done))
+    }
+
+    fn timer_ns(&self) -> i64 {
+        each_policy!(self, p => p.timer_ns())
+    }
+
+    fn name(&self) -> &'static str {
+        each_policy!(self, p => p.name())
     }
 }
 

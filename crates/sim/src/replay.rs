@@ -1,16 +1,20 @@
 //! Replay streams: arrival instants read from an events file or a LOBSTER message file
 //! through the timeline crate (the only I/O the simulator does).
 
-use crate::arrival::Replay;
-use crate::output::Templates;
+use coalescope_timeline::Instant;
+
+use crate::error::SimError;
+use crate::output::Template;
 use crate::scenario::{ArrivalConfig, StreamConfig};
-use crate::SimError;
 
-type Template = <Templates as IntoIterator>::Item;
-
-/// Loads the arrival instants of a replay stream: sorted, scaled by `speed` around the
-/// first instant and, when `rebase`, shifted so the first arrival is at `start_ns`.
-pub(crate) fn load(stream: &StreamConfig, start_ns: i64) -> Result<(Replay, Template), SimError> {
+/// Loads the arrival instants (ns) of a replay stream: sorted, scaled by `speed` around
+/// the first instant and, when `rebase`, shifted so the first arrival is at `start`. A
+/// synthetic stream has none.
+pub(crate) fn load(
+    stream: &StreamConfig,
+    start: Instant,
+) -> Result<(Vec<i64>, Template), SimError> {
+    let start_ns = start.as_nanos();
     let err = |path: &std::path::Path, message: String| SimError::Replay {
         stream: stream.name.clone(),
         path: path.display().to_string(),
@@ -52,7 +56,7 @@ pub(crate) fn load(stream: &StreamConfig, start_ns: i64) -> Result<(Replay, Temp
                 start_ns,
             )
             .map_err(|m| err(path, m))?;
-            Ok((Replay::new(times), Some((events, strings))))
+            Ok((times, Some((events, strings))))
         }
         ArrivalConfig::Lobster {
             path,
@@ -68,9 +72,9 @@ pub(crate) fn load(stream: &StreamConfig, start_ns: i64) -> Result<(Replay, Temp
             raw.sort_unstable();
             let times =
                 retime(raw.into_iter(), *speed, *rebase, start_ns).map_err(|m| err(path, m))?;
-            Ok((Replay::new(times), None))
+            Ok((times, None))
         }
-        _ => Ok((Replay::new(Vec::new()), None)),
+        _ => Ok((Vec::new(), None)),
     }
 }
 

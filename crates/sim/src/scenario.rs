@@ -8,11 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use coalescope_timeline::EventKind;
+use coalescope_timeline::{Duration, EventKind, Instant};
 use serde::Deserialize;
 
 use crate::host::ServiceDist;
-use crate::policy::TimerMode;
+use crate::policy::{
+    Adaptive, AnyPolicy, CoalescingPolicy, Deferral, Ethtool, NoCoalescing, Nvme, PolicyKind,
+    Throttle, TimerMode, Virtio,
+};
 
 /// The scenario compiled into the binary: a bursty market-data feed plus an order-ack
 /// stream on realistic (illustrative) host costs.
@@ -230,25 +233,19 @@ pub struct HostSpec {
     pub busy_poll: Option<bool>,
 }
 
-/// A validated scenario: every value is in range.
+/// A validated scenario: every value is in range. Only [`ScenarioSpec::validate`] makes
+/// one, and its fields are read through accessors, so it cannot hold an invalid value;
+/// to change a scenario, change its [`ScenarioSpec`] and validate again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
-    /// Free text.
-    pub description: Option<String>,
-    /// RNG seed.
-    pub seed: u64,
-    /// Total packets over all streams.
-    pub packets: u64,
-    /// Start of synthetic streams, ns.
-    pub start_ns: i64,
-    /// The streams.
-    pub streams: Vec<StreamConfig>,
-    /// Receive ring descriptors per queue.
-    pub ring_size: u32,
-    /// The coalescing policy (same for every queue).
-    pub policy: PolicyConfig,
-    /// Host costs and limits.
-    pub host: HostConfig,
+    pub(crate) description: Option<String>,
+    pub(crate) seed: u64,
+    pub(crate) packets: u64,
+    pub(crate) start: Instant,
+    pub(crate) streams: Vec<StreamConfig>,
+    pub(crate) ring_size: u32,
+    pub(crate) policy: PolicyConfig,
+    pub(crate) host: HostConfig,
 }
 
 /// A validated stream.
@@ -296,12 +293,12 @@ pub enum ArrivalConfig {
     },
     /// Periodic with jitter.
     Periodic {
-        /// Period, ns.
-        period_ns: i64,
-        /// Jitter, ns.
-        jitter_ns: i64,
-        /// Phase, ns.
-        phase_ns: i64,
+        /// Period (> 0; the TOML key `period_ns`).
+        period: Duration,
+        /// Uniform jitter, in 0..=period (`jitter_ns`).
+        jitter: Duration,
+        /// Offset of the first tick, >= 0 (`phase_ns`).
+        phase: Duration,
     },
     /// Events-file replay.
     Replay {
@@ -342,7 +339,7 @@ impl ArrivalConfig {
                 on_mean_ns,
                 off_mean_ns,
             } => Some(rate_per_s * on_mean_ns / (on_mean_ns + off_mean_ns)),
-            ArrivalConfig::Periodic { period_ns, .. } => Some(1e9 / period_ns as f64),
+            ArrivalConfig::Periodic { period, .. } => Some(1e9 / period.as_nanos() as f64),
             ArrivalConfig::Replay { .. } | ArrivalConfig::Lobster { .. } => None,
         }
     }
@@ -392,8 +389,8 @@ pub enum PolicyConfig {
         frames: u32,
         /// Hardware timer mode.
         mode: TimerMode,
-        /// gro_flush_timeout, ns.
-        gro_flush_timeout_ns: i64,
+        /// gro_flush_timeout (the TOML key `gro_flush_timeout_ns`).
+        gro_flush_timeout: Duration,
         /// napi_defer_hard_irqs.
         defer_hard_irqs: u32,
     },
@@ -402,61 +399,80 @@ pub enum PolicyConfig {
 }
 
 impl PolicyConfig {
-    /// The scenario name of the policy.
-    pub fn name(&self) -> &'static str {
+    /// Which mechanism this is.
+    pub fn kind(&self) -> PolicyKind {
         match self {
-            PolicyConfig::Ethtool { .. } => "ethtool",
-            PolicyConfig::Adaptive { .. } => "adaptive",
-            PolicyConfig::Throttle { .. } => "throttle",
-            PolicyConfig::Nvme { .. } => "nvme",
-            PolicyConfig::Virtio { .. } => "virtio",
-            PolicyConfig::Deferral { .. } => "deferral",
-            PolicyConfig::None => "none",
+            PolicyConfig::Ethtool { .. } => PolicyKind::Ethtool,
+            PolicyConfig::Adaptive { .. } => PolicyKind::Adaptive,
+            PolicyConfig::Throttle { .. } => PolicyKind::Throttle,
+            PolicyConfig::Nvme { .. } => PolicyKind::Nvme,
+            PolicyConfig::Virtio { .. } => PolicyKind::Virtio,
+            PolicyConfig::Deferral { .. } => PolicyKind::Deferral,
+            PolicyConfig::None => PolicyKind::None,
         }
     }
 
-    /// The configured timer in ns (0 = none); adaptive reports its start profile.
-    pub fn timer_ns(&self) -> i64 {
+    /// The scenario name of the policy.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The policy object, in its initial state (one per receive queue).
+    pub fn build(&self) -> AnyPolicy {
         match *self {
-            PolicyConfig::Ethtool { usecs, .. } | PolicyConfig::Deferral { usecs, .. } => {
-                i64::from(usecs) * 1_000
-            }
-            PolicyConfig::Adaptive { mode } => {
-                let table = match mode {
-                    TimerMode::Eqe => crate::net_dim::NetDimMode::Eqe,
-                    TimerMode::Cqe => crate::net_dim::NetDimMode::Cqe,
-                };
-                i64::from(table.profiles()[crate::net_dim::START_INDEX].usecs) * 1_000
-            }
+            PolicyConfig::Ethtool {
+                usecs,
+                frames,
+                mode,
+            } => AnyPolicy::Ethtool(Ethtool::new(usecs, frames, mode)),
+            PolicyConfig::Adaptive { mode } => AnyPolicy::Adaptive(Adaptive::new(mode)),
+            PolicyConfig::Throttle {
+                max_interrupts_per_s,
+            } => AnyPolicy::Throttle(Throttle::new(max_interrupts_per_s)),
             PolicyConfig::Nvme {
-                aggregation_time, ..
-            } => i64::from(aggregation_time) * 100_000,
+                aggregation_time,
+                aggregation_threshold,
+            } => AnyPolicy::Nvme(Nvme::new(aggregation_time, aggregation_threshold)),
             PolicyConfig::Virtio {
                 max_usecs,
                 max_packets,
-            } => {
-                if max_usecs == 0 || max_packets == 0 {
-                    0
-                } else {
-                    i64::from(max_usecs) * 1_000
-                }
-            }
-            PolicyConfig::Throttle { .. } | PolicyConfig::None => 0,
+            } => AnyPolicy::Virtio(Virtio::new(max_usecs, max_packets)),
+            PolicyConfig::Deferral {
+                usecs,
+                frames,
+                mode,
+                gro_flush_timeout,
+                defer_hard_irqs,
+            } => AnyPolicy::Deferral(Deferral::new(
+                Ethtool::new(usecs, frames, mode),
+                gro_flush_timeout.as_nanos(),
+                defer_hard_irqs,
+            )),
+            PolicyConfig::None => AnyPolicy::None(NoCoalescing),
         }
+    }
+
+    /// The timer the policy starts with (zero = none; adaptive: its start profile's).
+    pub fn timer(&self) -> Duration {
+        Duration::from_nanos(self.build().timer_ns())
     }
 }
 
-/// Validated host costs and limits.
+/// Validated host costs and limits (serialized with the TOML's `_ns` keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HostConfig {
-    /// Hard-IRQ entry + exit, ns.
-    pub irq_cost_ns: i64,
-    /// NAPI stack work per packet, ns.
-    pub per_packet_cost_ns: i64,
-    /// Wake-up of the blocked application thread, ns.
-    pub app_wakeup_ns: i64,
-    /// Mean service time per event, ns.
-    pub app_service_ns: i64,
+    /// Hard-IRQ entry + exit.
+    #[serde(rename = "irq_cost_ns")]
+    pub irq_cost: Duration,
+    /// NAPI stack work per packet.
+    #[serde(rename = "per_packet_cost_ns")]
+    pub per_packet_cost: Duration,
+    /// Wake-up of the blocked application thread.
+    #[serde(rename = "app_wakeup_ns")]
+    pub app_wakeup: Duration,
+    /// Mean service time per event.
+    #[serde(rename = "app_service_ns")]
+    pub app_service_mean: Duration,
     /// Service time distribution.
     pub app_service: ServiceDist,
     /// NAPI weight.
@@ -465,26 +481,46 @@ pub struct HostConfig {
     pub netdev_budget: u32,
     /// netdev_budget_usecs.
     pub netdev_budget_usecs: u32,
-    /// ksoftirqd scheduling delay, ns.
-    pub ksoftirqd_delay_ns: i64,
+    /// ksoftirqd scheduling delay.
+    #[serde(rename = "ksoftirqd_delay_ns")]
+    pub ksoftirqd_delay: Duration,
     /// Socket backlog, packets.
     pub backlog: u32,
     /// Busy-poll mode.
     pub busy_poll: bool,
 }
 
+/// The named `[host] preset`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPreset {
+    /// Every cost 0 ([`HostConfig::IDEAL`]).
+    Ideal,
+    /// Illustrative server costs ([`HostConfig::REALISTIC`]).
+    Realistic,
+}
+
+impl HostPreset {
+    /// The name written in `[host] preset`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HostPreset::Ideal => "ideal",
+            HostPreset::Realistic => "realistic",
+        }
+    }
+}
+
 impl HostConfig {
     /// All costs zero: only the coalescing delay remains (SPEC §3 closed forms apply).
     pub const IDEAL: HostConfig = HostConfig {
-        irq_cost_ns: 0,
-        per_packet_cost_ns: 0,
-        app_wakeup_ns: 0,
-        app_service_ns: 0,
+        irq_cost: Duration::ZERO,
+        per_packet_cost: Duration::ZERO,
+        app_wakeup: Duration::ZERO,
+        app_service_mean: Duration::ZERO,
         app_service: ServiceDist::Fixed,
         napi_weight: 64,
         netdev_budget: 300,
         netdev_budget_usecs: 2_000,
-        ksoftirqd_delay_ns: 0,
+        ksoftirqd_delay: Duration::ZERO,
         backlog: 1_000,
         busy_poll: false,
     };
@@ -493,15 +529,15 @@ impl HostConfig {
     /// IRQ entry/exit 1.5 µs, stack work 0.5 µs per packet, thread wake-up 3 µs, 1 µs of
     /// application work per event, ksoftirqd runs 50 µs after being woken.
     pub const REALISTIC: HostConfig = HostConfig {
-        irq_cost_ns: 1_500,
-        per_packet_cost_ns: 500,
-        app_wakeup_ns: 3_000,
-        app_service_ns: 1_000,
+        irq_cost: Duration::from_nanos(1_500),
+        per_packet_cost: Duration::from_nanos(500),
+        app_wakeup: Duration::from_nanos(3_000),
+        app_service_mean: Duration::from_nanos(1_000),
         app_service: ServiceDist::Fixed,
         napi_weight: 64,
         netdev_budget: 300,
         netdev_budget_usecs: 2_000,
-        ksoftirqd_delay_ns: 50_000,
+        ksoftirqd_delay: Duration::from_nanos(50_000),
         backlog: 1_000,
         busy_poll: false,
     };
@@ -518,6 +554,46 @@ impl Scenario {
         // The default file is part of the binary and covered by a unit test.
         Scenario::from_toml_str(DEFAULT_SCENARIO_TOML, None)
             .expect("the compiled-in default scenario is valid")
+    }
+
+    /// Free text shown in reports.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// RNG seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Total packets over all streams (1..=[`MAX_PACKETS`]).
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Start of the synthetic streams (the TOML key `start_ns`).
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The streams (at least one, names unique).
+    pub fn streams(&self) -> &[StreamConfig] {
+        &self.streams
+    }
+
+    /// Receive ring descriptors per queue.
+    pub fn ring_size(&self) -> u32 {
+        self.ring_size
+    }
+
+    /// The coalescing policy (same for every queue).
+    pub fn policy(&self) -> &PolicyConfig {
+        &self.policy
+    }
+
+    /// Host costs and limits.
+    pub fn host(&self) -> &HostConfig {
+        &self.host
     }
 
     /// Number of receive queues (highest stream queue + 1).
@@ -544,11 +620,64 @@ impl ScenarioSpec {
             .expect("the compiled-in default scenario parses")
     }
 
+    /// Switches to policy `kind`: the `[nic]` settings are dropped except `ring_size`,
+    /// and `mode` when the new policy takes a timer mode.
+    pub fn set_policy(&mut self, kind: PolicyKind) {
+        let old = std::mem::take(&mut self.nic);
+        self.nic = NicSpec {
+            policy: Some(kind.name().to_string()),
+            mode: if kind.has_timer_mode() {
+                old.mode
+            } else {
+                None
+            },
+            ring_size: old.ring_size,
+            ..NicSpec::default()
+        };
+    }
+
+    /// Replaces the streams by one Poisson market-data stream "md" at `rate_per_s`
+    /// (validated like any other rate).
+    pub fn use_poisson_stream(&mut self, rate_per_s: f64) {
+        self.streams = vec![StreamSpec {
+            name: "md".to_string(),
+            kind: None,
+            queue: None,
+            packet_bytes: None,
+            symbol: None,
+            venue: None,
+            arrivals: ArrivalSpec::Poisson { rate_per_s },
+        }];
+    }
+
+    /// Replaces `[host]` by the ideal preset: every cost 0.
+    pub fn use_ideal_host(&mut self) {
+        self.host = Some(HostSpec {
+            preset: Some(HostPreset::Ideal.name().to_string()),
+            ..HostSpec::default()
+        });
+    }
+
+    /// Turns busy-poll on, keeping the host costs (the realistic preset when the scenario
+    /// has no `[host]`).
+    pub fn use_busy_poll(&mut self) {
+        let host = self.host.get_or_insert_with(|| HostSpec {
+            preset: Some(HostPreset::Realistic.name().to_string()),
+            ..HostSpec::default()
+        });
+        host.busy_poll = Some(true);
+    }
+
     /// Checks every value and builds the [`Scenario`].
     pub fn validate(&self, base_dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
         let seed = int_in("seed", self.seed.unwrap_or(1), 0, i64::MAX)? as u64;
         let packets = int_in("packets", self.packets.unwrap_or(1_000_000), 1, MAX_PACKETS)? as u64;
-        let start_ns = int_in("start_ns", self.start_ns.unwrap_or(0), -(1 << 62), 1 << 62)?;
+        let start = Instant(int_in(
+            "start_ns",
+            self.start_ns.unwrap_or(0),
+            -(1 << 62),
+            1 << 62,
+        )?);
         if self.streams.is_empty() {
             return Err(out_of_range(
                 "stream",
@@ -587,7 +716,7 @@ impl ScenarioSpec {
             description: self.description.clone(),
             seed,
             packets,
-            start_ns,
+            start,
             streams,
             ring_size,
             policy,
@@ -703,9 +832,9 @@ fn validate_stream(
         } => {
             let period_ns = int_in(&a("period_ns"), *period_ns, 1, 1_000_000_000_000_000)?;
             ArrivalConfig::Periodic {
-                period_ns,
-                jitter_ns: int_in(&a("jitter_ns"), *jitter_ns, 0, period_ns)?,
-                phase_ns: int_in(&a("phase_ns"), *phase_ns, 0, 1_000_000_000_000_000)?,
+                period: Duration(period_ns),
+                jitter: Duration(int_in(&a("jitter_ns"), *jitter_ns, 0, period_ns)?),
+                phase: Duration(int_in(&a("phase_ns"), *phase_ns, 0, 1_000_000_000_000_000)?),
             }
         }
         ArrivalSpec::Replay {
@@ -740,48 +869,41 @@ fn validate_stream(
     })
 }
 
-/// The policies and the `[nic]` keys each accepts (besides `policy` and `ring_size`).
-const POLICY_KEYS: [(&str, &[&str]); 7] = [
-    ("ethtool", &["mode", "rx_usecs", "rx_frames"]),
-    ("adaptive", &["mode"]),
-    ("throttle", &["max_interrupts_per_s"]),
-    ("nvme", &["aggregation_time", "aggregation_threshold"]),
-    ("virtio", &["max_usecs", "max_packets"]),
-    (
-        "deferral",
-        &[
-            "mode",
+/// The `[nic]` keys a policy accepts besides `policy`, `ring_size` and (when
+/// [`PolicyKind::has_timer_mode`]) `mode`.
+fn nic_keys(kind: PolicyKind) -> &'static [&'static str] {
+    match kind {
+        PolicyKind::Ethtool => &["rx_usecs", "rx_frames"],
+        PolicyKind::Adaptive | PolicyKind::None => &[],
+        PolicyKind::Throttle => &["max_interrupts_per_s"],
+        PolicyKind::Nvme => &["aggregation_time", "aggregation_threshold"],
+        PolicyKind::Virtio => &["max_usecs", "max_packets"],
+        PolicyKind::Deferral => &[
             "rx_usecs",
             "rx_frames",
             "gro_flush_timeout_ns",
             "napi_defer_hard_irqs",
         ],
-    ),
-    ("none", &[]),
-];
+    }
+}
 
-fn canonical_policy(name: &str) -> Option<&'static str> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "ethtool" | "eqe" | "static" => "ethtool",
-        "adaptive" | "adaptive-rx" | "net_dim" | "dim" => "adaptive",
-        "throttle" | "itr" => "throttle",
-        "nvme" => "nvme",
-        "virtio" | "virtio-net" | "notf_coal" => "virtio",
-        "deferral" | "napi-defer" | "gro_flush_timeout" => "deferral",
-        "none" | "off" => "none",
-        _ => return None,
-    })
+/// Whether `[nic]` key `key` is a setting of policy `kind`.
+fn accepts_key(kind: PolicyKind, key: &str) -> bool {
+    (key == "mode" && kind.has_timer_mode()) || nic_keys(kind).contains(&key)
 }
 
 fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, ScenarioError> {
-    let written = nic.policy.as_deref().unwrap_or("ethtool");
-    let name = canonical_policy(written).ok_or_else(|| {
-        out_of_range(
-            "nic.policy",
-            format!("{written:?}"),
-            "one of ethtool, adaptive, throttle, nvme, virtio, deferral, none",
-        )
-    })?;
+    let kind = match nic.policy.as_deref() {
+        None => PolicyKind::Ethtool,
+        Some(written) => written.parse::<PolicyKind>().map_err(|e| {
+            out_of_range(
+                "nic.policy",
+                format!("{:?}", e.written),
+                format!("one of {}", PolicyKind::accepted_names()),
+            )
+        })?,
+    };
+    let name = kind.name();
     let present: [(&str, bool); 11] = [
         ("mode", nic.mode.is_some()),
         ("rx_usecs", nic.rx_usecs.is_some()),
@@ -795,17 +917,12 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
         ("napi_defer_hard_irqs", nic.napi_defer_hard_irqs.is_some()),
         ("policy", false),
     ];
-    let accepted = POLICY_KEYS
-        .iter()
-        .find(|(p, _)| *p == name)
-        .map(|(_, k)| *k)
-        .unwrap_or(&[]);
     for (key, is_set) in present {
-        if is_set && !accepted.contains(&key) {
-            let owners: Vec<&str> = POLICY_KEYS
-                .iter()
-                .filter(|(_, keys)| keys.contains(&key))
-                .map(|(p, _)| *p)
+        if is_set && !accepts_key(kind, key) {
+            let owners: Vec<&str> = PolicyKind::ALL
+                .into_iter()
+                .filter(|&k| accepts_key(k, key))
+                .map(PolicyKind::name)
                 .collect();
             return Err(ScenarioError::Inapplicable {
                 field: format!("nic.{key}"),
@@ -841,14 +958,14 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
     let usecs = |field: &str, v: Option<i64>, default: i64| -> Result<u32, ScenarioError> {
         Ok(int_in(field, v.unwrap_or(default), 0, 1_000_000)? as u32)
     };
-    Ok(match name {
-        "ethtool" => PolicyConfig::Ethtool {
+    Ok(match kind {
+        PolicyKind::Ethtool => PolicyConfig::Ethtool {
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 50)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
             mode,
         },
-        "adaptive" => PolicyConfig::Adaptive { mode },
-        "throttle" => {
+        PolicyKind::Adaptive => PolicyConfig::Adaptive { mode },
+        PolicyKind::Throttle => {
             let v = nic.max_interrupts_per_s.ok_or_else(|| {
                 out_of_range(
                     "nic.max_interrupts_per_s",
@@ -860,7 +977,7 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
                 max_interrupts_per_s: rate_in("nic.max_interrupts_per_s", v)?,
             }
         }
-        "nvme" => PolicyConfig::Nvme {
+        PolicyKind::Nvme => PolicyConfig::Nvme {
             aggregation_time: int_in(
                 "nic.aggregation_time",
                 nic.aggregation_time.unwrap_or(0),
@@ -874,20 +991,20 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
                 255,
             )? as u8,
         },
-        "virtio" => PolicyConfig::Virtio {
+        PolicyKind::Virtio => PolicyConfig::Virtio {
             max_usecs: usecs("nic.max_usecs", nic.max_usecs, 0)?,
             max_packets: frames_range("nic.max_packets", nic.max_packets.unwrap_or(0))?,
         },
-        "deferral" => PolicyConfig::Deferral {
+        PolicyKind::Deferral => PolicyConfig::Deferral {
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 0)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
             mode,
-            gro_flush_timeout_ns: int_in(
+            gro_flush_timeout: Duration(int_in(
                 "nic.gro_flush_timeout_ns",
                 nic.gro_flush_timeout_ns.unwrap_or(0),
                 0,
                 10_000_000_000,
-            )?,
+            )?),
             defer_hard_irqs: int_in(
                 "nic.napi_defer_hard_irqs",
                 nic.napi_defer_hard_irqs.unwrap_or(0),
@@ -895,7 +1012,7 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
                 i64::from(i32::MAX),
             )? as u32,
         },
-        _ => PolicyConfig::None,
+        PolicyKind::None => PolicyConfig::None,
     })
 }
 
@@ -903,9 +1020,11 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
     let Some(h) = spec else {
         return Ok(HostConfig::REALISTIC);
     };
-    let base = match h.preset.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("ideal") => HostConfig::IDEAL,
-        Some("realistic") => HostConfig::REALISTIC,
+    let preset = h.preset.as_deref().map(str::to_ascii_lowercase);
+    let base = match preset.as_deref() {
+        None => HostConfig::IDEAL,
+        Some(p) if p == HostPreset::Ideal.name() => HostConfig::IDEAL,
+        Some(p) if p == HostPreset::Realistic.name() => HostConfig::REALISTIC,
         Some(other) => {
             return Err(out_of_range(
                 "host.preset",
@@ -914,8 +1033,8 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
             ))
         }
     };
-    let cost = |field: &str, v: Option<i64>, default: i64| {
-        int_in(field, v.unwrap_or(default), 0, 1_000_000_000)
+    let cost = |field: &str, v: Option<i64>, default: Duration| {
+        int_in(field, v.unwrap_or(default.as_nanos()), 0, 1_000_000_000).map(Duration)
     };
     let count =
         |field: &str, v: Option<i64>, default: u32, hi: i64| -> Result<u32, ScenarioError> {
@@ -939,14 +1058,18 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
         }
     };
     Ok(HostConfig {
-        irq_cost_ns: cost("host.irq_cost_ns", h.irq_cost_ns, base.irq_cost_ns)?,
-        per_packet_cost_ns: cost(
+        irq_cost: cost("host.irq_cost_ns", h.irq_cost_ns, base.irq_cost)?,
+        per_packet_cost: cost(
             "host.per_packet_cost_ns",
             h.per_packet_cost_ns,
-            base.per_packet_cost_ns,
+            base.per_packet_cost,
         )?,
-        app_wakeup_ns: cost("host.app_wakeup_ns", h.app_wakeup_ns, base.app_wakeup_ns)?,
-        app_service_ns: cost("host.app_service_ns", h.app_service_ns, base.app_service_ns)?,
+        app_wakeup: cost("host.app_wakeup_ns", h.app_wakeup_ns, base.app_wakeup)?,
+        app_service_mean: cost(
+            "host.app_service_ns",
+            h.app_service_ns,
+            base.app_service_mean,
+        )?,
         app_service,
         napi_weight: count("host.napi_weight", h.napi_weight, base.napi_weight, 65_536)?,
         netdev_budget: count(
@@ -961,10 +1084,10 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
             base.netdev_budget_usecs,
             10_000_000,
         )?,
-        ksoftirqd_delay_ns: cost(
+        ksoftirqd_delay: cost(
             "host.ksoftirqd_delay_ns",
             h.ksoftirqd_delay_ns,
-            base.ksoftirqd_delay_ns,
+            base.ksoftirqd_delay,
         )?,
         backlog: count("host.backlog", h.backlog, base.backlog, 100_000_000)?,
         busy_poll: h.busy_poll.unwrap_or(base.busy_poll),
@@ -1023,6 +1146,243 @@ rx_frames = 0
     fn default_scenario_is_valid() {
         let s = Scenario::default_scenario();
         assert!(!s.streams.is_empty());
+    }
+
+    #[test]
+    fn policy_names_and_aliases_parse_to_one_kind() {
+        let table: [(&str, PolicyKind); 16] = [
+            ("ethtool", PolicyKind::Ethtool),
+            ("EQE", PolicyKind::Ethtool),
+            ("static", PolicyKind::Ethtool),
+            ("adaptive", PolicyKind::Adaptive),
+            ("Adaptive-RX", PolicyKind::Adaptive),
+            ("net_dim", PolicyKind::Adaptive),
+            ("dim", PolicyKind::Adaptive),
+            ("itr", PolicyKind::Throttle),
+            ("nvme", PolicyKind::Nvme),
+            ("virtio-net", PolicyKind::Virtio),
+            ("notf_coal", PolicyKind::Virtio),
+            ("napi-defer", PolicyKind::Deferral),
+            ("gro_flush_timeout", PolicyKind::Deferral),
+            ("deferral", PolicyKind::Deferral),
+            ("off", PolicyKind::None),
+            ("none", PolicyKind::None),
+        ];
+        for (written, kind) in table {
+            assert_eq!(written.parse::<PolicyKind>(), Ok(kind), "{written}");
+        }
+        // Every name and alias parses back to its own kind, and no two kinds share one.
+        let mut seen = std::collections::HashSet::new();
+        for k in PolicyKind::ALL {
+            assert_eq!(k.name().parse::<PolicyKind>(), Ok(k));
+            for a in k.aliases() {
+                assert_eq!(a.parse::<PolicyKind>(), Ok(k), "{a}");
+            }
+            for n in std::iter::once(&k.name()).chain(k.aliases()) {
+                assert!(seen.insert(*n), "{n} used twice");
+            }
+        }
+        assert_eq!(seen.len(), 7 + 11);
+        let e = "turbo".parse::<PolicyKind>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown policy \"turbo\": expected one of ethtool, adaptive, throttle, nvme, virtio, deferral, none"
+        );
+    }
+
+    #[test]
+    fn an_alias_in_the_file_is_the_same_policy() {
+        let s = Scenario::from_toml_str(&EQE_EXAMPLE.replace("\"ethtool\"", "\"Static\""), None)
+            .unwrap();
+        assert_eq!(s.policy().name(), "ethtool");
+        assert_eq!(s.policy().timer(), Duration::from_micros(50));
+    }
+
+    #[test]
+    fn build_and_timer_follow_each_policy() {
+        let cases: [(PolicyConfig, &str, i64); 8] = [
+            (
+                PolicyConfig::Ethtool {
+                    usecs: 50,
+                    frames: 0,
+                    mode: TimerMode::Cqe,
+                },
+                "ethtool",
+                50_000,
+            ),
+            // net_dim starts at profile index 1, whose timer is 8 µs (SPEC §2 tables).
+            (
+                PolicyConfig::Adaptive {
+                    mode: TimerMode::Eqe,
+                },
+                "adaptive",
+                8_000,
+            ),
+            (
+                PolicyConfig::Throttle {
+                    max_interrupts_per_s: 20_000.0,
+                },
+                "throttle",
+                0,
+            ),
+            // NVMe time is in 100 µs units.
+            (
+                PolicyConfig::Nvme {
+                    aggregation_time: 3,
+                    aggregation_threshold: 7,
+                },
+                "nvme",
+                300_000,
+            ),
+            // virtio: either parameter 0 means per-packet notifications, no timer.
+            (
+                PolicyConfig::Virtio {
+                    max_usecs: 40,
+                    max_packets: 0,
+                },
+                "virtio",
+                0,
+            ),
+            (
+                PolicyConfig::Virtio {
+                    max_usecs: 40,
+                    max_packets: 8,
+                },
+                "virtio",
+                40_000,
+            ),
+            (
+                PolicyConfig::Deferral {
+                    usecs: 12,
+                    frames: 0,
+                    mode: TimerMode::Eqe,
+                    gro_flush_timeout: Duration::from_micros(20),
+                    defer_hard_irqs: 2,
+                },
+                "deferral",
+                12_000,
+            ),
+            (PolicyConfig::None, "none", 0),
+        ];
+        for (config, name, timer_ns) in cases {
+            let policy = config.build();
+            assert_eq!(config.name(), name);
+            assert_eq!(policy.name(), name, "{config:?}");
+            assert_eq!(config.kind().name(), name);
+            assert_eq!(config.timer(), Duration(timer_ns), "{config:?}");
+        }
+    }
+
+    #[test]
+    fn set_policy_keeps_ring_size_and_only_a_mode_that_applies() {
+        let mut spec = ScenarioSpec::from_toml_str(&format!(
+            "{}mode = \"cqe\"\nring_size = 512\n",
+            EQE_EXAMPLE
+        ))
+        .unwrap();
+        spec.set_policy(PolicyKind::Adaptive);
+        let s = spec.validate(None).unwrap();
+        assert_eq!(
+            *s.policy(),
+            PolicyConfig::Adaptive {
+                mode: TimerMode::Cqe
+            }
+        );
+        assert_eq!(s.ring_size(), 512);
+        spec.set_policy(PolicyKind::Nvme);
+        assert_eq!(spec.nic.mode, None);
+        assert_eq!(spec.nic.policy.as_deref(), Some("nvme"));
+        let s = spec.validate(None).unwrap();
+        assert_eq!(s.ring_size(), 512);
+        // A throttle without its rate is an error naming the missing key.
+        spec.set_policy(PolicyKind::Throttle);
+        let e = spec.validate(None).unwrap_err().to_string();
+        assert!(e.contains("nic.max_interrupts_per_s"), "{e}");
+    }
+
+    #[test]
+    fn poisson_override_replaces_every_stream() {
+        let mut spec = ScenarioSpec::default_spec();
+        assert!(spec.streams.len() > 1);
+        spec.use_poisson_stream(123_000.0);
+        let s = spec.validate(None).unwrap();
+        assert_eq!(s.streams().len(), 1);
+        assert_eq!(s.streams()[0].name, "md");
+        assert_eq!(s.streams()[0].kind, EventKind::Md);
+        assert_eq!(s.streams()[0].queue, 0);
+        assert_eq!(
+            s.streams()[0].arrivals,
+            ArrivalConfig::Poisson {
+                rate_per_s: 123_000.0
+            }
+        );
+        spec.use_poisson_stream(-1.0);
+        let e = spec.validate(None).unwrap_err().to_string();
+        assert!(e.contains("stream[0].arrivals.rate_per_s"), "{e}");
+    }
+
+    #[test]
+    fn host_overrides() {
+        let mut spec = ScenarioSpec::from_toml_str(EQE_EXAMPLE).unwrap();
+        spec.use_busy_poll();
+        let s = spec.validate(None).unwrap();
+        assert_eq!(
+            *s.host(),
+            HostConfig {
+                busy_poll: true,
+                ..HostConfig::REALISTIC
+            }
+        );
+        spec.use_ideal_host();
+        assert_eq!(*spec.validate(None).unwrap().host(), HostConfig::IDEAL);
+        spec.use_busy_poll();
+        assert_eq!(
+            *spec.validate(None).unwrap().host(),
+            HostConfig {
+                busy_poll: true,
+                ..HostConfig::IDEAL
+            }
+        );
+    }
+
+    #[test]
+    fn times_are_typed_and_serialize_with_their_ns_keys() {
+        let text = EQE_EXAMPLE
+            .replace(
+                "{ kind = \"poisson\", rate_per_s = 200000 }",
+                "{ kind = \"periodic\", period_ns = 50000, jitter_ns = 10, phase_ns = 1000 }",
+            )
+            .replace("seed = 7", "seed = 7\nstart_ns = -5")
+            .replace(
+                "policy = \"ethtool\"",
+                "policy = \"deferral\"\ngro_flush_timeout_ns = 20000",
+            )
+            + "[host]\nirq_cost_ns = 1200\nksoftirqd_delay_ns = 7\n";
+        let s = Scenario::from_toml_str(&text, None).unwrap();
+        assert_eq!(s.start(), Instant(-5));
+        assert_eq!(
+            s.streams()[0].arrivals,
+            ArrivalConfig::Periodic {
+                period: Duration(50_000),
+                jitter: Duration(10),
+                phase: Duration(1_000),
+            }
+        );
+        assert!(matches!(
+            s.policy(),
+            PolicyConfig::Deferral { gro_flush_timeout, .. } if *gro_flush_timeout == Duration(20_000)
+        ));
+        assert_eq!(s.host().irq_cost, Duration(1_200));
+        assert_eq!(s.host().ksoftirqd_delay, Duration(7));
+        let v = serde_json_value(s.host());
+        assert!(v.contains("\"irq_cost_ns\":1200"), "{v}");
+        assert!(v.contains("\"ksoftirqd_delay_ns\":7"), "{v}");
+        assert!(v.contains("\"app_service_ns\":0"), "{v}");
+        assert!(!v.contains("\"irq_cost\""), "{v}");
+    }
+
+    fn serde_json_value(h: &HostConfig) -> String {
+        serde_json::to_string(h).unwrap()
     }
 
     #[test]

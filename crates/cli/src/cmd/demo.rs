@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use coalescope_metrics::{Config, Report};
-use coalescope_sim::{simulate, PolicyConfig, Scenario, SimOutput, Summary};
+use coalescope_sim::{
+    simulate, PolicyConfig, PolicyKind, Scenario, ScenarioSpec, SimOutput, Summary,
+};
 use coalescope_timeline::io::{write_events, write_orders};
 use coalescope_timeline::{Duration, EventKind, Order, Side, Timeline};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -122,7 +124,7 @@ fn analyze(
 
 fn md_stream_name(scenario: &Scenario) -> Option<String> {
     scenario
-        .streams
+        .streams()
         .iter()
         .find(|s| s.kind == EventKind::Md)
         .map(|s| s.name.clone())
@@ -184,7 +186,7 @@ fn run_variant(name: &'static str, scenario: &Scenario) -> anyhow::Result<Run> {
     let mut timeline = output.timeline();
     let orders = reactive_orders(&mut timeline);
     let (analyzer, report) = analyze(&timeline, &orders)?;
-    let setting = setting_of(&scenario.policy, scenario.host.busy_poll);
+    let setting = setting_of(scenario.policy(), scenario.host().busy_poll);
     let md = md_stream_name(scenario);
     let result = result(name, setting, &output.summary, &report, md.as_deref());
     Ok(Run {
@@ -311,20 +313,20 @@ fn explain(
 
 /// Run `coalescope demo`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut scenario = Scenario::default_scenario();
+    let mut spec = ScenarioSpec::default_spec();
     if let Some(p) = args.packets {
-        if p == 0 {
-            anyhow::bail!("--packets must be at least 1");
-        }
-        scenario.packets = p;
+        spec.packets = Some(i64::try_from(p).unwrap_or(i64::MAX));
     }
     if let Some(s) = args.seed {
-        scenario.seed = s;
+        spec.seed = Some(i64::try_from(s).context("--seed must be at most 9223372036854775807")?);
     }
-    let mut per_packet = scenario.clone();
-    per_packet.policy = PolicyConfig::None;
-    let mut busy = scenario.clone();
-    busy.host.busy_poll = true;
+    let scenario = spec.validate(None)?;
+    let mut per_packet = spec.clone();
+    per_packet.set_policy(PolicyKind::None);
+    let per_packet = per_packet.validate(None)?;
+    let mut busy = spec;
+    busy.use_busy_poll();
+    let busy = busy.validate(None)?;
 
     let configured = run_variant("as configured", &scenario)?;
     let per_packet = run_variant("per-packet IRQ", &per_packet)?;
@@ -353,7 +355,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let results = [&configured.result, &per_packet.result, &busy.result];
     write_rows(&path("comparison.csv"), &results)?;
     let doc = serde_json::json!({
-        "scenario": scenario.description,
+        "scenario": scenario.description(),
         "out_dir": args.out.display().to_string(),
         "runs": results,
         "summary": configured.output.summary,
@@ -367,14 +369,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "coalescope demo: {}",
-        scenario
-            .description
-            .as_deref()
-            .unwrap_or("default scenario")
+        scenario.description().unwrap_or("default scenario")
     );
     println!(
         "{} packets per run, seed {}; the same arrivals three ways (illustrative host costs).\n",
-        scenario.packets, scenario.seed
+        scenario.packets(),
+        scenario.seed()
     );
     println!("{}", comparison_table(&results));
     println!(

@@ -2,8 +2,8 @@
 //! knobs, and sample host counters (`nic sample`).
 
 use anyhow::{bail, Context};
-use coalescope_probe::audit::HostFs;
 use coalescope_probe::counters::{self, Sources};
+use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::nic::{self, knobs, Backend, Change, Knob, NicState, Param, Request};
 use comfy_table::Table;
 use std::path::PathBuf;
@@ -200,7 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let fs = HostFs::live();
     let state = nic::read_state(&fs, &a.iface, a.backend.into())?;
-    if state.coalesce_errno == Some(libc_enodev())
+    if state.coalesce_errno() == Some(libc_enodev())
         && !fs.exists(&format!("/sys/class/net/{}", a.iface))
     {
         bail!(
@@ -223,8 +223,8 @@ const fn libc_enodev() -> i32 {
 
 fn print_state(state: &NicState) {
     println!("{}", state.iface);
-    match (&state.coalesce, &state.coalesce_error) {
-        (Some(c), _) => {
+    match &state.coalesce {
+        Ok(c) => {
             let mut t = Table::new();
             t.set_header(vec!["coalescing parameter", "value"]);
             for (p, v) in c.reply.coalesce.iter() {
@@ -257,8 +257,7 @@ fn print_state(state: &NicState) {
                 }
             }
         }
-        (None, Some(err)) => println!("coalescing: not available: {err}"),
-        (None, None) => println!("coalescing: not available"),
+        Err(err) => println!("coalescing: not available: {err}"),
     }
     let mut t = Table::new();
     t.set_header(vec!["software knob", "value", "path"]);

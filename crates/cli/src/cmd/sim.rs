@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coalescope_sim::scenario::{ArrivalSpec, HostSpec, NicSpec, StreamSpec};
-use coalescope_sim::{simulate, ScenarioSpec, SimOutput, Summary};
+use coalescope_sim::{simulate, PolicyKind, ScenarioSpec, SimOutput, Summary};
 use coalescope_timeline::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde_json::json;
@@ -55,9 +54,9 @@ pub struct Args {
     /// Replace the streams by one Poisson stream "md" at this many packets per second.
     #[arg(long, allow_negative_numbers = true)]
     rate: Option<f64>,
-    /// Coalescing policy: ethtool, adaptive, throttle, nvme, virtio, deferral, none.
-    #[arg(long)]
-    policy: Option<String>,
+    /// Coalescing policy (a wrong name lists the accepted ones).
+    #[arg(long, help = format!("Coalescing policy: {}", PolicyKind::accepted_names()))]
+    policy: Option<PolicyKind>,
     /// Timer mode for ethtool/adaptive/deferral: eqe or cqe.
     #[arg(long)]
     mode: Option<String>,
@@ -111,13 +110,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let value = json!({
             "scenario": {
                 "source": args.scenario.as_ref().map(|p| p.display().to_string()),
-                "description": scenario.description,
-                "seed": scenario.seed,
-                "packets": scenario.packets,
-                "policy": scenario.policy.name(),
-                "timer_ns": scenario.policy.timer_ns(),
-                "ring_size": scenario.ring_size,
-                "host": scenario.host,
+                "description": scenario.description(),
+                "seed": scenario.seed(),
+                "packets": scenario.packets(),
+                "policy": scenario.policy().name(),
+                "timer_ns": scenario.policy().timer(),
+                "ring_size": scenario.ring_size(),
+                "host": scenario.host(),
             },
             "summary": out.summary,
             "outputs": {
@@ -141,38 +140,10 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
         spec.packets = Some(i64::try_from(packets).unwrap_or(i64::MAX));
     }
     if let Some(rate) = args.rate {
-        spec.streams = vec![StreamSpec {
-            name: "md".to_string(),
-            kind: None,
-            queue: None,
-            packet_bytes: None,
-            symbol: None,
-            venue: None,
-            arrivals: ArrivalSpec::Poisson { rate_per_s: rate },
-        }];
+        spec.use_poisson_stream(rate);
     }
-    if let Some(policy) = &args.policy {
-        let nic = std::mem::take(&mut spec.nic);
-        // The timer mode only means something to the ethtool-style policies.
-        let timer_mode = matches!(
-            policy.to_ascii_lowercase().as_str(),
-            "ethtool"
-                | "eqe"
-                | "static"
-                | "adaptive"
-                | "adaptive-rx"
-                | "net_dim"
-                | "dim"
-                | "deferral"
-                | "napi-defer"
-                | "gro_flush_timeout"
-        );
-        spec.nic = NicSpec {
-            policy: Some(policy.clone()),
-            mode: if timer_mode { nic.mode } else { None },
-            ring_size: nic.ring_size,
-            ..NicSpec::default()
-        };
+    if let Some(policy) = args.policy {
+        spec.set_policy(policy);
     }
     if let Some(mode) = &args.mode {
         spec.nic.mode = Some(mode.clone());
@@ -190,17 +161,10 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
         spec.nic.ring_size = Some(v);
     }
     if args.ideal_host {
-        spec.host = Some(HostSpec {
-            preset: Some("ideal".to_string()),
-            ..HostSpec::default()
-        });
+        spec.use_ideal_host();
     }
     if args.busy_poll {
-        let host = spec.host.get_or_insert_with(|| HostSpec {
-            preset: Some("realistic".to_string()),
-            ..HostSpec::default()
-        });
-        host.busy_poll = Some(true);
+        spec.use_busy_poll();
     }
     Ok(())
 }
@@ -229,9 +193,10 @@ fn print_human(out: &SimOutput, args: &Args) {
         .unwrap_or_else(|| "built-in default".to_string());
     println!(
         "coalescope sim: {source}, seed {}, policy {}",
-        sc.seed, s.policy
+        sc.seed(),
+        s.policy
     );
-    if let Some(d) = &sc.description {
+    if let Some(d) = sc.description() {
         println!("  {d}");
     }
     let mut t = Table::new();

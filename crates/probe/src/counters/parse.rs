@@ -240,7 +240,7 @@ pub fn parse_softnet(text: &str) -> Result<Vec<SoftnetCpu>, ParseError> {
     Ok(out)
 }
 
-/// CPU time of one task from /proc/<pid>/stat.
+/// CPU time of one task from `/proc/<pid>/stat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskTimes {
     /// The command name between the parentheses (field 2).
@@ -251,7 +251,7 @@ pub struct TaskTimes {
     pub stime_ticks: u64,
 }
 
-/// Parse /proc/<pid>/stat far enough for utime and stime. The command name may contain
+/// Parse `/proc/<pid>/stat` far enough for utime and stime. The command name may contain
 /// spaces and parentheses, so the fields are counted from the last ')'.
 pub fn parse_task_stat(path: &str, text: &str) -> Result<TaskTimes, ParseError> {
     let open = text

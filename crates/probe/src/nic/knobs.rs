@@ -1,7 +1,7 @@
 //! NAPI software knobs in sysfs: `gro_flush_timeout` (ns), `napi_defer_hard_irqs`
 //! (count) and `threaded` (0 off, 1 on; newer kernels also 2 = threaded busy-poll).
 
-use crate::audit::{FsError, HostFs};
+use crate::hostfs::{FsError, HostFs};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -105,7 +105,7 @@ pub fn set_coalesce(iface: &str, values: &EthtoolCoalesce) -> Result<(), IoctlEr
     ethtool_ioctl(iface, &mut data)
 }
 
-/// USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 when sysconf fails).
+/// USER_HZ, the unit of utime/stime in `/proc/<pid>/stat` (100 when sysconf fails).
 pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf takes an integer name, touches no caller memory and is thread-safe.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -1,16 +1,20 @@
 //! The paced UDP sender, with optional kernel TX software timestamps.
 
-use super::{encode_header, realtime_ns, Schedule, HEADER_BYTES, SPIN_WINDOW_NS};
+use super::schedule::Schedule;
 use crate::receiver::cmsg::parse_ancillary;
 use crate::receiver::pin_current_thread;
 use crate::receiver::stats::{summarize, LatencySummary};
 use crate::sys::socket::{recv_msg, set_int_option, RecvSlot};
+use crate::wire::{encode_header, realtime_ns, HEADER_BYTES};
 use nix::errno::Errno;
 use serde::Serialize;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as MonoInstant;
+
+/// The sleep/spin boundary of the pacer: closer than this to a deadline, spin.
+pub const SPIN_WINDOW_NS: i64 = 150_000;
 
 /// Largest UDP payload over IPv4.
 pub const MAX_PAYLOAD_BYTES: usize = 65_507;
@@ -376,7 +380,7 @@ mod tests {
         for expected in 0..50u64 {
             let n = rx.recv(&mut buf).unwrap();
             assert_eq!(n, 32);
-            assert_eq!(super::super::decode_header(&buf[..n]).unwrap().0, expected);
+            assert_eq!(crate::wire::decode_header(&buf[..n]).unwrap().0, expected);
         }
         let tx = report.tx.unwrap();
         assert_eq!(tx.timestamped + tx.missing, 50);
