@@ -4,6 +4,7 @@ pub mod audit;
 pub mod blast;
 pub mod demo;
 pub mod model;
+pub mod net_dim;
 pub mod nic;
 pub mod probe;
 pub mod sim;
