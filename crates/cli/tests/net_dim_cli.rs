@@ -36,7 +36,11 @@ fn samples_file(name: &str, text: &str) -> PathBuf {
 fn replays_the_hand_computed_trace() {
     let path = samples_file("eqe.csv", SAMPLES);
     let out = coalescope(&["model", "net-dim", "--samples", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "time_ns,profile_index,usecs,frames,tune_state,decided
@@ -55,8 +59,22 @@ fn json_and_tables_and_csv_output() {
     let path = samples_file("json.csv", SAMPLES);
     let p = path.to_str().unwrap();
     // TX CQE table: index 1 is (8, 64), index 0 is (5, 128).
-    let out = coalescope(&["model", "net-dim", "--samples", p, "--mode", "cqe", "--table", "tx", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = coalescope(&[
+        "model",
+        "net-dim",
+        "--samples",
+        p,
+        "--mode",
+        "cqe",
+        "--table",
+        "tx",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["samples"], 6);
     assert_eq!(v["decisions"], 3);
@@ -72,20 +90,36 @@ fn json_and_tables_and_csv_output() {
     // A user table (ethtool rx-profile syntax), written to a CSV file.
     let trace = path.with_file_name("trace.csv");
     let out = coalescope(&[
-        "model", "net-dim", "--samples", p, "--profiles", "3,30_n,n_n,n_n,n_n,n", "-o",
+        "model",
+        "net-dim",
+        "--samples",
+        p,
+        "--profiles",
+        "3,30_n,n_n,n_n,n_n,n",
+        "-o",
         trace.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&trace).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "time_ns,profile_index,usecs,frames,tune_state,decided");
+    assert_eq!(
+        lines[0],
+        "time_ns,profile_index,usecs,frames,tune_state,decided"
+    );
     assert_eq!(lines[2], "1000000,0,3,30,going_left,true");
     assert_eq!(lines.len(), 7);
 }
 
 #[test]
 fn bad_rows_name_the_line_and_field() {
-    let path = samples_file("bad.csv", "time_ns,packets,bytes,events\n0,0,0,0\n10,5,five,1\n");
+    let path = samples_file(
+        "bad.csv",
+        "time_ns,packets,bytes,events\n0,0,0,0\n10,5,five,1\n",
+    );
     let out = coalescope(&["model", "net-dim", "--samples", path.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

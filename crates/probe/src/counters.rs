@@ -566,8 +566,7 @@ pub fn queue_counters(
 ) -> Result<QueueCounters, CounterError> {
     let stat = |name: &str| {
         let path = format!("/sys/class/net/{}/statistics/{name}", source.iface);
-        fs.read_u64(&path)?
-            .ok_or(CounterError::Missing { path })
+        fs.read_u64(&path)?.ok_or(CounterError::Missing { path })
     };
     let parsed = parse_interrupts(&fs.read("/proc/interrupts")?)?;
     let interrupts = find_irq_row(&parsed, &source.irq)?.total;

@@ -76,5 +76,7 @@ fn the_queue_sampler_takes_a_sample_per_interval() {
     // The third sample waits for the 2 ms deadline, the first is taken at once.
     assert!(seen.windows(2).all(|w| w[1].mono_ns >= w[0].mono_ns));
     assert!(seen[2].mono_ns > seen[0].mono_ns);
-    assert!(seen.iter().all(|c| c.interrupts == 123 && c.packets == 1000));
+    assert!(seen
+        .iter()
+        .all(|c| c.interrupts == 123 && c.packets == 1000));
 }

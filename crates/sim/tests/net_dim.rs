@@ -7,8 +7,7 @@
 
 use coalescope_sim::net_dim::{
     compare, is_significant, parse_samples, replay, Compare, NetDim, NetDimDecision, NetDimMode,
-    NetDimSample,
-    NetDimStats, NetDimTable, ProfileTable, SamplesError, TuneState, PROFILE_COUNT,
+    NetDimSample, NetDimStats, NetDimTable, ProfileTable, SamplesError, TuneState, PROFILE_COUNT,
     RX_CQE_PROFILES, RX_EQE_PROFILES, TIRED_LIMIT, TX_CQE_PROFILES, TX_EQE_PROFILES,
 };
 use proptest::prelude::*;
@@ -64,7 +63,11 @@ impl Queue {
     }
 
     fn counters(&self) -> (u32, u32, u32) {
-        (self.dim.steps_left(), self.dim.steps_right(), self.dim.tired())
+        (
+            self.dim.steps_left(),
+            self.dim.steps_right(),
+            self.dim.tired(),
+        )
     }
 }
 
@@ -99,7 +102,10 @@ fn tables_and_start_state_match_spec() {
         assert_eq!(dim.profile_index(), 1);
         assert_eq!(dim.profile().usecs, values[1].0);
         assert_eq!(dim.state(), ParkingOnTop);
-        assert_eq!((dim.steps_left(), dim.steps_right(), dim.tired()), (0, 0, 0));
+        assert_eq!(
+            (dim.steps_left(), dim.steps_right(), dim.tired()),
+            (0, 0, 0)
+        );
         assert_eq!(dim.reference(), stats(0, 0, 0));
     }
     assert_eq!(RX_EQE_PROFILES[4].usecs, 256);
@@ -112,7 +118,9 @@ fn tables_and_start_state_match_spec() {
 #[test]
 fn profile_table_overrides_like_ethtool_rx_profile() {
     let base = ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe);
-    let t = base.with_overrides("2,n_n,128_n,n_100,100,n_300,200,7").unwrap();
+    let t = base
+        .with_overrides("2,n_n,128_n,n_100,100,n_300,200,7")
+        .unwrap();
     assert_eq!(
         t.profiles().map(|p| (p.usecs, p.frames)),
         [(2, 256), (8, 128), (64, 256), (100, 100), (300, 200)]
@@ -294,10 +302,7 @@ fn significance_boundary() {
 fn compare_order_bytes_then_packets_then_events() {
     let reference = stats(1000, 1000, 64);
     // Bytes significant decide, whatever packets and events do.
-    assert_eq!(
-        compare(&stats(1200, 500, 200), &reference),
-        Compare::Better
-    );
+    assert_eq!(compare(&stats(1200, 500, 200), &reference), Compare::Better);
     assert_eq!(compare(&stats(800, 2000, 10), &reference), Compare::Worse);
     // Bytes not significant (+5 %): packets decide.
     assert_eq!(
@@ -533,11 +538,23 @@ fn replay_trace_per_sample() {
     //    ppms 100 vs 100; epms 32 vs 32: same, stays parked.
     let samples = parse_samples(SAMPLES.as_bytes()).unwrap();
     assert_eq!(samples.len(), 6);
-    let r = replay(&samples, *ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe));
+    let r = replay(
+        &samples,
+        *ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe),
+    );
     let rows: Vec<_> = r
         .trace
         .iter()
-        .map(|t| (t.time_ns, t.profile_index, t.usecs, t.frames, t.tune_state, t.decided))
+        .map(|t| {
+            (
+                t.time_ns,
+                t.profile_index,
+                t.usecs,
+                t.frames,
+                t.tune_state,
+                t.decided,
+            )
+        })
         .collect();
     assert_eq!(
         rows,
@@ -576,7 +593,10 @@ fn samples_parsing_errors_name_line_and_field() {
         err("time_ns,packets,bytes,events\n10,0,0\n"),
         "line 2: 3 fields, the header has 4"
     );
-    assert!(matches!(parse_samples("".as_bytes()), Err(SamplesError::Empty)));
+    assert!(matches!(
+        parse_samples("".as_bytes()),
+        Err(SamplesError::Empty)
+    ));
     // Columns in any order, extra columns ignored.
     let s = parse_samples("events,x,bytes,time_ns,packets\n7,a,3,1,2\n".as_bytes()).unwrap();
     assert_eq!(
@@ -718,7 +738,10 @@ ring_size = 65536
 "#;
     let out = simulate(&Scenario::from_toml_str(text, None).unwrap()).unwrap();
     let batches: u64 = out.interrupts.iter().map(|i| u64::from(i.batch)).sum();
-    assert_eq!(batches, out.summary.delivered, "every packet came with its interrupt");
+    assert_eq!(
+        batches, out.summary.delivered,
+        "every packet came with its interrupt"
+    );
     let mut samples = Vec::new();
     let mut packets = 0u64;
     for (k, irq) in out.interrupts.iter().enumerate() {
@@ -730,7 +753,10 @@ ring_size = 65536
             events: k as u64 + 1,
         });
     }
-    let r = replay(&samples, *ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe));
+    let r = replay(
+        &samples,
+        *ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe),
+    );
     // The profile decided at interrupt k is in force at interrupt k + 1.
     for (k, row) in r.trace.iter().enumerate().take(samples.len() - 1) {
         assert_eq!(

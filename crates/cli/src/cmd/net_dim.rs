@@ -35,7 +35,12 @@ pub struct Args {
     #[arg(long, value_name = "LIST")]
     profiles: Option<String>,
     /// Write the trace to this file (.csv or .parquet) instead of printing it.
-    #[arg(short = 'o', long = "out", value_name = "FILE", conflicts_with = "json")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "FILE",
+        conflicts_with = "json"
+    )]
     out: Option<PathBuf>,
 }
 
