@@ -1,4 +1,5 @@
 //! `coalescope model net-dim` end to end: a small samples file and its hand-computed trace.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

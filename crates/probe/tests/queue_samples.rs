@@ -1,4 +1,5 @@
 //! One queue's cumulative counters for net_dim's samples format, read from a fake root.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use coalescope_probe::audit::HostFs;
 use coalescope_probe::counters::{self, CounterError, QueueSource};

@@ -4,6 +4,7 @@
 //! Most windows below last exactly 1 ms (delta_us = 1000), so a window's rates are its
 //! deltas: bpms = dbytes * 1000 / 1000 = dbytes, ppms = dpackets, epms = 64 * 1000 / 1000
 //! = 64.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use coalescope_sim::net_dim::{
     compare, is_significant, parse_samples, replay, Compare, NetDim, NetDimDecision, NetDimMode,
