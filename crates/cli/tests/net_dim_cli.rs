@@ -129,3 +129,71 @@ fn bad_rows_name_the_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn nic_sample_writes_the_samples_format_that_model_net_dim_reads() {
+    let dir = std::env::temp_dir().join(format!("coalescope-nic-samples-{}", std::process::id()));
+    let stats = dir.join("sys/class/net/eth0/statistics");
+    std::fs::create_dir_all(&stats).unwrap();
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    std::fs::write(
+        dir.join("proc/interrupts"),
+        "           CPU0       CPU1\n  45:        100         23   PCI-MSI 524288-edge      eth0-TxRx-0\n",
+    )
+    .unwrap();
+    std::fs::write(stats.join("rx_packets"), "1000\n").unwrap();
+    std::fs::write(stats.join("rx_bytes"), "64000\n").unwrap();
+    let out_path = dir.join("q.csv");
+    let out = coalescope(&[
+        "nic",
+        "sample",
+        "--format",
+        "samples",
+        "--iface",
+        "eth0",
+        "--irq",
+        "eth0-TxRx-0",
+        "--interval",
+        "1ms",
+        "--duration",
+        "2ms",
+        "--root",
+        dir.to_str().unwrap(),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time_ns,packets,bytes,events");
+    // Samples at 0, 1 and 2 ms; the IRQ's count is 100 + 23 over the two CPUs.
+    assert_eq!(lines.len(), 4);
+    for line in &lines[1..] {
+        assert!(line.ends_with(",1000,64000,123"), "{line}");
+    }
+    // Constant counters never close a window: three rows, no decision.
+    let out = coalescope(&[
+        "model",
+        "net-dim",
+        "--samples",
+        out_path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["samples"].as_u64(), v["decisions"].as_u64()),
+        (Some(3), Some(0))
+    );
+
+    let out = coalescope(&["nic", "sample", "--format", "samples", "--iface", "eth0"]);
+    assert_eq!(out.status.code(), Some(2), "--irq is required");
+}
