@@ -45,6 +45,20 @@ pub enum CounterError {
     /// Writing the table failed.
     #[error("writing the counter table")]
     Write(#[from] std::io::Error),
+    /// A counter file the queue samples need does not exist.
+    #[error("{path} does not exist (is the interface name right?)")]
+    Missing {
+        /// The absolute host path.
+        path: String,
+    },
+    /// The IRQ given for queue samples matches no row, or several, of /proc/interrupts.
+    #[error("--irq {irq}: {found} rows of /proc/interrupts match (give the IRQ number or the exact action name of one queue)")]
+    Irq {
+        /// What was asked for.
+        irq: String,
+        /// Matching rows.
+        found: usize,
+    },
     /// The clock could not be read.
     #[error("reading {clock}: {errno}")]
     Clock {
@@ -446,11 +460,8 @@ pub fn run_sampler(
     let ticks = crate::sys::ethtool::clock_ticks_per_second();
     writeln!(out, "{CSV_HEADER}")?;
     let mut sampler = Sampler::new();
-    let start = clock_ns(ClockId::CLOCK_MONOTONIC)?;
-    let interval = interval_ns.max(1);
-    let mut samples = 0u64;
     let mut rows_written = 0u64;
-    loop {
+    let samples = sample_every(interval_ns, duration_ns, || {
         let snap = snapshot(
             fs,
             sources,
@@ -460,22 +471,126 @@ pub fn run_sampler(
         )?;
         let rows = sampler.push(snap);
         write_csv_rows(out, &rows)?;
-        samples += 1;
         rows_written += rows.len() as u64;
-        let next = start.saturating_add(interval.saturating_mul(samples as i64));
-        if next > start.saturating_add(duration_ns) {
-            break;
-        }
-        let now = clock_ns(ClockId::CLOCK_MONOTONIC)?;
-        if next > now {
-            std::thread::sleep(std::time::Duration::from_nanos((next - now) as u64));
-        }
-    }
+        Ok(())
+    })?;
     out.flush()?;
     Ok(RunSummary {
         samples,
         rows: rows_written,
         resets: sampler.resets,
         skipped: sampler.skipped,
+    })
+}
+
+/// Calls `take` at once and then every `interval_ns` (at least 1) on absolute
+/// CLOCK_MONOTONIC deadlines, so the grid does not drift, until `duration_ns` has passed;
+/// returns the number of calls.
+fn sample_every(
+    interval_ns: i64,
+    duration_ns: i64,
+    mut take: impl FnMut() -> Result<(), CounterError>,
+) -> Result<u64, CounterError> {
+    use nix::time::ClockId;
+    let start = clock_ns(ClockId::CLOCK_MONOTONIC)?;
+    let interval = interval_ns.max(1);
+    let mut samples = 0u64;
+    loop {
+        take()?;
+        samples += 1;
+        let next = start.saturating_add(interval.saturating_mul(samples as i64));
+        if next > start.saturating_add(duration_ns) {
+            return Ok(samples);
+        }
+        let now = clock_ns(ClockId::CLOCK_MONOTONIC)?;
+        if next > now {
+            std::thread::sleep(std::time::Duration::from_nanos((next - now) as u64));
+        }
+    }
+}
+
+/// Where the cumulative counters of one receive queue come from.
+///
+/// Packets and bytes are the interface's `rx_packets` and `rx_bytes`
+/// (`/sys/class/net/IFACE/statistics`): exact for a single-queue interface or when all
+/// traffic is steered to the queue, otherwise the whole interface's traffic (Linux has no
+/// per-queue sysfs counters). Interrupts are one `/proc/interrupts` row (the queue's IRQ),
+/// summed over CPUs: exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSource {
+    /// Interface name.
+    pub iface: String,
+    /// The queue's IRQ: its number (the row label) or an exact action name in the row
+    /// (e.g. `eth0-TxRx-3`, `mlx5_comp3@pci:0000:03:00.0`).
+    pub irq: String,
+}
+
+/// Cumulative counters of one queue at one instant (the net_dim samples format's source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounters {
+    /// CLOCK_MONOTONIC ns (the clock net_dim measures windows on).
+    pub mono_ns: i64,
+    /// Packets received (interface `rx_packets`).
+    pub packets: u64,
+    /// Bytes received (interface `rx_bytes`).
+    pub bytes: u64,
+    /// Interrupts of the queue's IRQ, summed over CPUs.
+    pub interrupts: u64,
+}
+
+/// The /proc/interrupts row of `irq`: the row whose label is `irq`, or else the one row
+/// whose description has `irq` as a whole (blank- or comma-separated) word.
+pub fn find_irq_row<'a>(parsed: &'a Interrupts, irq: &str) -> Result<&'a IrqRow, CounterError> {
+    if let Some(row) = parsed.rows.iter().find(|r| r.label == irq) {
+        return Ok(row);
+    }
+    let matches: Vec<&IrqRow> = parsed
+        .rows
+        .iter()
+        .filter(|r| r.desc.split([' ', ',']).any(|word| word == irq))
+        .collect();
+    match matches.as_slice() {
+        [row] => Ok(row),
+        _ => Err(CounterError::Irq {
+            irq: irq.to_string(),
+            found: matches.len(),
+        }),
+    }
+}
+
+/// Reads the queue's counters once; `mono_ns` is the caller's clock reading.
+pub fn queue_counters(
+    fs: &HostFs,
+    source: &QueueSource,
+    mono_ns: i64,
+) -> Result<QueueCounters, CounterError> {
+    let stat = |name: &str| {
+        let path = format!("/sys/class/net/{}/statistics/{name}", source.iface);
+        fs.read_u64(&path)?.ok_or(CounterError::Missing { path })
+    };
+    let parsed = parse_interrupts(&fs.read("/proc/interrupts")?)?;
+    let interrupts = find_irq_row(&parsed, &source.irq)?.total;
+    Ok(QueueCounters {
+        mono_ns,
+        packets: stat("rx_packets")?,
+        bytes: stat("rx_bytes")?,
+        interrupts,
+    })
+}
+
+/// Samples one queue every `interval_ns` for `duration_ns` (the first sample at once) and
+/// hands each reading to `each`; returns the number of samples.
+pub fn run_queue_sampler(
+    fs: &HostFs,
+    source: &QueueSource,
+    interval_ns: i64,
+    duration_ns: i64,
+    mut each: impl FnMut(&QueueCounters) -> std::io::Result<()>,
+) -> Result<u64, CounterError> {
+    use nix::time::ClockId;
+    sample_every(interval_ns, duration_ns, || {
+        let counters = queue_counters(fs, source, clock_ns(ClockId::CLOCK_MONOTONIC)?)?;
+        each(&counters)?;
+        Ok(())
     })
 }

@@ -327,6 +327,7 @@ impl<P: CoalescingPolicy> Engine<P> {
             queue: qi as u16,
             batch,
             reason,
+            timer_ns: q.fire_timer_ns,
         });
         self.counters.fires[reason_index(reason)] += 1;
         if reason == FireReason::Poll {

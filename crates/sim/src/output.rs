@@ -98,6 +98,9 @@ pub struct InterruptRecord {
     pub batch: u32,
     /// Why it fired.
     pub reason: FireReason,
+    /// The coalescing timer in force when it fired, in ns (0 = none); for the adaptive
+    /// policy, the usecs of the net_dim profile in force.
+    pub timer_ns: i64,
 }
 
 /// Per-stream extra columns for replayed timelines: the source events, in replay order.

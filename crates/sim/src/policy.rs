@@ -19,7 +19,7 @@
 //!    interrupt is re-enabled now or a software poll is scheduled instead (deferral). The
 //!    next offered packet starts a fresh batch.
 
-use crate::net_dim::{NetDim, NetDimMode, NetDimProfile, NetDimSample};
+use crate::net_dim::{NetDim, NetDimMode, NetDimProfile, NetDimSample, NetDimTable, ProfileTable};
 use coalescope_timeline::Instant;
 
 /// Why an interrupt (or software poll) fired.
@@ -553,8 +553,9 @@ impl CoalescingPolicy for AnyPolicy {
 }
 
 /// Adaptive moderation (`adaptive-rx`): ethtool EQE or CQE thresholds chosen by the
-/// [`NetDim`] state machine, sampled at every NAPI completion with cumulative packet,
-/// byte and interrupt counters (as drivers call `net_dim()` from their poll routine).
+/// [`NetDim`] state machine (the one `coalescope model net-dim` replays), sampled at
+/// every NAPI completion with cumulative packet, byte and interrupt counters, as drivers
+/// call `net_dim()` from their poll routine once per interrupt.
 #[derive(Debug, Clone)]
 pub struct Adaptive {
     dim: NetDim,
@@ -566,13 +567,18 @@ pub struct Adaptive {
 }
 
 impl Adaptive {
-    /// net_dim in EQE or CQE mode, starting at the mode's start profile.
+    /// net_dim on the kernel's RX table of the mode, starting at its profile 1.
     pub fn new(mode: TimerMode) -> Self {
         let dim_mode = match mode {
             TimerMode::Eqe => NetDimMode::Eqe,
             TimerMode::Cqe => NetDimMode::Cqe,
         };
-        let dim = NetDim::new(dim_mode);
+        Adaptive::with_table(*ProfileTable::kernel(NetDimTable::Rx, dim_mode), mode)
+    }
+
+    /// net_dim on a given profile table (e.g. one set with `ethtool -C rx-profile`).
+    pub fn with_table(table: ProfileTable, mode: TimerMode) -> Self {
+        let dim = NetDim::new(table);
         let p = dim.profile();
         Adaptive {
             dim,
@@ -587,6 +593,11 @@ impl Adaptive {
     /// The profile in force.
     pub fn profile(&self) -> NetDimProfile {
         self.dim.profile()
+    }
+
+    /// The state machine (index, tuning state, counters).
+    pub fn net_dim(&self) -> &NetDim {
+        &self.dim
     }
 
     /// How many times the profile changed.
@@ -614,7 +625,8 @@ impl CoalescingPolicy for Adaptive {
             bytes: self.bytes,
             events: self.interrupts,
         };
-        if let Some(p) = self.dim.on_interrupt(sample) {
+        if self.dim.on_sample(sample).is_some_and(|d| d.changed) {
+            let p = self.dim.profile();
             self.hardware.set(p.usecs, p.frames);
             self.changes += 1;
         }

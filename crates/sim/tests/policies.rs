@@ -259,8 +259,11 @@ napi_defer_hard_irqs = 1
 #[test]
 fn adaptive_moves_off_its_start_profile_under_steady_load() {
     // net_dim starts at EQE profile 1 {8 µs, 256}. Under a steady 1M pkt/s the first
-    // window with traffic reads as "better" and it steps right (more moderation), so it
-    // takes fewer interrupts than the start profile held fixed, and waits longer.
+    // window with traffic reads as "better" than the zero reference and it steps left
+    // (SPEC §2); byte and packet rates do not depend on the profile, so the interrupt
+    // rate decides from then on: it turns back right and keeps going while interrupts
+    // per ms fall, so it takes fewer interrupts than the start profile held fixed, and
+    // waits longer.
     let fixed = ideal(
         1,
         200_000,

@@ -5,6 +5,7 @@ pub mod blast;
 pub mod demo;
 pub mod join;
 pub mod model;
+pub mod net_dim;
 pub mod nic;
 pub mod probe;
 pub mod sim;

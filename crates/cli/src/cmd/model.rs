@@ -31,6 +31,7 @@ Examples:
   coalescope model rt-jitter --period-us 1000 --window-us 50 --background-rate 1e5
   coalescope model budget tx --technique kernel-bypass,tx-push,ctpio
   coalescope model cut-through --frame-bytes 1500 --pcie-gbps 64 --link-gbps 10
+  coalescope model net-dim --samples eth0-q3.csv --mode eqe
 
 Invalid values are usage errors (exit 2) naming the flag and its accepted range.";
 
@@ -67,6 +68,8 @@ enum Topic {
     Budget(BudgetArgs),
     /// Time to first byte on the wire: cut-through versus store-and-forward.
     CutThrough(CutThroughArgs),
+    /// Replay recorded queue counters through Linux net_dim (adaptive-rx) decisions.
+    NetDim(super::net_dim::Args),
 }
 
 /// Run `coalescope model`.
@@ -82,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Topic::RtJitter(a) => rt_jitter(a, json),
         Topic::Budget(a) => budget(a, json),
         Topic::CutThrough(a) => cut_through(a, json),
+        Topic::NetDim(a) => super::net_dim::run(a, json),
     }
 }
 

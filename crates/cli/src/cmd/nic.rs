@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use coalescope_probe::counters::{self, Sources};
 use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::nic::{self, knobs, Backend, Change, Knob, NicState, Param, Request};
+use coalescope_sim::net_dim;
 use comfy_table::Table;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +17,8 @@ use std::process::ExitCode;
   coalescope nic set eth0 --rx-usecs 0 --adaptive-rx off --dry-run
   coalescope nic set eth0 --rx-usecs 8 --gro-flush-timeout 20000 --napi-defer-hard-irqs 2
   coalescope nic restore eth0
-  coalescope nic sample --interval 100ms --duration 5s -o host.csv")]
+  coalescope nic sample --interval 100ms --duration 5s -o host.csv
+  coalescope nic sample --format samples --iface eth0 --irq 45 --interval 1ms -o q.csv")]
 pub struct Args {
     #[command(subcommand)]
     command: NicCommand,
@@ -31,7 +33,8 @@ enum NicCommand {
     /// Put back the settings saved by `set`.
     Restore(RestoreArgs),
     /// Sample /proc/interrupts, softnet_stat, interface statistics and ksoftirqd CPU time
-    /// into a time-series CSV (t_ns,source,entity,cpu,counter,value,rate_per_s,detail).
+    /// into a time-series CSV (t_ns,source,entity,cpu,counter,value,rate_per_s,detail), or
+    /// one queue's counters in the samples format of `model net-dim` (--format samples).
     Sample(SampleArgs),
 }
 
@@ -185,6 +188,33 @@ struct SampleArgs {
     /// Read /proc and /sys under this directory instead of / (fixtures, containers).
     #[arg(long, default_value = "/", hide = true)]
     root: PathBuf,
+    /// `table`: the long counter table of --sources. `samples`: one queue's cumulative
+    /// counters as `time_ns,packets,bytes,events`, the input of `coalescope model net-dim
+    /// --samples` (needs --iface and --irq; --sources does not apply). Columns: time_ns =
+    /// CLOCK_MONOTONIC ns; packets, bytes = the interface's rx_packets, rx_bytes
+    /// (/sys/class/net/IFACE/statistics: exact for a single-queue interface or when all
+    /// traffic is steered to the queue, otherwise the whole interface's traffic);
+    /// events = the IRQ's /proc/interrupts count summed over CPUs (exact). Approximate:
+    /// the kernel samples at every interrupt, this one row per --interval, so net_dim's
+    /// windows close at the first row 64 interrupts on: use a short --interval (1ms).
+    #[arg(long, value_enum, default_value = "table", verbatim_doc_comment)]
+    format: SampleFormat,
+    /// Interface whose rx_packets / rx_bytes fill the packets / bytes columns (--format
+    /// samples).
+    #[arg(long, value_name = "IFACE", required_if_eq("format", "samples"))]
+    iface: Option<String>,
+    /// The queue's IRQ, whose interrupt count fills the events column (--format samples):
+    /// its /proc/interrupts number, or an action name of its row such as eth0-TxRx-3.
+    #[arg(long, value_name = "IRQ", required_if_eq("format", "samples"))]
+    irq: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum SampleFormat {
+    /// The long counter table.
+    Table,
+    /// net_dim's samples format for one queue.
+    Samples,
 }
 
 /// Run `coalescope nic`.
@@ -427,6 +457,9 @@ fn sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
         bail!("--interval must be positive and --duration not negative");
     }
     let fs = HostFs::rooted(&a.root);
+    if a.format == SampleFormat::Samples {
+        return sample_queue(&fs, &a);
+    }
     let summary = if a.out.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
@@ -459,5 +492,41 @@ fn sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
     for s in summary.skipped.iter().take(5) {
         eprintln!("  skipped: {s}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample_queue(fs: &HostFs, a: &SampleArgs) -> anyhow::Result<ExitCode> {
+    let (Some(iface), Some(irq)) = (&a.iface, &a.irq) else {
+        bail!("--format samples needs --iface and --irq");
+    };
+    let source = counters::QueueSource {
+        iface: iface.clone(),
+        irq: irq.clone(),
+    };
+    let mut out: Box<dyn std::io::Write> = if a.out.as_os_str() == "-" {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        let file = std::fs::File::create(&a.out)
+            .with_context(|| format!("creating {}", a.out.display()))?;
+        Box::new(std::io::BufWriter::new(file))
+    };
+    net_dim::write_samples_header(&mut out)?;
+    let samples = counters::run_queue_sampler(
+        fs,
+        &source,
+        a.interval.as_nanos(),
+        a.duration.as_nanos(),
+        |c| {
+            let sample = net_dim::NetDimSample {
+                time_ns: c.mono_ns,
+                packets: c.packets,
+                bytes: c.bytes,
+                events: c.interrupts,
+            };
+            net_dim::write_sample(&mut out, &sample)
+        },
+    )?;
+    out.flush()?;
+    eprintln!("coalescope: {samples} samples of {iface} / IRQ {irq}");
     Ok(ExitCode::SUCCESS)
 }
