@@ -369,8 +369,9 @@ def duckdb_files():
         done(name, ev, "duckdb", f"codec {codec}")
     cols = events(unit="us")
     src = arrow_events(cols, unit="us", seq_type=pa.int64())  # noqa: F841
-    name = "events_duckdb_timestamptz_int_flags"
-    con.execute("SET TimeZone = 'America/Chicago'")
+    name = "events_duckdb_timestamptz_us_int_flags"
+    # The cast reads the naive values in the session zone: UTC keeps the instants.
+    con.execute("SET TimeZone = 'UTC'")
     con.execute(
         "COPY (SELECT seq, stream, kind, symbol, venue, "
         "t_ingress_ns::TIMESTAMPTZ AS t_ingress_ns, t_stack_ns::TIMESTAMPTZ AS t_stack_ns, "
