@@ -148,7 +148,13 @@ fn check_parents(p: &Path) -> usize {
     let want: Vec<Parent> = load_parents(&twin(p), &mut s2).unwrap();
     assert_eq!(got.len(), want.len(), "{}: record count", name(p));
     for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        same_fields!(name(p), i, a, b, [parent_id, side, qty, t_start, t_deadline]);
+        same_fields!(
+            name(p),
+            i,
+            a,
+            b,
+            [parent_id, side, qty, t_start, t_deadline]
+        );
         assert_eq!(s1.resolve_opt(a.strategy), s2.resolve_opt(b.strategy));
         assert_eq!(s1.resolve_opt(a.symbol), s2.resolve_opt(b.symbol));
     }
@@ -226,7 +232,13 @@ fn the_matrix_covers_every_codec_writer_and_type() {
         });
         for rg in md.row_groups() {
             for c in rg.columns() {
-                codecs.insert(format!("{:?}", c.compression()).split('(').next().unwrap().to_owned());
+                codecs.insert(
+                    format!("{:?}", c.compression())
+                        .split('(')
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                );
             }
         }
         if !name(&p).starts_with("events_") {
@@ -258,7 +270,14 @@ fn the_matrix_covers_every_codec_writer_and_type() {
         }
     }
     let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-    for c in ["UNCOMPRESSED", "SNAPPY", "ZSTD", "LZ4_RAW", "GZIP", "BROTLI"] {
+    for c in [
+        "UNCOMPRESSED",
+        "SNAPPY",
+        "ZSTD",
+        "LZ4_RAW",
+        "GZIP",
+        "BROTLI",
+    ] {
         assert!(codecs.contains(c), "no {c} file; codecs seen: {codecs:?}");
     }
     assert!(
@@ -336,8 +355,8 @@ fn every_codec_written_here_reads_back() {
     let hadoop = tmp.join("events_lz4_hadoop.parquet");
     {
         let file = std::fs::File::open(&src).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
-            .unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
         let schema = arrow_array::RecordBatchReader::schema(&reader);
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::LZ4)

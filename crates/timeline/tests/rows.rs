@@ -70,7 +70,10 @@ fn two_rows() -> [Row; 2] {
 #[test]
 fn csv_keeps_field_order_and_nulls() {
     let path = temp("rows.csv");
-    assert_eq!(write_rows(&path, &two_rows(), Compression::default()).unwrap(), 2);
+    assert_eq!(
+        write_rows(&path, &two_rows(), Compression::default()).unwrap(),
+        2
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text, "name,n,x,flag\n\"a,b\",3,,true\n,4,0.5,false\n");
 }
@@ -180,7 +183,14 @@ fn parquet_types_follow_the_rust_types_and_compression_is_applied() {
     assert_eq!(codec, "ZSTD");
     assert_eq!(batch.schema().field(1).data_type(), &DataType::UInt64);
     assert_eq!(batch.schema().field(3).data_type(), &DataType::Boolean);
-    assert_eq!(batch.column(1).as_primitive::<UInt64Type>().values().to_vec(), [3, 4]);
+    assert_eq!(
+        batch
+            .column(1)
+            .as_primitive::<UInt64Type>()
+            .values()
+            .to_vec(),
+        [3, 4]
+    );
 }
 
 #[derive(Serialize)]
@@ -197,14 +207,23 @@ fn a_column_null_through_the_first_batch_still_gets_its_type() {
         late: (i == n as u64 - 1).then_some(0.25),
     });
     let path = temp("sparse.parquet");
-    assert_eq!(write_rows(&path, rows, Compression::Snappy).unwrap(), n as u64);
+    assert_eq!(
+        write_rows(&path, rows, Compression::Snappy).unwrap(),
+        n as u64
+    );
     let (batches, _) = read_batches(&path);
     let mut late = Vec::new();
     let mut ids = Vec::new();
     for b in &batches {
         assert_eq!(b.schema().field(1).data_type(), &DataType::Float64);
         late.extend(b.column(1).as_primitive::<Float64Type>().iter());
-        ids.extend(b.column(0).as_primitive::<UInt64Type>().values().iter().copied());
+        ids.extend(
+            b.column(0)
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
     }
     assert_eq!(ids, (0..n as u64).collect::<Vec<_>>());
     assert_eq!(late.iter().filter(|v| v.is_none()).count(), n - 1);
@@ -225,7 +244,12 @@ fn a_column_first_seen_after_the_header_is_an_error_naming_the_row() {
     w.write(&Late { i: 1, extra: None }).unwrap();
     w.flush().unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "i\n1\n");
-    let err = w.write(&Late { i: 2, extra: Some(1) }).unwrap_err();
+    let err = w
+        .write(&Late {
+            i: 2,
+            extra: Some(1),
+        })
+        .unwrap_err();
     assert!(
         matches!(err, TimelineError::UnwritableRow { row: 2, .. }),
         "{err}"
@@ -236,17 +260,25 @@ fn a_column_first_seen_after_the_header_is_an_error_naming_the_row() {
 #[test]
 fn empty_outputs_and_non_records_are_handled() {
     let path = temp("empty.csv");
-    assert_eq!(write_rows(&path, Vec::<Row>::new(), Compression::default()).unwrap(), 0);
+    assert_eq!(
+        write_rows(&path, Vec::<Row>::new(), Compression::default()).unwrap(),
+        0
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     let path = temp("empty.parquet");
-    assert_eq!(write_rows(&path, Vec::<Row>::new(), Compression::default()).unwrap(), 0);
+    assert_eq!(
+        write_rows(&path, Vec::<Row>::new(), Compression::default()).unwrap(),
+        0
+    );
     let (batches, _) = read_batches(&path);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
 
     let path = temp("scalar.csv");
     let err = write_rows(&path, [1u32], Compression::default()).unwrap_err();
-    assert!(err.to_string().contains("row 1") && err.to_string().contains("struct"), "{err}");
+    assert!(
+        err.to_string().contains("row 1") && err.to_string().contains("struct"),
+        "{err}"
+    );
     let err = write_rows(&temp("x.txt"), [1u32], Compression::default()).unwrap_err();
     assert!(matches!(err, TimelineError::UnknownFormat { .. }), "{err}");
 }
-

@@ -16,7 +16,12 @@ fn schema_of(path: &std::path::Path) -> Vec<(String, DataType, bool)> {
     let meta = builder.metadata();
     for rg in meta.row_groups() {
         for c in rg.columns() {
-            assert_eq!(c.compression(), Compression::ZSTD(ZstdLevel::default()), "{}", c.column_path());
+            assert_eq!(
+                c.compression(),
+                Compression::ZSTD(ZstdLevel::default()),
+                "{}",
+                c.column_path()
+            );
         }
     }
     builder

@@ -236,7 +236,11 @@ impl TableWriter {
         })?;
         let sink = match format {
             Format::Csv => Sink::Csv(csv::CsvWriter::create::<T>(path, file)?),
-            Format::Parquet => Sink::Parquet(parquet::ParquetWriter::create::<T>(path, file, compression)?),
+            Format::Parquet => Sink::Parquet(parquet::ParquetWriter::create::<T>(
+                path,
+                file,
+                compression,
+            )?),
         };
         Ok(TableWriter { sink })
     }

@@ -930,10 +930,11 @@ impl RowWriter {
                     for col in &self.pending {
                         self.scratch.clear();
                         cell_text(&col[r], &mut self.scratch);
-                        w.write_field(&self.scratch).map_err(|e| TimelineError::RowTable {
-                            path: self.path.clone(),
-                            message: e.to_string(),
-                        })?;
+                        w.write_field(&self.scratch)
+                            .map_err(|e| TimelineError::RowTable {
+                                path: self.path.clone(),
+                                message: e.to_string(),
+                            })?;
                     }
                     w.write_record(None::<&[u8]>)
                         .map_err(|e| TimelineError::RowTable {
@@ -1095,7 +1096,13 @@ mod tests {
                 "U64(18446744073709551615) does not fit the column's type Int64".into()
             ))
         );
-        assert_eq!(column_array(&[I64(-2)], Kind::U64).map_err(|e| e.0).err(), Some(0));
-        assert_eq!(column_array(&[F64(0.5)], Kind::Bool).map_err(|e| e.0).err(), Some(0));
+        assert_eq!(
+            column_array(&[I64(-2)], Kind::U64).map_err(|e| e.0).err(),
+            Some(0)
+        );
+        assert_eq!(
+            column_array(&[F64(0.5)], Kind::Bool).map_err(|e| e.0).err(),
+            Some(0)
+        );
     }
 }
