@@ -71,7 +71,7 @@ fn two_rows() -> [Row; 2] {
 fn csv_keeps_field_order_and_nulls() {
     let path = temp("rows.csv");
     assert_eq!(
-        write_rows(&path, &two_rows(), Compression::default()).unwrap(),
+        write_rows(&path, two_rows(), Compression::default()).unwrap(),
         2
     );
     let text = std::fs::read_to_string(&path).unwrap();
@@ -178,7 +178,7 @@ fn parquet_types_follow_the_rust_types_and_compression_is_applied() {
 
     // Unsigned fields are UInt64, with the default compression zstd.
     let path = temp("rows.parquet");
-    write_rows(&path, &two_rows(), Compression::default()).unwrap();
+    write_rows(&path, two_rows(), Compression::default()).unwrap();
     let (batch, codec) = read_parquet(&path);
     assert_eq!(codec, "ZSTD");
     assert_eq!(batch.schema().field(1).data_type(), &DataType::UInt64);

@@ -213,11 +213,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing groups to {}", path.display()))?;
     }
     if let Some(path) = &args.intervals {
-        write_rows(path, &analyzer.intervals(&strings), args.compression)
+        write_rows(path, analyzer.intervals(&strings), args.compression)
             .with_context(|| format!("writing intervals to {}", path.display()))?;
     }
     if let Some(path) = &args.features {
-        write_rows(path, &analyzer.features(&strings), args.compression)
+        write_rows(path, analyzer.features(&strings), args.compression)
             .with_context(|| format!("writing features to {}", path.display()))?;
     }
     if args.json {

@@ -345,7 +345,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_rows(&path("groups.csv"), &configured.report.groups, c)?;
     write_rows(
         &path("intervals.csv"),
-        &configured.analyzer.intervals(&configured.timeline.strings),
+        configured.analyzer.intervals(&configured.timeline.strings),
         c,
     )?;
     let results = [&configured.result, &per_packet.result, &busy.result];
