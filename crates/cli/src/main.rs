@@ -7,7 +7,6 @@
 
 mod cmd;
 mod ingest;
-mod rows;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -87,10 +87,12 @@ impl PacketRecord {
     }
 }
 
-/// One interrupt (or deferral software poll).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One interrupt (or deferral software poll); serialized as one row of the interrupt
+/// log (`time_ns,queue,batch,reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct InterruptRecord {
     /// When it fired.
+    #[serde(rename = "time_ns")]
     pub time: Instant,
     /// Receive queue.
     pub queue: u16,

@@ -141,6 +141,44 @@ pub enum TimelineError {
         /// Why, with the value.
         reason: String,
     },
+    /// A result row cannot be written (not a flat record, a late new column, a value
+    /// that does not fit the column's type fixed by earlier rows).
+    #[error("{path}: cannot write row {row} (1-based): {reason}")]
+    UnwritableRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based index of the row in the written sequence.
+        row: u64,
+        /// Why, naming the column where there is one.
+        reason: String,
+    },
+    /// Writing a result table failed in the CSV or Parquet library (I/O, encoding).
+    #[error("{path}: cannot write the table: {message}")]
+    RowTable {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error's message.
+        message: String,
+    },
+    /// A time column's value does not fit `i64` nanoseconds once converted from its unit.
+    #[error(
+        "{path}: {table}.{column} at {location}: {value} {unit} overflows the signed 64-bit \
+         nanoseconds a time is stored as (about years 1677..2262)"
+    )]
+    TimeOverflow {
+        /// The file.
+        path: PathBuf,
+        /// The table being read.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// Where the value is.
+        location: Location,
+        /// The value in the column's own unit.
+        value: i64,
+        /// The column's unit (`s`, `ms`, `us`).
+        unit: &'static str,
+    },
     /// A timeline directory lacks a table it must have.
     #[error("{dir}: no {table} table (looked for {table}.parquet, {table}.pq and {table}.csv)")]
     MissingTable {

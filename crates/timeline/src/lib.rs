@@ -7,7 +7,9 @@
 //! - [`time`]: typed integer-nanosecond time.
 //! - [`strings`]: interned keys, so records are small `Copy` structs.
 //! - [`record`]: `Event`, `Order`, `Fill`, `Parent` and the [`Timeline`] holding them.
-//! - [`io`]: the tables as CSV or Parquet files: streaming readers, writers.
+//! - [`io`]: the tables as CSV or Parquet files: streaming readers, writers, the Parquet
+//!   [`Compression`] every `--compression` flag parses into, and [`RowWriter`], the one
+//!   writer of every other table a command writes (any flat `Serialize` rows).
 //! - [`lobster`]: LOBSTER order-book sample files as md events.
 //! - [`error`]: [`TimelineError`], naming file, column, line/row and value.
 //!
@@ -55,8 +57,8 @@ pub use error::{Location, TimelineError};
 pub use io::{
     load_events, load_fills, load_orders, load_parents, load_timeline, read_events,
     read_events_with, read_fills, read_orders, read_orders_with, read_parents, read_parents_with,
-    write_events, write_fills, write_orders, write_parents, write_timeline, EventWriter,
-    FillWriter, Format, OrderWriter, ParentWriter, ReadStats,
+    write_events, write_fills, write_orders, write_parents, write_rows, write_timeline,
+    Compression, EventWriter, FillWriter, Format, OrderWriter, ParentWriter, ReadStats, RowWriter,
 };
 pub use lobster::{
     lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterFileName,

@@ -484,3 +484,98 @@ fn corrupt_files_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn timestamp_seconds_and_millis_with_zones_convert_exactly() {
+    use arrow_array::{TimestampMillisecondArray, TimestampSecondArray};
+    let cols = replace(
+        base_columns(3),
+        "t_ingress_ns",
+        Arc::new(
+            TimestampSecondArray::from(vec![-2, 0, 1_700_000_000]).with_timezone("Asia/Tokyo"),
+        ),
+    );
+    let mut cols = cols;
+    cols.push((
+        "t_app_ns",
+        Arc::new(TimestampMillisecondArray::from(vec![
+            Some(-1),
+            None,
+            Some(1_700_000_000_123),
+        ])),
+    ));
+    let path = write_parquet("seconds.parquet", cols);
+    let mut s = Strings::new();
+    let events = load_events(&path, &mut s).unwrap();
+    let t: Vec<i64> = events.iter().map(|e| e.t_ingress.0).collect();
+    assert_eq!(t, [-2_000_000_000, 0, 1_700_000_000_000_000_000]);
+    let app: Vec<Option<i64>> = events.iter().map(|e| e.t_app.map(|t| t.0)).collect();
+    assert_eq!(
+        app,
+        [Some(-1_000_000), None, Some(1_700_000_000_123_000_000)]
+    );
+}
+
+#[test]
+fn a_timestamp_beyond_i64_nanoseconds_names_column_row_and_unit() {
+    use arrow_array::TimestampSecondArray;
+    // i64::MAX ns is 9_223_372_036.85 s: 9_223_372_036 s fits, 9_223_372_037 s does not.
+    let cols = replace(
+        base_columns(3),
+        "t_ingress_ns",
+        Arc::new(TimestampSecondArray::from(vec![
+            0,
+            9_223_372_036,
+            9_223_372_037,
+        ])),
+    );
+    let err = events_error(&write_parquet("overflow.parquet", cols));
+    match &err {
+        TimelineError::TimeOverflow {
+            column,
+            location,
+            value,
+            unit,
+            ..
+        } => {
+            assert_eq!(*column, "t_ingress_ns");
+            assert_eq!(*location, Location::Row(3));
+            assert_eq!(*value, 9_223_372_037);
+            assert_eq!(*unit, "s");
+        }
+        other => panic!("{other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("events.t_ingress_ns at row 3") && msg.contains("9223372037 s"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn float_flags_read_as_booleans_and_other_floats_are_refused() {
+    let mut cols = base_columns(3);
+    cols.push((
+        "transition",
+        Arc::new(Float64Array::from(vec![1.0, f64::NAN, 0.0])),
+    ));
+    let mut s = Strings::new();
+    let events = load_events(&write_parquet("fflag.parquet", cols), &mut s).unwrap();
+    let flags: Vec<Option<bool>> = events.iter().map(|e| e.transition).collect();
+    assert_eq!(flags, [Some(true), None, Some(false)]);
+
+    let mut cols = base_columns(2);
+    cols.push(("transition", Arc::new(Float64Array::from(vec![1.0, 0.5]))));
+    let err = events_error(&write_parquet("fflag_bad.parquet", cols));
+    assert!(
+        matches!(
+            err,
+            TimelineError::InvalidValue {
+                column: "transition",
+                location: Location::Row(2),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

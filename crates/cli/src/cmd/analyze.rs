@@ -9,13 +9,12 @@ use coalescope_capture::{
     SeqSpec,
 };
 use coalescope_metrics::{Analyzer, CaptureAnomalies, Config, GroupBy, HighBdc, Report};
-use coalescope_timeline::io::load_events;
+use coalescope_timeline::io::{load_events, write_rows, Compression};
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 
 use crate::ingest::{self, Inputs};
-use crate::rows::write_rows;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -59,6 +58,10 @@ pub struct Args {
     /// Write the feature contract per bucket x group (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub features: Option<PathBuf>,
+    /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
+    /// gzip or brotli (CSV output ignores it).
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    pub compression: Compression,
     /// Exit 1 when any group's MDDR exceeds this value (a gate for CI or canaries).
     #[arg(long, value_name = "X")]
     pub fail_mddr_above: Option<f64>,
@@ -250,15 +253,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     report.anomalies.capture = capture.as_ref().map(capture_anomalies);
     if let Some(path) = &args.out {
-        write_rows(path, &report.groups)
+        write_rows(path, &report.groups, args.compression)
             .with_context(|| format!("writing groups to {}", path.display()))?;
     }
     if let Some(path) = &args.intervals {
-        write_rows(path, &analyzer.intervals(&strings))
+        write_rows(path, analyzer.intervals(&strings), args.compression)
             .with_context(|| format!("writing intervals to {}", path.display()))?;
     }
     if let Some(path) = &args.features {
-        write_rows(path, &analyzer.features(&strings))
+        write_rows(path, analyzer.features(&strings), args.compression)
             .with_context(|| format!("writing features to {}", path.display()))?;
     }
     if args.json {

@@ -3,9 +3,9 @@
 use anyhow::Context;
 use coalescope_probe::receiver::stats::LatencySummary;
 use coalescope_probe::sys::socket::termination_flag;
-use coalescope_probe::traffic::{blast, BlastConfig, BlastReport, Schedule, TxRecord};
+use coalescope_probe::traffic::{blast, BlastConfig, BlastReport, Schedule};
+use coalescope_timeline::io::{write_rows, Compression};
 use comfy_table::Table;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,10 +47,14 @@ pub struct Args {
     /// Collect kernel TX software timestamps from the socket error queue.
     #[arg(long)]
     tx_timestamps: bool,
-    /// Write seq,send_ns,tx_ns of every timestamped datagram to this CSV (implies
-    /// --tx-timestamps).
+    /// Write seq,send_ns,tx_ns of every timestamped datagram to this table (.csv or
+    /// .parquet; implies --tx-timestamps).
     #[arg(long, value_name = "FILE")]
     tx_log: Option<PathBuf>,
+    /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
+    /// gzip or brotli (CSV output ignores it).
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    compression: Compression,
     /// Local ADDR:PORT to send from.
     #[arg(long, value_name = "ADDR:PORT")]
     bind: Option<SocketAddr>,
@@ -78,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stop = termination_flag().context("installing the SIGINT/SIGTERM handler")?;
     let report = blast(&config, stop)?;
     if let Some(path) = &args.tx_log {
-        write_tx_log(path, &report.tx_records)
+        write_rows(path, &report.tx_records, args.compression)
             .with_context(|| format!("writing the TX log {}", path.display()))?;
     }
     if args.json {
@@ -87,15 +91,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_table(&report);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_tx_log(path: &PathBuf, records: &[TxRecord]) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "seq,send_ns,tx_ns")?;
-    for r in records {
-        writeln!(out, "{},{},{}", r.seq, r.send_ns, r.tx_ns)?;
-    }
-    out.flush()
 }
 
 fn print_table(report: &BlastReport) {

@@ -15,12 +15,10 @@ use coalescope_metrics::{Config, Report};
 use coalescope_sim::{
     simulate, PolicyConfig, PolicyKind, Scenario, ScenarioSpec, SimOutput, Summary,
 };
-use coalescope_timeline::io::{write_events, write_orders};
+use coalescope_timeline::io::{write_rows, Compression, EventWriter, OrderWriter};
 use coalescope_timeline::{Duration, EventKind, Order, Side, Timeline};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
-
-use crate::rows::write_rows;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -43,6 +41,10 @@ pub struct Args {
     /// Print one JSON object instead of the explanation.
     #[arg(long)]
     pub json: bool,
+    /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
+    /// gzip or brotli (CSV output ignores it).
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    pub compression: Compression,
 }
 
 /// The illustrative strategy: it acts on one delivered md update in `REACT_EVERY`,
@@ -334,26 +336,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = |name: &str| args.out.join(name);
-    write_events(
-        &path("events.parquet"),
-        &configured.timeline.strings,
-        &configured.timeline.events,
-    )?;
-    write_orders(
-        &path("orders.csv"),
-        &configured.timeline.strings,
-        &configured.orders,
-    )?;
-    let mut interrupts = Vec::new();
-    configured.output.write_interrupts_csv(&mut interrupts)?;
-    fs::write(path("interrupts.csv"), interrupts)?;
-    write_rows(&path("groups.csv"), &configured.report.groups)?;
+    let c = args.compression;
+    let mut events = EventWriter::create_with(&path("events.parquet"), c)?;
+    events.write(&configured.timeline.strings, &configured.timeline.events)?;
+    events.finish()?;
+    let mut orders = OrderWriter::create_with(&path("orders.csv"), c)?;
+    orders.write(&configured.timeline.strings, &configured.orders)?;
+    orders.finish()?;
+    write_rows(&path("interrupts.csv"), &configured.output.interrupts, c)?;
+    write_rows(&path("groups.csv"), &configured.report.groups, c)?;
     write_rows(
         &path("intervals.csv"),
-        &configured.analyzer.intervals(&configured.timeline.strings),
+        configured.analyzer.intervals(&configured.timeline.strings),
+        c,
     )?;
     let results = [&configured.result, &per_packet.result, &busy.result];
-    write_rows(&path("comparison.csv"), &results)?;
+    write_rows(&path("comparison.csv"), results, c)?;
     let doc = serde_json::json!({
         "scenario": scenario.description(),
         "out_dir": args.out.display().to_string(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use coalescope_capture::{join_captures, CaptureSummary};
-use coalescope_timeline::io::{load_events, EventWriter};
+use coalescope_timeline::io::{load_events, Compression, EventWriter};
 use coalescope_timeline::Strings;
 
 use super::analyze::CaptureFlags;
@@ -40,6 +40,9 @@ pub struct Args {
     /// The joined `events` table to write (.parquet or .csv).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Parquet compression of the output: uncompressed, snappy, zstd, lz4, gzip, brotli.
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    pub compression: Compression,
     /// Print the join report as one JSON object on stdout instead of text on stderr.
     #[arg(long)]
     pub json: bool,
@@ -55,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading the app log {}", path.display()))?,
         None => Vec::new(),
     };
-    let mut writer = EventWriter::create(&args.out)
+    let mut writer = EventWriter::create_with(&args.out, args.compression)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let bar = ingest::progress("join");
     let result = join_captures(

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use coalescope_sim::net_dim::{self, NetDimMode, NetDimTable, ProfileTable};
+use coalescope_timeline::io::{write_rows, Compression};
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,10 @@ pub struct Args {
         conflicts_with = "json"
     )]
     out: Option<PathBuf>,
+    /// Parquet compression of `-o FILE.parquet`: uncompressed, snappy, zstd, lz4, gzip,
+    /// brotli.
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    compression: Compression,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -82,7 +87,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string(&result)?);
     } else if let Some(path) = &args.out {
-        crate::rows::write_rows(path, &result.trace)?;
+        write_rows(path, &result.trace, args.compression)?;
         println!(
             "{} samples, {} decisions, {} profile changes; trace written to {}",
             result.samples,

@@ -4,6 +4,7 @@ use anyhow::Context;
 use coalescope_probe::receiver::stats::LatencySummary;
 use coalescope_probe::receiver::{LiveStats, Mode, ReceiveSummary, Receiver, ReceiverConfig};
 use coalescope_probe::sys::socket::termination_flag;
+use coalescope_timeline::io::Compression;
 use coalescope_timeline::{parse_duration, Duration};
 use comfy_table::Table;
 use std::net::SocketAddr;
@@ -50,6 +51,10 @@ pub struct Args {
     /// Write the events table here (.csv or .parquet).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Parquet page compression of the written table: uncompressed, snappy, zstd, lz4,
+    /// gzip or brotli (CSV output ignores it).
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    compression: Compression,
     /// Stream name of the recorded events (default: the listen address).
     #[arg(long, value_name = "NAME")]
     stream: Option<String>,
@@ -113,7 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     });
     if let Some(out) = &args.out {
-        coalescope_timeline::write_events(out, &recording.strings, &recording.events)
+        let mut w = coalescope_timeline::EventWriter::create_with(out, args.compression)
+            .with_context(|| format!("writing {} events", recording.events.len()))?;
+        w.write(&recording.strings, &recording.events)
+            .and_then(|()| w.finish())
             .with_context(|| format!("writing {} events", recording.events.len()))?;
     }
     let summary = &recording.summary;

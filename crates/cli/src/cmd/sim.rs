@@ -2,13 +2,12 @@
 //! summary; optionally write the `events` table and the interrupt log. All simulation
 //! lives in `coalescope-sim`; this module turns flags into scenario overrides and prints.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use coalescope_sim::{simulate, PolicyKind, ScenarioSpec, SimOutput, Summary};
+use coalescope_timeline::io::{write_rows, Compression, EventWriter};
 use coalescope_timeline::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde_json::json;
@@ -45,9 +44,13 @@ pub struct Args {
     /// Write the events table here (.parquet or .csv).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Write the interrupt log here as CSV (time_ns,queue,batch,reason).
+    /// Write the interrupt log here (.csv or .parquet; columns time_ns,queue,batch,reason).
     #[arg(long, value_name = "FILE")]
     interrupts: Option<PathBuf>,
+    /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
+    /// gzip or brotli (CSV output ignores it).
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    compression: Compression,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -97,13 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = simulate(&scenario)?;
     if let Some(path) = &args.output {
         let tl = out.timeline();
-        coalescope_timeline::io::write_events(path, &tl.strings, &tl.events)
+        let mut w = EventWriter::create_with(path, args.compression)
+            .with_context(|| format!("cannot write events to {}", path.display()))?;
+        w.write(&tl.strings, &tl.events)
+            .and_then(|()| w.finish())
             .with_context(|| format!("cannot write events to {}", path.display()))?;
     }
     if let Some(path) = &args.interrupts {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create interrupt log {}", path.display()))?;
-        out.write_interrupts_csv(BufWriter::new(file))
+        write_rows(path, &out.interrupts, args.compression)
             .with_context(|| format!("cannot write interrupt log {}", path.display()))?;
     }
     if args.json {

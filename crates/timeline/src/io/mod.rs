@@ -26,14 +26,18 @@
 //!   decimal form).
 //! - Malformed input never panics: every failure is a [`TimelineError`].
 
+mod compression;
 mod csv;
 mod parquet;
+mod rows;
 mod table;
 
 use std::fs::File;
 use std::path::Path;
 
+pub use self::compression::{Compression, UnknownCompression};
 pub use self::parquet::ROW_GROUP_ROWS;
+pub use self::rows::{write_rows, RowWriter};
 use self::table::Table;
 use crate::error::TimelineError;
 use crate::record::{Event, Fill, Order, Parent, Timeline};
@@ -223,7 +227,7 @@ struct TableWriter {
 }
 
 impl TableWriter {
-    fn create<T: Table>(path: &Path) -> Result<Self, TimelineError> {
+    fn create<T: Table>(path: &Path, compression: Compression) -> Result<Self, TimelineError> {
         let format = Format::from_path(path)?;
         let file = File::create(path).map_err(|source| TimelineError::Io {
             path: path.to_path_buf(),
@@ -232,7 +236,11 @@ impl TableWriter {
         })?;
         let sink = match format {
             Format::Csv => Sink::Csv(csv::CsvWriter::create::<T>(path, file)?),
-            Format::Parquet => Sink::Parquet(parquet::ParquetWriter::create::<T>(path, file)?),
+            Format::Parquet => Sink::Parquet(parquet::ParquetWriter::create::<T>(
+                path,
+                file,
+                compression,
+            )?),
         };
         Ok(TableWriter { sink })
     }
@@ -264,9 +272,14 @@ macro_rules! table_writer {
 
         impl $name {
             /// Create (truncate) `path`, format from its extension, and write the header
-            /// / schema.
+            /// / schema; Parquet pages use the default [`Compression`] (zstd).
             pub fn create(path: &Path) -> Result<Self, TimelineError> {
-                Ok(Self { inner: TableWriter::create::<$record>(path)? })
+                Self::create_with(path, Compression::default())
+            }
+
+            /// Like `create`, with the Parquet page compression chosen (CSV ignores it).
+            pub fn create_with(path: &Path, compression: Compression) -> Result<Self, TimelineError> {
+                Ok(Self { inner: TableWriter::create::<$record>(path, compression)? })
             }
 
             /// Append `batch`; its keys resolve in `strings`.

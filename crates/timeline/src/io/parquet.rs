@@ -1,7 +1,8 @@
 //! Parquet codec for the SPEC §1 tables.
 //!
 //! Writing uses exactly the SPEC types (UInt64, Utf8, Int64, Float64, Boolean, Int8),
-//! nullable per SPEC, snappy pages and row groups of [`ROW_GROUP_ROWS`] rows.
+//! nullable per SPEC, pages compressed as the caller chose ([`super::Compression`],
+//! zstd by default) and row groups of [`ROW_GROUP_ROWS`] rows.
 //!
 //! Reading is liberal in what it accepts, because files come from pandas, pyarrow,
 //! polars and Spark as often as from us: any integer type (or an integral Float64, which
@@ -34,7 +35,6 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::csv::integral_float;
@@ -84,10 +84,11 @@ pub(crate) struct ArrowCols<'a> {
 }
 
 const EXPECT_INT: &str = "an integer type (Int8..Int64, UInt8..UInt64) or integral Float64";
-const EXPECT_TIME: &str = "Int64, another integer type, Timestamp or integral Float64";
+const EXPECT_TIME: &str =
+    "Int64 nanoseconds, another integer type, Timestamp(s|ms|us|ns, any time zone) or integral Float64";
 const EXPECT_FLOAT: &str = "Float64, Float32 or an exactly representable integer type";
 const EXPECT_STR: &str = "Utf8, LargeUtf8, Utf8View or a Dictionary of those";
-const EXPECT_BOOL: &str = "Boolean or an integer type holding 0/1";
+const EXPECT_BOOL: &str = "Boolean, or an integer type or Float64 holding 0/1";
 const EXPECT_SIDE: &str = "a signed integer type (Int8..Int64) holding +1/-1";
 
 /// Largest integer magnitude every integer type converts to Float64 exactly.
@@ -263,6 +264,42 @@ impl<'a> ArrowCols<'a> {
         Ok(out)
     }
 
+    /// Convert a timestamp array of a coarser unit to nanoseconds exactly; a value whose
+    /// nanoseconds overflow `i64` is an error naming the column, row, value and unit.
+    fn scaled<A>(
+        &self,
+        col: usize,
+        arr: &PrimitiveArray<A>,
+        scale: i64,
+        unit: &'static str,
+    ) -> Result<Vec<Option<i64>>, TimelineError>
+    where
+        A: ArrowPrimitiveType<Native = i64>,
+    {
+        let mut out = Vec::with_capacity(arr.len());
+        let nulls = arr.nulls().filter(|n| n.null_count() > 0);
+        for (i, &v) in arr.values().iter().enumerate() {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                out.push(None);
+                continue;
+            }
+            match v.checked_mul(scale) {
+                Some(ns) => out.push(Some(ns)),
+                None => {
+                    return Err(TimelineError::TimeOverflow {
+                        path: self.path.to_path_buf(),
+                        table: self.table,
+                        column: self.columns[col].name,
+                        location: self.location(i),
+                        value: v,
+                        unit,
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Count the valid cells of a Float64 integer column beyond 2^53.
     fn count_imprecise(&mut self, a: &ArrayRef) {
         let arr = a.as_primitive::<Float64Type>();
@@ -319,21 +356,14 @@ impl<'a> ArrowCols<'a> {
         };
         let v = with_int_array!(a, arr => self.prim(col, arr, to_i64),
         else match a.data_type() {
-            DataType::Timestamp(unit, _) => {
-                let scale: i64 = match unit {
-                    TimeUnit::Second => 1_000_000_000,
-                    TimeUnit::Millisecond => 1_000_000,
-                    TimeUnit::Microsecond => 1_000,
-                    TimeUnit::Nanosecond => 1,
-                };
-                let conv = |v: i64| v.checked_mul(scale).map(Some).ok_or(());
-                match unit {
-                    TimeUnit::Second => self.prim(col, a.as_primitive::<TimestampSecondType>(), conv),
-                    TimeUnit::Millisecond => self.prim(col, a.as_primitive::<TimestampMillisecondType>(), conv),
-                    TimeUnit::Microsecond => self.prim(col, a.as_primitive::<TimestampMicrosecondType>(), conv),
-                    TimeUnit::Nanosecond => self.prim(col, a.as_primitive::<TimestampNanosecondType>(), conv),
-                }
-            }
+            // The time zone only labels how to display the instants: Arrow stores
+            // timestamps with a zone as UTC-based counts, so the values convert as they are.
+            DataType::Timestamp(unit, _) => match unit {
+                TimeUnit::Second => self.scaled(col, a.as_primitive::<TimestampSecondType>(), 1_000_000_000, "s"),
+                TimeUnit::Millisecond => self.scaled(col, a.as_primitive::<TimestampMillisecondType>(), 1_000_000, "ms"),
+                TimeUnit::Microsecond => self.scaled(col, a.as_primitive::<TimestampMicrosecondType>(), 1_000, "us"),
+                TimeUnit::Nanosecond => self.prim(col, a.as_primitive::<TimestampNanosecondType>(), to_i64),
+            },
             DataType::Float64 => {
                 self.count_imprecise(&a);
                 self.prim(col, a.as_primitive::<Float64Type>(), float_to::<i64>)
@@ -492,6 +522,11 @@ impl<'a> ArrowCols<'a> {
                     return Ok(arr.values().to_vec());
                 }
             }
+            if let Some(arr) = a.as_primitive_opt::<TimestampNanosecondType>() {
+                if arr.null_count() == 0 {
+                    return Ok(arr.values().to_vec());
+                }
+            }
         }
         let v = self.decode_i64(col)?;
         self.require(col, v)
@@ -525,6 +560,18 @@ impl<'a> ArrowCols<'a> {
                 arr.iter().collect()
             }
             DataType::Null => return Ok(OptCol::AllNull),
+            // pandas stores a 0/1 flag column with missing values as float64 with NaN.
+            DataType::Float64 => self.prim(col, a.as_primitive::<Float64Type>(), |v| {
+                if v.is_nan() {
+                    Ok(None)
+                } else if v == 0.0 {
+                    Ok(Some(false))
+                } else if v == 1.0 {
+                    Ok(Some(true))
+                } else {
+                    Err(())
+                }
+            })?,
             t => with_int_array!(a, arr => self.prim(col, arr, |v| match to_i64(v) {
                     Ok(Some(0)) => Ok(Some(false)),
                     Ok(Some(1)) => Ok(Some(true)),
@@ -910,10 +957,14 @@ pub(crate) struct ParquetWriter {
 
 impl ParquetWriter {
     /// Start a file with the table's schema.
-    pub(crate) fn create<T: Table>(path: &Path, file: File) -> Result<Self, TimelineError> {
+    pub(crate) fn create<T: Table>(
+        path: &Path,
+        file: File,
+        compression: super::Compression,
+    ) -> Result<Self, TimelineError> {
         let schema = schema::<T>();
         let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(compression.to_parquet())
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
