@@ -161,11 +161,11 @@ fn writes_events_and_interrupt_log() {
     }
     assert_eq!(csv.lines().count(), 5001);
     let log = std::fs::read_to_string(&irqs).unwrap();
-    assert!(log.starts_with("time_ns,queue,batch,reason\n"));
+    assert!(log.starts_with("time_ns,queue,batch,reason,timer_ns\n"));
     let logged = log
         .lines()
         .skip(1)
-        .filter(|l| !l.ends_with(",poll"))
+        .filter(|l| l.split(',').nth(3) != Some("poll"))
         .count() as u64;
     assert_eq!(logged, v["summary"]["interrupts"].as_u64().unwrap());
     // Same seed, same bytes.

@@ -88,7 +88,7 @@ impl PacketRecord {
 }
 
 /// One interrupt (or deferral software poll); serialized as one row of the interrupt
-/// log (`time_ns,queue,batch,reason`).
+/// log (`time_ns,queue,batch,reason,timer_ns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct InterruptRecord {
     /// When it fired.

@@ -44,7 +44,7 @@ pub struct Args {
     /// Write the events table here (.parquet or .csv).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Write the interrupt log here (.csv or .parquet; columns time_ns,queue,batch,reason).
+    /// Write the interrupt log here (.csv or .parquet; columns time_ns,queue,batch,reason,timer_ns).
     #[arg(long, value_name = "FILE")]
     interrupts: Option<PathBuf>,
     /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
