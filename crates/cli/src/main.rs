@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
-mod ingest;
+mod progress;
 mod rows;
 
 use clap::{Parser, Subcommand};

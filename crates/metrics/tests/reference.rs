@@ -56,6 +56,11 @@ fn check_exact(seed: u64, n: usize, reorder: Option<i64>) {
         assert_eq!(g.n_md, r.n_md, "{ctx}");
         assert_eq!(g.n_md_delivered, r.n_delivered, "{ctx}");
         assert_eq!(g.mddr, r.mddr, "{ctx} mddr ({:?})", g.mddr_reason);
+        assert_eq!(
+            (g.mddr_q50, g.mddr_q99, g.gap_compression),
+            r.gap_profile,
+            "{ctx} gap profile"
+        );
         assert_eq!(g.bdc_intervals, r.bdc_intervals, "{ctx}");
         assert_eq!(g.bdc_threshold, r.bdc_threshold, "{ctx}");
         assert_eq!(g.bdc_high_intervals, r.bdc_high, "{ctx}");
