@@ -279,8 +279,8 @@ fn demo_writes_its_files_and_reports_three_runs() {
 }
 
 /// `--quantiles exact` against the default sketch on 70,000 gaps (more than the sketch's
-/// 65,536 exact values). App gaps repeat a pattern of 20 whose sorted shares are 50 % 700,
-/// 40 % 1333, 5 % 1467 and 5 % 3000 ns; every ingress gap is 1000 ns. Nearest ranks
+/// 65,536 exact values). App gaps repeat a pattern of 20 whose sorted shares are 5 % 100,
+/// 45 % 700, 40 % 1333, 5 % 1467 and 5 % 3000 ns; every ingress gap is 1000 ns. Nearest ranks
 /// ceil(p * 70000) = 35000, 66500, 69300 give Q50/Q95/Q99 = 700, 1467, 3000 exactly; the
 /// sketch reports their bucket middles 699, 1463, 2991.
 #[test]
@@ -288,7 +288,7 @@ fn quantiles_exact_matches_nearest_rank_where_the_sketch_does_not() {
     let dir = tempdir("quantiles");
     let path = dir.join("events.csv");
     let pattern = [
-        700, 1333, 700, 1333, 700, 1333, 700, 1333, 700, 1467, 700, 1333, 700, 1333, 700, 1333,
+        100, 1333, 700, 1333, 700, 1333, 700, 1333, 700, 1467, 700, 1333, 700, 1333, 700, 1333,
         700, 1333, 700, 3000,
     ];
     let mut text = String::from("seq,stream,kind,t_ingress_ns,t_app_ns\n");

@@ -637,7 +637,6 @@ impl Analyzer {
         self.counts.orders += 1;
         self.non_monotonic_emit += (t < self.last_emit) as u64;
         self.last_emit = t;
-        let t = o.t_emit;
         let by = self.cfg.by;
         let key = (
             self.bucket_of(t),
@@ -649,7 +648,7 @@ impl Analyzer {
         self.orders
             .entry(key)
             .or_insert_with(|| OrderWindows::new(window))
-            .update(t);
+            .update(o.t_emit);
         self.cte.update_order(o);
     }
 

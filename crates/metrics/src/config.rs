@@ -367,6 +367,63 @@ mod tests {
     }
 
     #[test]
+    fn limits_live_here_and_name_their_flag() {
+        let ok = Config {
+            interval: MAX_INTERVAL,
+            bucket: Some(MAX_BUCKET),
+            compress_gap: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let bad = |c: Config| c.validate().unwrap_err();
+        let e = bad(Config {
+            interval: Duration::from_secs(61),
+            ..Config::default()
+        });
+        assert_eq!(e, ConfigError::IntervalTooLong(Duration::from_secs(61)));
+        assert_eq!(e.flag(), Some("--interval"));
+        for b in [Duration::ZERO, Duration(MAX_BUCKET.as_nanos() + 1)] {
+            let e = bad(Config {
+                bucket: Some(b),
+                ..Config::default()
+            });
+            assert_eq!((e.clone(), e.flag()), (ConfigError::BucketOutOfRange(b), Some("--bucket")));
+        }
+        assert_eq!(MIN_BUCKET, Duration(1));
+        let e = bad(Config {
+            compress_gap: Duration(-1),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--compress-gap"));
+        let e = bad(Config {
+            markout_horizons: vec![Duration(-1)],
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--horizons"));
+        let e = bad(Config {
+            dccd_horizon: Duration(-1),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--dccd-horizon"));
+        let e = bad(Config {
+            reorder_horizon: Some(Duration(-1)),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--reorder-horizon"));
+        assert_eq!(
+            parse_settings("rx_usecs=50, rx_frames = 0,"),
+            Ok(vec![
+                ("rx_usecs".to_string(), "50".to_string()),
+                ("rx_frames".to_string(), "0".to_string())
+            ])
+        );
+        assert_eq!(
+            parse_settings("rx_usecs").unwrap_err().flag(),
+            Some("--nic-config")
+        );
+    }
+
+    #[test]
     fn group_by_parsing() {
         let by: GroupBy = "venue, symbol".parse().unwrap();
         assert_eq!(

@@ -38,7 +38,7 @@ pub struct Inputs {
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     /// A file could not be read (the source names the column, line or row).
-    #[error("reading {table} from {}: {source}", path.display())]
+    #[error("reading {table} from {}", path.display())]
     Read {
         /// Which table the file holds.
         table: Table,
@@ -48,7 +48,7 @@ pub enum FeedError {
         source: TimelineError,
     },
     /// The partials could not be merged (a bug: they share one configuration).
-    #[error("merging partial analyses: {0}")]
+    #[error("merging partial analyses")]
     Merge(#[from] ConfigError),
 }
 
