@@ -346,7 +346,11 @@ fn quantiles_exact_matches_nearest_rank_where_the_sketch_does_not() {
         .arg(&features)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (file, cols) in [(&groups, 3), (&features, 3)] {
         let text = std::fs::read_to_string(file).unwrap();
         let mut lines = text.lines();
@@ -358,7 +362,10 @@ fn quantiles_exact_matches_nearest_rank_where_the_sketch_does_not() {
         assert_eq!(got, ["0.7", "3.0", "-0.5"], "{}", file.display());
     }
     let human = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(human.contains("MDDR q50") && human.contains("-0.500"), "{human}");
+    assert!(
+        human.contains("MDDR q50") && human.contains("-0.500"),
+        "{human}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

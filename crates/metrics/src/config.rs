@@ -244,7 +244,10 @@ impl Config {
         if i > MAX_INTERVAL {
             return Err(ConfigError::IntervalTooLong(i));
         }
-        if let Some(b) = self.bucket.filter(|b| !(MIN_BUCKET..=MAX_BUCKET).contains(b)) {
+        if let Some(b) = self
+            .bucket
+            .filter(|b| !(MIN_BUCKET..=MAX_BUCKET).contains(b))
+        {
             return Err(ConfigError::BucketOutOfRange(b));
         }
         if let Some(h) = self.markout_horizons.iter().find(|h| h.as_nanos() < 0) {
@@ -387,7 +390,10 @@ mod tests {
                 bucket: Some(b),
                 ..Config::default()
             });
-            assert_eq!((e.clone(), e.flag()), (ConfigError::BucketOutOfRange(b), Some("--bucket")));
+            assert_eq!(
+                (e.clone(), e.flag()),
+                (ConfigError::BucketOutOfRange(b), Some("--bucket"))
+            );
         }
         assert_eq!(MIN_BUCKET, Duration(1));
         let e = bad(Config {

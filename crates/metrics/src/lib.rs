@@ -83,7 +83,8 @@ pub use analyzer::{
     Analyzer, Anomalies, Counts, CouplingRow, FeatureRow, GroupKey, GroupRow, IntervalRow, Report,
 };
 pub use config::{
-    parse_settings, Config, ConfigError, ConfigReport, GroupBy, MAX_BUCKET, MAX_INTERVAL, MIN_BUCKET,
+    parse_settings, Config, ConfigError, ConfigReport, GroupBy, MAX_BUCKET, MAX_INTERVAL,
+    MIN_BUCKET,
 };
 pub use cost::{horizon_label, CostRow, CostStrategyRow, Cte, TauCost, Taus};
 pub use dbc::{Dbc, DbcResult, OrderWindows};
@@ -91,5 +92,7 @@ pub use dccd::{Dccd, DccdCounts};
 pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};
-pub use quantile::{Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND};
+pub use quantile::{
+    Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND,
+};
 pub use windows::{IntervalStat, WindowCounts};

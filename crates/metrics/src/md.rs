@@ -411,7 +411,10 @@ mod tests {
         // The same with g = 10: every ingress gap is <= g as well: 38/39 - 1.
         let mut wide = Mddr::new(None, 1000, Duration(10));
         for i in 0..40 {
-            wide.update(Instant(i * 10), Some(Instant(if i < 20 { 200 } else { 1000 })));
+            wide.update(
+                Instant(i * 10),
+                Some(Instant(if i < 20 { 200 } else { 1000 })),
+            );
         }
         assert_eq!(wide.finish().gap_compression, Some(38.0 / 39.0 - 1.0));
     }
@@ -423,7 +426,10 @@ mod tests {
         few.update(Instant(0), Some(Instant(5)));
         few.update(Instant(10), Some(Instant(15)));
         let r = few.finish();
-        assert_eq!((r.mddr_q50, r.mddr_q99, r.gap_compression), (None, None, None));
+        assert_eq!(
+            (r.mddr_q50, r.mddr_q99, r.gap_compression),
+            (None, None, None)
+        );
         // Ingress 0,0,0,10,20 -> gaps 0,0,10,10: Q95 = 10 but Q50 (rank 2) = 0, so MDDR
         // and mddr_q99 exist and mddr_q50 alone is null. App 0,1,2,3,40 -> gaps 1,1,1,37.
         let mut half = Mddr::new(None, 100, Duration(1));

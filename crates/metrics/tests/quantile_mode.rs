@@ -9,8 +9,8 @@ use coalescope_timeline::{Event, Instant, Strings};
 /// App gaps repeat this pattern of 20: sorted, 5 % are 100, 45 % 700, 40 % 1333, 5 % 1467
 /// and 5 % 3000 (so the sketch's exact min and max clamp none of the quantiles below).
 const PATTERN: [i64; 20] = [
-    100, 1333, 700, 1333, 700, 1333, 700, 1333, 700, 1467, 700, 1333, 700, 1333, 700, 1333,
-    700, 1333, 700, 3000,
+    100, 1333, 700, 1333, 700, 1333, 700, 1333, 700, 1467, 700, 1333, 700, 1333, 700, 1333, 700,
+    1333, 700, 3000,
 ];
 const GAPS: usize = 70_000;
 
@@ -49,7 +49,10 @@ fn exact_mode_matches_nearest_rank_where_the_sketch_does_not() {
     app.sort_unstable();
     let q = |p| nearest_rank(&app, p).unwrap();
     // By hand: ranks ceil(p * 70000) = 35000, 66500, 69300 -> 700, 1467, 3000.
-    assert_eq!((q(Prob::P50), q(Prob::P95), q(Prob::P99)), (700, 1467, 3000));
+    assert_eq!(
+        (q(Prob::P50), q(Prob::P95), q(Prob::P99)),
+        (700, 1467, 3000)
+    );
 
     let exact = run(QuantileMode::Exact);
     let g = &exact.groups[0];
@@ -74,7 +77,11 @@ fn exact_mode_matches_nearest_rank_where_the_sketch_does_not() {
     assert_eq!(s.mddr_q50, Some(0.699));
     assert_eq!(s.mddr_q99, Some(2.991));
     // Within the stated bound of the exact values.
-    for (got, want) in [(s.mddr, g.mddr), (s.mddr_q50, g.mddr_q50), (s.mddr_q99, g.mddr_q99)] {
+    for (got, want) in [
+        (s.mddr, g.mddr),
+        (s.mddr_q50, g.mddr_q50),
+        (s.mddr_q99, g.mddr_q99),
+    ] {
         let (got, want) = (got.unwrap(), want.unwrap());
         assert!((got - want).abs() <= want / 128.0, "{got} vs {want}");
     }

@@ -35,7 +35,10 @@ impl Prob {
     /// `num / den` for constants known to satisfy `0 <= num <= den`, `den > 0`; anything
     /// else is a programming error and panics (use [`Prob::checked`] for runtime values).
     pub const fn new(num: u64, den: u64) -> Self {
-        assert!(den > 0 && num <= den, "a probability needs 0 <= num <= den, den > 0");
+        assert!(
+            den > 0 && num <= den,
+            "a probability needs 0 <= num <= den, den > 0"
+        );
         Prob { num, den }
     }
 

@@ -103,10 +103,7 @@ fn reactive_orders(timeline: &mut Timeline) -> Vec<Order> {
     orders
 }
 
-fn analyze(
-    timeline: &Timeline,
-    orders: &[Order],
-) -> anyhow::Result<(Analyzer, Report)> {
+fn analyze(timeline: &Timeline, orders: &[Order]) -> anyhow::Result<(Analyzer, Report)> {
     // No markouts: the simulated feed carries no quotes.
     let cfg = Config {
         markouts: false,
@@ -320,9 +317,7 @@ fn explain_gaps(
         } else {
             "the tail of the gaps is no longer than on the wire"
         };
-        out.push_str(&format!(
-            "- Tail gap ratio mddr_q99 {q99:.2}: {meaning}.\n"
-        ));
+        out.push_str(&format!("- Tail gap ratio mddr_q99 {q99:.2}: {meaning}.\n"));
     }
     out
 }
