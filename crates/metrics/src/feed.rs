@@ -44,8 +44,8 @@ pub enum FeedError {
         table: Table,
         /// The file.
         path: PathBuf,
-        /// What the reader found.
-        source: TimelineError,
+        /// What the reader found (boxed: it is large and errors are rare).
+        source: Box<TimelineError>,
     },
     /// The partials could not be merged (a bug: they share one configuration).
     #[error("merging partial analyses")]
@@ -107,7 +107,7 @@ pub fn feed(
                 FeedError::Read {
                     table,
                     path: path.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })
         })
