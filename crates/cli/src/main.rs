@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
-mod ingest;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -277,3 +277,117 @@ fn demo_writes_its_files_and_reports_three_runs() {
     assert_eq!(again["counts"]["md"], v["report"]["counts"]["md"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--quantiles exact` against the default sketch on 70,000 gaps (more than the sketch's
+/// 65,536 exact values). App gaps repeat a pattern of 20 whose sorted shares are 5 % 100,
+/// 45 % 700, 40 % 1333, 5 % 1467 and 5 % 3000 ns; every ingress gap is 1000 ns. Nearest ranks
+/// ceil(p * 70000) = 35000, 66500, 69300 give Q50/Q95/Q99 = 700, 1467, 3000 exactly; the
+/// sketch reports their bucket middles 699, 1463, 2991.
+#[test]
+fn quantiles_exact_matches_nearest_rank_where_the_sketch_does_not() {
+    let dir = tempdir("quantiles");
+    let path = dir.join("events.csv");
+    let pattern = [
+        100, 1333, 700, 1333, 700, 1333, 700, 1333, 700, 1467, 700, 1333, 700, 1333, 700, 1333,
+        700, 1333, 700, 3000,
+    ];
+    let mut text = String::from("seq,stream,kind,t_ingress_ns,t_app_ns\n");
+    let mut t_app: i64 = 1_000;
+    for i in 0..=70_000usize {
+        if i > 0 {
+            t_app += pattern[(i - 1) % 20];
+        }
+        text.push_str(&format!("{i},feed,md,{},{t_app}\n", i * 1_000));
+    }
+    std::fs::write(&path, text).unwrap();
+    let analyze = |extra: &[&str]| {
+        json(
+            &bin()
+                .args(["analyze", "--json", "--events"])
+                .arg(&path)
+                .args(extra)
+                .output()
+                .unwrap(),
+        )
+    };
+    let exact = analyze(&["--quantiles", "exact"]);
+    let g = &exact["groups"][0];
+    assert_eq!(exact["quantiles"], "exact");
+    assert_eq!(exact["config"]["quantile_mode"], "exact");
+    assert_eq!(g["mddr"], 1.467);
+    assert_eq!(g["mddr_q50"], 0.7);
+    assert_eq!(g["mddr_q99"], 3.0);
+    assert_eq!(g["gap_compression"], -0.5);
+
+    let sketch = analyze(&[]);
+    let s = &sketch["groups"][0];
+    assert_eq!(sketch["quantiles"], "approximate, <=1 % relative error");
+    assert_eq!(sketch["config"]["quantile_mode"], "sketch");
+    assert_eq!(s["mddr"], 1.463);
+    assert_eq!(s["mddr_q50"], 0.699);
+    assert_eq!(s["mddr_q99"], 2.991);
+    // Counted, not estimated: the same in both modes (half the app gaps <= 1us, all
+    // ingress gaps): 0.5 - 1.0.
+    assert_eq!(s["gap_compression"], -0.5);
+
+    // --compress-gap 700ns: app share stays 0.5, no ingress gap is <= 700 ns.
+    let narrow = analyze(&["--compress-gap", "700ns"]);
+    assert_eq!(narrow["groups"][0]["gap_compression"], 0.5);
+    assert_eq!(narrow["config"]["compress_gap_ns"], 700);
+
+    // The groups file and the features file carry the profile too.
+    let (groups, features) = (dir.join("groups.csv"), dir.join("features.csv"));
+    let out = bin()
+        .args(["analyze", "--quantiles", "exact", "--events"])
+        .arg(&path)
+        .arg("-o")
+        .arg(&groups)
+        .arg("--features")
+        .arg(&features)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (file, cols) in [(&groups, 3), (&features, 3)] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        let got = [col("mddr_q50"), col("mddr_q99"), col("gap_compression")];
+        assert_eq!(got.len(), cols);
+        assert_eq!(got, ["0.7", "3.0", "-0.5"], "{}", file.display());
+    }
+    let human = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        human.contains("MDDR q50") && human.contains("-0.500"),
+        "{human}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn metric_limits_are_usage_errors_naming_the_flag() {
+    let events = repo("testdata/timeline/events.csv");
+    for (flags, want) in [
+        (vec!["--interval", "61s", "--window", "250us"], "--interval"),
+        (vec!["--bucket", "8785h"], "--bucket"), // 366 days + 1 h
+        (vec!["--bucket", "0s"], "--bucket"),
+        (vec!["--compress-gap=-1us"], "--compress-gap"),
+        (vec!["--quantiles", "approx"], "--quantiles"),
+        (vec!["--nic-config", "rx_usecs"], "--nic-config"),
+    ] {
+        let out = bin()
+            .args(["analyze", "--events"])
+            .arg(&events)
+            .args(&flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+}

@@ -16,7 +16,8 @@
 
 use std::collections::HashMap;
 
-use coalescope_timeline::{Event, EventKind, Fill, Order, Parent, Strings, Sym};
+use coalescope_timeline::quantile::nearest_rank;
+use coalescope_timeline::{Duration, Event, EventKind, Fill, Instant, Order, Parent, Strings, Sym};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError, ConfigReport};
@@ -24,7 +25,7 @@ use crate::cost::{CostRow, CostStrategyRow, Cte, CteParams, JoinAnomalies};
 use crate::dbc::{dbc, OrderWindows};
 use crate::dccd::Dccd;
 use crate::md::{Bdc, DelayQuantiles, Mddr};
-use crate::quantile::{Prob, QuantileSummary};
+use crate::quantile::{Prob, QuantileSummary, SKETCH_BOUND};
 use crate::seqset::SeqSet;
 
 /// Identity of one md group (unselected keys are `None`, like a null key; the report
@@ -75,18 +76,18 @@ impl PackedKey {
 /// does not matter.
 #[derive(Debug, Clone, Default)]
 struct Drift {
-    cur: Option<((i64, i64), (i64, i64))>,
-    merged: Vec<((i64, i64), (i64, i64))>,
+    cur: Option<((Instant, Instant), (Instant, Instant))>,
+    merged: Vec<((Instant, Instant), (Instant, Instant))>,
     inversions: u64,
 }
 
-fn inverted(early: (i64, i64), late: (i64, i64)) -> bool {
+fn inverted(early: (Instant, Instant), late: (Instant, Instant)) -> bool {
     late.0 >= early.0 && late.1 < early.1
 }
 
 impl Drift {
     #[inline]
-    fn update(&mut self, t_ingress: i64, t_app: i64) {
+    fn update(&mut self, t_ingress: Instant, t_app: Instant) {
         let now = (t_ingress, t_app);
         self.cur = Some(match self.cur {
             Some((first, last)) => {
@@ -136,7 +137,7 @@ impl GroupState {
         self.drift.merge(&o.drift);
     }
 
-    fn md_range(&self) -> Option<(i64, i64)> {
+    fn md_range(&self) -> Option<(Instant, Instant)> {
         let lo = [self.mddr.ingress.first(), self.mddr.app.first()]
             .into_iter()
             .flatten()
@@ -236,6 +237,17 @@ pub struct GroupRow {
     pub mddr_q95_app_gap_ns: Option<i64>,
     /// Q95 of ingress gaps (ns).
     pub mddr_q95_ingress_gap_ns: Option<i64>,
+    /// Gap profile: Q50(app gaps) / Q50(ingress gaps) (`<< 1` = compression).
+    pub mddr_q50: Option<f64>,
+    /// Gap profile: Q99(app gaps) / Q99(ingress gaps) (`>> 1` = tail dilation).
+    pub mddr_q99: Option<f64>,
+    /// Gap profile: share of app gaps `<= g` minus share of ingress gaps `<= g`
+    /// (`> 0` = updates delivered back to back that did not arrive so).
+    pub gap_compression: Option<f64>,
+    /// Share of app gaps `<= g`.
+    pub app_gap_share_le_g: Option<f64>,
+    /// Share of ingress gaps `<= g`.
+    pub ingress_gap_share_le_g: Option<f64>,
     /// Intervals on the app timeline.
     pub bdc_intervals: usize,
     /// High-BDC threshold.
@@ -397,6 +409,14 @@ pub struct FeatureRow {
     pub app_gap_p95_ns: Option<i64>,
     /// App inter-arrival p99.
     pub app_gap_p99_ns: Option<i64>,
+    /// MDDR = Q95(app gaps) / Q95(ingress gaps).
+    pub mddr: Option<f64>,
+    /// Q50(app gaps) / Q50(ingress gaps).
+    pub mddr_q50: Option<f64>,
+    /// Q99(app gaps) / Q99(ingress gaps).
+    pub mddr_q99: Option<f64>,
+    /// Share of app gaps `<= g` minus share of ingress gaps `<= g`.
+    pub gap_compression: Option<f64>,
     /// Orders matched to the group (all strategies).
     pub n_orders: u64,
     /// Windows holding at least one order.
@@ -437,10 +457,9 @@ fn in_range(t: i64) -> bool {
 #[derive(Debug, Clone)]
 pub struct Analyzer {
     cfg: Config,
-    window: i64,
+    window: Duration,
     per_interval: i64,
     bucket: Option<i64>,
-    horizon: Option<i64>,
     groups: Vec<GroupState>,
     /// Groups by symbol: `by_symbol[symbol.index() + 1]` (0 = null or pooled symbol)
     /// lists that symbol's `(key, slot)`. A symbol has few groups (streams x venues x
@@ -464,27 +483,35 @@ impl Analyzer {
     /// A fresh analyzer; fails when `cfg` breaks a SPEC §4 constraint.
     pub fn new(cfg: Config) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let window = cfg.window.as_nanos();
-        let per_interval = cfg.interval.as_nanos() / window;
-        let horizon = cfg.reorder_horizon.map(|d| d.as_nanos());
-        Ok(Analyzer {
+        Ok(Self::build(cfg))
+    }
+
+    /// A fresh analyzer with this one's configuration: a partial to feed and merge back.
+    pub fn empty_partial(&self) -> Analyzer {
+        Self::build(self.cfg.clone())
+    }
+
+    /// An empty analyzer for a validated `cfg`.
+    fn build(cfg: Config) -> Self {
+        let window = cfg.window;
+        let per_interval = cfg.interval.as_nanos() / window.as_nanos();
+        Analyzer {
             window,
             per_interval,
             bucket: cfg.bucket.map(|b| b.as_nanos()),
-            horizon,
             groups: Vec::new(),
             by_symbol: Vec::new(),
             slot_cache: vec![(PackedKey::EMPTY, u32::MAX); SLOT_CACHE],
             seqs: Vec::new(),
             orders: HashMap::new(),
             cte: Cte::new(window, per_interval),
-            dccd: Dccd::new(cfg.dccd_horizon.as_nanos(), horizon),
+            dccd: Dccd::new(cfg.dccd_horizon, cfg.reorder_horizon),
             counts: Counts::default(),
             last_emit: i64::MIN,
             non_monotonic_emit: 0,
             out_of_range: 0,
             cfg,
-        })
+        }
     }
 
     /// The configuration in use.
@@ -532,12 +559,12 @@ impl Analyzer {
 
     #[cold]
     fn new_group(&mut self, key: GroupKey, row: usize) -> u32 {
-        let limit = self.cfg.exact_limit;
+        let limit = self.cfg.exact_limit();
         self.groups.push(GroupState {
             key,
             n_md: 0,
             n_md_delivered: 0,
-            mddr: Mddr::new(self.horizon, limit),
+            mddr: Mddr::new(self.cfg.reorder_horizon, limit, self.cfg.compress_gap),
             bdc: Bdc::new(self.window, self.per_interval),
             delay: DelayQuantiles::new(limit),
             n_ctl: 0,
@@ -590,7 +617,7 @@ impl Analyzer {
         let key = self.key_of(self.bucket_of(t), e.stream, e.symbol, e.venue);
         let slot = self.slot(key);
         self.seq_set(e.stream).insert(e.seq);
-        let app = e.t_app.map(|a| a.as_nanos());
+        let (t, app) = (e.t_ingress, e.t_app);
         let g = &mut self.groups[slot];
         match e.kind {
             EventKind::Md => {
@@ -644,7 +671,7 @@ impl Analyzer {
         self.orders
             .entry(key)
             .or_insert_with(|| OrderWindows::new(window))
-            .update(t);
+            .update(o.t_emit);
         self.cte.update_order(o);
     }
 
@@ -782,6 +809,11 @@ impl Analyzer {
             mddr_reason: m.reason,
             mddr_q95_app_gap_ns: m.q95_app_gap_ns,
             mddr_q95_ingress_gap_ns: m.q95_ingress_gap_ns,
+            mddr_q50: m.mddr_q50,
+            mddr_q99: m.mddr_q99,
+            gap_compression: m.gap_compression,
+            app_gap_share_le_g: m.app_gap_share_le_g,
+            ingress_gap_share_le_g: m.ingress_gap_share_le_g,
             bdc_intervals: b.intervals,
             bdc_threshold: b.threshold,
             bdc_high_intervals: b.high_intervals,
@@ -826,8 +858,8 @@ impl Analyzer {
         let params = CteParams {
             horizons: self.cfg.markout_horizons.clone(),
             high_bdc: self.cfg.high_bdc,
-            interval: self.cfg.interval.as_nanos(),
-            bucket: self.bucket,
+            interval: self.cfg.interval,
+            bucket: self.cfg.bucket,
         };
         let cost = self.cte.finish(&params, strings);
         let mut groups = Vec::new();
@@ -865,7 +897,7 @@ impl Analyzer {
             quantiles: if exact {
                 "exact".to_string()
             } else {
-                "approximate, <=1 % relative error".to_string()
+                SKETCH_BOUND.to_string()
             },
             anomalies: self.anomalies(&cost.anomalies),
             counts: self.counts,
@@ -921,11 +953,7 @@ impl Analyzer {
         let settings = self.cfg.report().settings;
         let mut out = Vec::new();
         for (g, names) in self.sorted_groups(strings) {
-            let ig = g.mddr.ingress.finish();
-            let ag = g.mddr.app.finish();
-            let qs = [Prob::P50, Prob::P95, Prob::P99];
-            let iq = ig.quantiles(&qs);
-            let aq = ag.quantiles(&qs);
+            let m = g.mddr.finish();
             let mut per_window: Vec<u32> = Vec::new();
             let mut all = OrderWindows::new(self.window);
             for (_, ow) in self.matched_orders(&g.key, strings) {
@@ -933,11 +961,7 @@ impl Analyzer {
             }
             per_window.extend(all.windows().into_iter().map(|(_, c)| c));
             per_window.sort_unstable();
-            let dispatch_p99 = if per_window.is_empty() {
-                None
-            } else {
-                Some(per_window[(Prob::P99.rank(per_window.len() as u64) - 1) as usize])
-            };
+            let dispatch_p99 = nearest_rank(&per_window, Prob::P99);
             let ack = QuantileSummary::of(&g.ctl_delay.delay);
             let [stream, symbol, venue] = names;
             out.push(FeatureRow {
@@ -947,12 +971,16 @@ impl Analyzer {
                 venue,
                 n_md: g.n_md,
                 n_md_delivered: g.n_md_delivered,
-                ingress_gap_p50_ns: iq[0],
-                ingress_gap_p95_ns: iq[1],
-                ingress_gap_p99_ns: iq[2],
-                app_gap_p50_ns: aq[0],
-                app_gap_p95_ns: aq[1],
-                app_gap_p99_ns: aq[2],
+                ingress_gap_p50_ns: m.q50_ingress_gap_ns,
+                ingress_gap_p95_ns: m.q95_ingress_gap_ns,
+                ingress_gap_p99_ns: m.q99_ingress_gap_ns,
+                app_gap_p50_ns: m.q50_app_gap_ns,
+                app_gap_p95_ns: m.q95_app_gap_ns,
+                app_gap_p99_ns: m.q99_app_gap_ns,
+                mddr: m.mddr,
+                mddr_q50: m.mddr_q50,
+                mddr_q99: m.mddr_q99,
+                gap_compression: m.gap_compression,
                 n_orders: all.count(),
                 dispatch_windows: per_window.len() as u64,
                 dispatch_window_max: per_window.last().copied(),
@@ -963,7 +991,7 @@ impl Analyzer {
                 ack_p999_ns: ack.p999,
                 ack_max_ns: ack.max,
                 seq_inversions: g.drift.total(),
-                approximate: !(ig.is_exact() && ag.is_exact() && ack.exact),
+                approximate: !(m.exact && ack.exact),
                 settings: settings.clone(),
             });
         }

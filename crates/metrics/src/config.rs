@@ -7,6 +7,7 @@ use coalescope_timeline::Duration;
 use serde::Serialize;
 
 use crate::md::HighBdc;
+use crate::quantile::QuantileMode;
 
 /// Which keys define an md group (`--by`, any subset of {stream, symbol, venue}).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,9 +92,13 @@ pub struct Config {
     /// How far input may be out of time order and still give exact gaps and DCCD pairs;
     /// `None` = keep everything (exact, memory grows with the input).
     pub reorder_horizon: Option<Duration>,
-    /// Quantile series stay exact nearest-rank up to this many values, then use the
-    /// log histogram (<= 0.79 % relative error).
+    /// In sketch mode, quantile series stay exact nearest-rank up to this many values,
+    /// then use the log histogram (<= 0.79 % relative error).
     pub exact_limit: usize,
+    /// `exact` keeps every value; `sketch` (the default) folds at `exact_limit`.
+    pub quantiles: QuantileMode,
+    /// The gap `g` of `gap_compression` (`--compress-gap`, default 1 µs).
+    pub compress_gap: Duration,
     /// Keep quote history and pooled BDC for markouts/CTE.
     pub markouts: bool,
     /// Pair md transitions with ctl events for DCCD.
@@ -118,6 +123,8 @@ impl Default for Config {
             dccd_horizon: Duration::from_millis(1),
             reorder_horizon: Some(Duration::from_millis(100)),
             exact_limit: 1 << 16,
+            quantiles: QuantileMode::Sketch,
+            compress_gap: Duration::from_micros(1),
             markouts: true,
             dccd: true,
             settings: Vec::new(),
@@ -125,7 +132,8 @@ impl Default for Config {
     }
 }
 
-/// A parameter outside what SPEC §4 allows.
+/// A parameter outside what SPEC §4 allows. [`ConfigError::flag`] names the command-line
+/// flag that sets it, so a front end can point at what to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     /// `w` outside 100–500 µs.
@@ -144,9 +152,12 @@ pub enum ConfigError {
         /// The window.
         window: Duration,
     },
-    /// A bucket of zero or negative length.
-    #[error("time bucket {0} must be positive")]
-    NonPositiveBucket(Duration),
+    /// `I` above [`MAX_INTERVAL`].
+    #[error("interval I = {0}: accepted range is a multiple of the window w up to 60s")]
+    IntervalTooLong(Duration),
+    /// A bucket outside [`MIN_BUCKET`]..=[`MAX_BUCKET`].
+    #[error("time bucket {0}: accepted range is 1ns to 366 days")]
+    BucketOutOfRange(Duration),
     /// A negative markout horizon.
     #[error("markout horizon {0} must not be negative")]
     NegativeHorizon(Duration),
@@ -158,12 +169,60 @@ pub enum ConfigError {
         /// Its value.
         value: Duration,
     },
+    /// A negative compression gap `g`.
+    #[error("compression gap g = {0} must not be negative")]
+    NegativeCompressGap(Duration),
     /// `--by` names something other than stream, symbol, venue.
     #[error("unknown grouping key '{0}' (use stream, symbol, venue)")]
     UnknownGroupKey(String),
+    /// A coalescing setting that is not `KEY=VALUE`.
+    #[error("setting '{0}' is not KEY=VALUE")]
+    BadSetting(String),
     /// Two partials with different configurations cannot merge.
     #[error("cannot merge analyzers built with different configurations")]
     MergeMismatch,
+}
+
+impl ConfigError {
+    /// The command-line flag (of `coalescope analyze`) that sets the offending parameter.
+    pub fn flag(&self) -> Option<&'static str> {
+        Some(match self {
+            ConfigError::WindowOutOfRange { .. } => "--window",
+            ConfigError::IntervalNotMultiple { .. } | ConfigError::IntervalTooLong(_) => {
+                "--interval"
+            }
+            ConfigError::BucketOutOfRange(_) => "--bucket",
+            ConfigError::NegativeHorizon(_) => "--horizons",
+            ConfigError::NegativeLimit { name, .. } if *name == DCCD => "--dccd-horizon",
+            ConfigError::NegativeLimit { .. } => "--reorder-horizon",
+            ConfigError::NegativeCompressGap(_) => "--compress-gap",
+            ConfigError::UnknownGroupKey(_) => "--by",
+            ConfigError::BadSetting(_) => "--nic-config",
+            ConfigError::MergeMismatch => return None,
+        })
+    }
+}
+
+const DCCD: &str = "DCCD";
+const REORDERING: &str = "reordering";
+
+/// Longest interval `I`: BDC keeps `I / w` counters per live interval, so `I` is bounded
+/// to keep that small.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// Shortest time bucket.
+pub const MIN_BUCKET: Duration = Duration::from_nanos(1);
+/// Longest time bucket.
+pub const MAX_BUCKET: Duration = Duration::from_secs(366 * 86_400);
+
+/// Parse coalescing settings `k=v,k=v` (empty parts are skipped) for [`Config::settings`].
+pub fn parse_settings(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), v.trim().to_string())),
+            None => Err(ConfigError::BadSetting(part.to_string())),
+        })
+        .collect()
 }
 
 impl Config {
@@ -182,27 +241,39 @@ impl Config {
                 window: w,
             });
         }
-        if let Some(b) = self.bucket {
-            if b.as_nanos() <= 0 {
-                return Err(ConfigError::NonPositiveBucket(b));
-            }
+        if i > MAX_INTERVAL {
+            return Err(ConfigError::IntervalTooLong(i));
+        }
+        if let Some(b) = self
+            .bucket
+            .filter(|b| !(MIN_BUCKET..=MAX_BUCKET).contains(b))
+        {
+            return Err(ConfigError::BucketOutOfRange(b));
         }
         if let Some(h) = self.markout_horizons.iter().find(|h| h.as_nanos() < 0) {
             return Err(ConfigError::NegativeHorizon(*h));
         }
         if self.dccd_horizon.as_nanos() < 0 {
             return Err(ConfigError::NegativeLimit {
-                name: "DCCD",
+                name: DCCD,
                 value: self.dccd_horizon,
             });
         }
         if let Some(r) = self.reorder_horizon.filter(|r| r.as_nanos() < 0) {
             return Err(ConfigError::NegativeLimit {
-                name: "reordering",
+                name: REORDERING,
                 value: r,
             });
         }
+        if self.compress_gap.as_nanos() < 0 {
+            return Err(ConfigError::NegativeCompressGap(self.compress_gap));
+        }
         Ok(())
+    }
+
+    /// Values a quantile series keeps exactly (unbounded in exact mode).
+    pub fn exact_limit(&self) -> usize {
+        self.quantiles.exact_limit(self.exact_limit)
     }
 
     /// The parameters as they appear in the report.
@@ -217,6 +288,8 @@ impl Config {
             dccd_horizon_ns: self.dccd_horizon.as_nanos(),
             reorder_horizon_ns: self.reorder_horizon.map(Duration::as_nanos),
             exact_limit: self.exact_limit,
+            quantile_mode: self.quantiles.label(),
+            compress_gap_ns: self.compress_gap.as_nanos(),
             markouts: self.markouts,
             dccd: self.dccd,
             settings: self
@@ -248,8 +321,12 @@ pub struct ConfigReport {
     pub dccd_horizon_ns: i64,
     /// Reordering horizon in ns (null = exact, unbounded).
     pub reorder_horizon_ns: Option<i64>,
-    /// Values kept exact per quantile series.
+    /// Values kept exact per quantile series in sketch mode.
     pub exact_limit: usize,
+    /// `exact` (every value kept) or `sketch`.
+    pub quantile_mode: &'static str,
+    /// The gap `g` of `gap_compression` in ns.
+    pub compress_gap_ns: i64,
     /// Markouts/CTE computed.
     pub markouts: bool,
     /// DCCD computed.
@@ -290,6 +367,66 @@ mod tests {
         assert_eq!(c.validate(), Ok(()));
         c.window = Duration::from_nanos(500_001);
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn limits_live_here_and_name_their_flag() {
+        let ok = Config {
+            interval: MAX_INTERVAL,
+            bucket: Some(MAX_BUCKET),
+            compress_gap: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let bad = |c: Config| c.validate().unwrap_err();
+        let e = bad(Config {
+            interval: Duration::from_secs(61),
+            ..Config::default()
+        });
+        assert_eq!(e, ConfigError::IntervalTooLong(Duration::from_secs(61)));
+        assert_eq!(e.flag(), Some("--interval"));
+        for b in [Duration::ZERO, Duration(MAX_BUCKET.as_nanos() + 1)] {
+            let e = bad(Config {
+                bucket: Some(b),
+                ..Config::default()
+            });
+            assert_eq!(
+                (e.clone(), e.flag()),
+                (ConfigError::BucketOutOfRange(b), Some("--bucket"))
+            );
+        }
+        assert_eq!(MIN_BUCKET, Duration(1));
+        let e = bad(Config {
+            compress_gap: Duration(-1),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--compress-gap"));
+        let e = bad(Config {
+            markout_horizons: vec![Duration(-1)],
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--horizons"));
+        let e = bad(Config {
+            dccd_horizon: Duration(-1),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--dccd-horizon"));
+        let e = bad(Config {
+            reorder_horizon: Some(Duration(-1)),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--reorder-horizon"));
+        assert_eq!(
+            parse_settings("rx_usecs=50, rx_frames = 0,"),
+            Ok(vec![
+                ("rx_usecs".to_string(), "50".to_string()),
+                ("rx_frames".to_string(), "0".to_string())
+            ])
+        );
+        assert_eq!(
+            parse_settings("rx_usecs").unwrap_err().flag(),
+            Some("--nic-config")
+        );
     }
 
     #[test]

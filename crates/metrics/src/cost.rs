@@ -160,16 +160,16 @@ pub struct CteParams {
     pub horizons: Vec<Duration>,
     /// High-BDC threshold mode (per pooled (symbol, venue)).
     pub high_bdc: HighBdc,
-    /// Interval length (ns).
-    pub interval: i64,
-    /// Time bucket of `t_emit` (ns), if any.
-    pub bucket: Option<i64>,
+    /// Interval length.
+    pub interval: Duration,
+    /// Time bucket of `t_emit`, if any.
+    pub bucket: Option<Duration>,
 }
 
 /// Markouts + CTE aggregator (module docs).
 #[derive(Debug, Clone)]
 pub struct Cte {
-    window: i64,
+    window: Duration,
     per_interval: i64,
     sv: Vec<(SvKey, SvState)>,
     sv_index: FastMap<SvKey, usize>,
@@ -196,8 +196,8 @@ fn order_precedes(a: &Order, b: &Order) -> bool {
 }
 
 impl Cte {
-    /// Empty state for windows of `window` ns and `per_interval` windows per interval.
-    pub fn new(window: i64, per_interval: i64) -> Self {
+    /// Empty state for windows of `window` and `per_interval` windows per interval.
+    pub fn new(window: Duration, per_interval: i64) -> Self {
         Cte {
             window,
             per_interval,
@@ -249,7 +249,7 @@ impl Cte {
         let slot = self.sv_slot((e.symbol, e.venue));
         let st = &mut self.sv[slot].1;
         if let Some(a) = e.t_app {
-            st.app.update(a.as_nanos());
+            st.app.update(a);
         }
         if let Some(mid) = quote {
             if mid.is_finite() && mid > 0.0 {
@@ -342,9 +342,12 @@ impl Cte {
                 continue;
             };
             filled.insert(f.child_id);
-            let bucket = p.bucket.map(|b| o.t_emit.as_nanos().div_euclid(b) * b);
+            let bucket = p
+                .bucket
+                .map(Duration::as_nanos)
+                .map(|b| o.t_emit.as_nanos().div_euclid(b) * b);
             let class = classes.get(&(o.symbol, o.venue)).and_then(|(map, thr)| {
-                map.get(&o.t_emit.as_nanos().div_euclid(p.interval))
+                map.get(&o.t_emit.as_nanos().div_euclid(p.interval.as_nanos()))
                     .map(|&b| b > *thr)
             });
             let row = rows

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use coalescope_timeline::Sym;
+use coalescope_timeline::{Duration, Instant, Sym};
 use serde::Serialize;
 
 use crate::windows::WindowCounts;
@@ -24,10 +24,10 @@ pub struct OrderWindows {
 }
 
 impl OrderWindows {
-    /// Empty counts for windows of `width` ns.
-    pub fn new(width: i64) -> Self {
+    /// Empty counts for windows of `width`.
+    pub fn new(width: Duration) -> Self {
         OrderWindows {
-            width,
+            width: width.as_nanos(),
             counts: HashMap::new(),
             min: i64::MAX,
             max: i64::MIN,
@@ -35,8 +35,9 @@ impl OrderWindows {
         }
     }
 
-    /// One emit at `t_emit` (ns).
-    pub fn update(&mut self, t_emit: i64) {
+    /// One emit at `t_emit`.
+    pub fn update(&mut self, t_emit: Instant) {
+        let t_emit = t_emit.as_nanos();
         *self
             .counts
             .entry(t_emit.div_euclid(self.width))
@@ -62,8 +63,8 @@ impl OrderWindows {
     }
 
     /// `(first, last)` emit instant.
-    pub fn range(&self) -> Option<(i64, i64)> {
-        (self.n > 0).then_some((self.min, self.max))
+    pub fn range(&self) -> Option<(Instant, Instant)> {
+        (self.n > 0).then_some((Instant(self.min), Instant(self.max)))
     }
 
     /// Non-empty windows `(k, count)` sorted by `k`.
@@ -141,13 +142,14 @@ pub struct DbcResult {
 pub fn dbc(
     app: &WindowCounts,
     ingress: &WindowCounts,
-    md_range: Option<(i64, i64)>,
+    md_range: Option<(Instant, Instant)>,
     orders: &OrderWindows,
-    width: i64,
+    width: Duration,
 ) -> DbcResult {
+    let width = width.as_nanos();
     let (first, last) = match (md_range, orders.range()) {
-        (Some((a, b)), Some((c, d))) => (a.min(c), b.max(d)),
-        (Some(r), None) | (None, Some(r)) => r,
+        (Some((a, b)), Some((c, d))) => (a.min(c).as_nanos(), b.max(d).as_nanos()),
+        (Some((a, b)), None) | (None, Some((a, b))) => (a.as_nanos(), b.as_nanos()),
         (None, None) => (0, -1),
     };
     if last < first {
@@ -184,16 +186,16 @@ pub fn dbc(
 /// windows of the orders matched to it.
 #[derive(Debug, Clone)]
 pub struct Dbc {
-    width: i64,
+    width: Duration,
     app: WindowCounts,
     ingress: WindowCounts,
-    md_range: Option<(i64, i64)>,
+    md_range: Option<(Instant, Instant)>,
     orders: HashMap<Option<Sym>, OrderWindows>,
 }
 
 impl Dbc {
-    /// Empty state for windows of `width` ns in intervals of `per_interval` windows.
-    pub fn new(width: i64, per_interval: i64) -> Self {
+    /// Empty state for windows of `width` in intervals of `per_interval` windows.
+    pub fn new(width: Duration, per_interval: i64) -> Self {
         Dbc {
             width,
             app: WindowCounts::new(width, per_interval),
@@ -204,7 +206,7 @@ impl Dbc {
     }
 
     /// One md event of the group.
-    pub fn update_md(&mut self, t_ingress: i64, t_app: Option<i64>) {
+    pub fn update_md(&mut self, t_ingress: Instant, t_app: Option<Instant>) {
         self.ingress.update(t_ingress);
         let (lo, hi) = match t_app {
             Some(a) => {
@@ -220,7 +222,7 @@ impl Dbc {
     }
 
     /// One order matched to the group (same symbol and venue).
-    pub fn update_order(&mut self, strategy: Option<Sym>, t_emit: i64) {
+    pub fn update_order(&mut self, strategy: Option<Sym>, t_emit: Instant) {
         let width = self.width;
         self.orders
             .entry(strategy)
@@ -281,11 +283,11 @@ mod tests {
     #[test]
     fn dbc_range_includes_orders_and_app_instants() {
         // w = 10. md ingress 0, 10; app 5, 25; orders at 25 and 45 -> windows 0..=4.
-        let mut d = Dbc::new(10, 4);
-        d.update_md(0, Some(5));
-        d.update_md(10, Some(25));
-        d.update_order(None, 25);
-        d.update_order(None, 45);
+        let mut d = Dbc::new(Duration(10), 4);
+        d.update_md(Instant(0), Some(Instant(5)));
+        d.update_md(Instant(10), Some(Instant(25)));
+        d.update_order(None, Instant(25));
+        d.update_order(None, Instant(45));
         let r = &d.finish()[0].1;
         assert_eq!(r.n_windows, 5);
         // app x = [1,0,1,0,0], y = [0,0,1,0,1]: n=5 sx=2 sxx=2 sy=2 syy=2 sxy=1
@@ -299,9 +301,9 @@ mod tests {
     #[test]
     fn dbc_constant_series_is_undefined() {
         // one window only: every series is constant.
-        let mut d = Dbc::new(10, 4);
-        d.update_md(1, Some(2));
-        d.update_order(None, 3);
+        let mut d = Dbc::new(Duration(10), 4);
+        d.update_md(Instant(1), Some(Instant(2)));
+        d.update_order(None, Instant(3));
         let r = &d.finish()[0].1;
         assert_eq!(r.dbc, None);
         assert_eq!(r.n_windows, 1);

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
-use coalescope_timeline::Sym;
+use coalescope_timeline::{Duration, Instant, Sym};
 use serde::Serialize;
 
 type SvKey = (Option<Sym>, Option<Sym>);
@@ -142,12 +142,12 @@ fn in_window<T: Copy>(dq: &VecDeque<Item<T>>, t: i64, h: i64) -> impl Iterator<I
 }
 
 impl<G: Copy + Eq + Hash> Dccd<G> {
-    /// Empty state: pairing horizon `horizon` ns, reordering horizon `keep` ns (`None` =
-    /// keep everything, exact).
-    pub fn new(horizon: i64, keep: Option<i64>) -> Self {
+    /// Empty state: pairing horizon `horizon`, reordering horizon `keep` (`None` = keep
+    /// everything, exact).
+    pub fn new(horizon: Duration, keep: Option<Duration>) -> Self {
         Dccd {
-            horizon,
-            keep,
+            horizon: horizon.as_nanos(),
+            keep: keep.map(Duration::as_nanos),
             md: HashMap::new(),
             ctl: HashMap::new(),
             head_md: HashMap::new(),
@@ -281,9 +281,10 @@ impl<G: Copy + Eq + Hash> Dccd<G> {
         group: G,
         symbol: Option<Sym>,
         venue: Option<Sym>,
-        t_ingress: i64,
-        t_app: Option<i64>,
+        t_ingress: Instant,
+        t_app: Option<Instant>,
     ) {
+        let (t_ingress, t_app) = (t_ingress.as_nanos(), t_app.map(Instant::as_nanos));
         self.observe(t_ingress);
         let item = Item {
             t: t_ingress,
@@ -300,9 +301,10 @@ impl<G: Copy + Eq + Hash> Dccd<G> {
         &mut self,
         symbol: Option<Sym>,
         venue: Option<Sym>,
-        t_ingress: i64,
-        t_app: Option<i64>,
+        t_ingress: Instant,
+        t_app: Option<Instant>,
     ) {
+        let (t_ingress, t_app) = (t_ingress.as_nanos(), t_app.map(Instant::as_nanos));
         self.observe(t_ingress);
         let item = Item {
             t: t_ingress,
@@ -406,20 +408,20 @@ mod tests {
         let mut s = Strings::new();
         let (a, x) = (Some(s.intern("A")), Some(s.intern("X")));
         let b = Some(s.intern("B"));
-        let mut d: Dccd<u8> = Dccd::new(100, None);
+        let mut d: Dccd<u8> = Dccd::new(Duration(100), None);
         // m1 at ingress 0 app 50; m2 at 1000 (never delivered).
-        d.update_md(0, a, x, 0, Some(50));
-        d.update_md(0, a, x, 1000, None);
+        d.update_md(0, a, x, Instant(0), Some(Instant(50)));
+        d.update_md(0, a, x, Instant(1000), None);
         // c1 (A, null) ingress 10 app 40: ingress m<c, app c<m -> inverted.
-        d.update_ctl(a, None, 10, Some(40));
+        d.update_ctl(a, None, Instant(10), Some(Instant(40)));
         // c2 (null, null) ingress -100 app 50: |dt| = 100 <= H; app tie -> consistent.
-        d.update_ctl(None, None, -100, Some(50));
+        d.update_ctl(None, None, Instant(-100), Some(Instant(50)));
         // c3 (B, X) ingress 5: other symbol, not paired.
-        d.update_ctl(b, x, 5, Some(1));
+        d.update_ctl(b, x, Instant(5), Some(Instant(1)));
         // c4 (A, X) ingress 950: pairs with m2 (undelivered) -> excluded.
-        d.update_ctl(a, x, 950, Some(960));
+        d.update_ctl(a, x, Instant(950), Some(Instant(960)));
         // c5 (A, X) ingress 101 app 10: |dt| = 101 > H with m1: no episode.
-        d.update_ctl(a, x, 101, Some(10));
+        d.update_ctl(a, x, Instant(101), Some(Instant(10)));
         let c = d.counts(&0);
         assert_eq!(
             c,

@@ -29,6 +29,8 @@
 
 use std::collections::VecDeque;
 
+use coalescope_timeline::{Duration, Instant};
+
 use crate::quantile::Quantiles;
 
 /// A raw instant or a committed block `[first, last]`.
@@ -76,6 +78,9 @@ pub struct GapSeries {
     /// Sorted raw instants after `active` (or after `frozen`).
     tail: VecDeque<i64>,
     gaps: Quantiles,
+    /// The compression threshold `g` (ns) and the committed gaps `<= g`.
+    compress_gap: i64,
+    short: u64,
     max_seen: i64,
     min_seen: i64,
     count: u64,
@@ -88,14 +93,17 @@ pub struct GapSeries {
 }
 
 impl GapSeries {
-    /// An empty series; `horizon` in ns (`None` = exact, unbounded buffer).
-    pub fn new(horizon: Option<i64>, exact_limit: usize) -> Self {
+    /// An empty series: `horizon` is the reordering horizon (`None` = exact, unbounded
+    /// buffer), `compress_gap` the threshold `g` of [`GapSeries::compressed`].
+    pub fn new(horizon: Option<Duration>, exact_limit: usize, compress_gap: Duration) -> Self {
         GapSeries {
-            horizon,
+            horizon: horizon.map(Duration::as_nanos),
             frozen: Vec::new(),
             active: None,
             tail: VecDeque::new(),
             gaps: Quantiles::new(exact_limit),
+            compress_gap: compress_gap.as_nanos(),
+            short: 0,
             max_seen: i64::MIN,
             min_seen: i64::MAX,
             count: 0,
@@ -107,9 +115,14 @@ impl GapSeries {
         }
     }
 
-    /// Add one instant (ns).
+    /// Add one instant.
     #[inline(always)]
-    pub fn update(&mut self, t: i64) {
+    pub fn update(&mut self, t: Instant) {
+        self.update_ns(t.as_nanos());
+    }
+
+    #[inline(always)]
+    fn update_ns(&mut self, t: i64) {
         self.count += 1;
         self.non_monotonic += (t < self.last_input) as u64;
         self.last_input = t;
@@ -187,7 +200,9 @@ impl GapSeries {
             self.tail.pop_front();
             match self.active {
                 Some((first, last)) => {
-                    self.gaps.update(front - last);
+                    let gap = front - last;
+                    self.short += (gap <= self.compress_gap) as u64;
+                    self.gaps.update(gap);
                     self.active = Some((first, front));
                 }
                 None if front <= self.min_seen.saturating_add(h) => {
@@ -209,13 +224,13 @@ impl GapSeries {
     }
 
     /// Smallest instant seen.
-    pub fn first(&self) -> Option<i64> {
-        (self.count > 0).then_some(self.min_seen)
+    pub fn first(&self) -> Option<Instant> {
+        (self.count > 0).then_some(Instant(self.min_seen))
     }
 
     /// Largest instant seen.
-    pub fn last(&self) -> Option<i64> {
-        (self.count > 0).then_some(self.max_seen)
+    pub fn last(&self) -> Option<Instant> {
+        (self.count > 0).then_some(Instant(self.max_seen))
     }
 
     /// Instants seen (late ones included).
@@ -274,6 +289,7 @@ impl GapSeries {
             }
         }
         self.gaps.merge(&other.gaps);
+        self.short += other.short;
         self.count += other.count;
         self.late += other.late;
         self.non_monotonic += other.non_monotonic;
@@ -300,13 +316,13 @@ impl GapSeries {
         self.frozen = merged;
     }
 
-    /// All gaps: committed ones plus those between and inside the uncommitted pieces.
-    pub fn finish(&self) -> Quantiles {
-        let mut q = self.gaps.clone();
+    /// Calls `f` with every gap not yet committed: those between pieces and inside the
+    /// uncommitted tail.
+    fn for_each_open_gap(&self, mut f: impl FnMut(i64)) {
         let mut prev: Option<i64> = None;
         let mut visit = |p: Piece| {
             if let Some(e) = prev {
-                q.update(p.start() - e);
+                f(p.start() - e);
             }
             prev = Some(p.end());
         };
@@ -315,7 +331,21 @@ impl GapSeries {
             visit(Piece::Block(a, b));
         }
         self.tail.iter().for_each(|&t| visit(Piece::Raw(t)));
+    }
+
+    /// All gaps: committed ones plus those between and inside the uncommitted pieces.
+    pub fn finish(&self) -> Quantiles {
+        let mut q = self.gaps.clone();
+        self.for_each_open_gap(|g| q.update(g));
         q
+    }
+
+    /// Gaps `<= g` (the `compress_gap` given to [`GapSeries::new`]) among all the gaps
+    /// [`GapSeries::finish`] returns; counted exactly in either quantile mode.
+    pub fn compressed(&self) -> u64 {
+        let mut n = self.short;
+        self.for_each_open_gap(|gap| n += (gap <= self.compress_gap) as u64);
+        n
     }
 }
 
@@ -333,9 +363,9 @@ mod tests {
     #[test]
     fn out_of_order_within_horizon_is_exact() {
         // instants 0, 30, 10, 60, 40 with horizon 50: sorted 0 10 30 40 60 -> gaps 10 20 10 20.
-        let mut g = GapSeries::new(Some(50), 1000);
+        let mut g = GapSeries::new(Some(Duration(50)), 1000, Duration(0));
         for t in [0, 30, 10, 60, 40] {
-            g.update(t);
+            g.update(Instant(t));
         }
         let q = g.finish();
         assert_eq!(q.count(), 4);
@@ -349,9 +379,9 @@ mod tests {
     fn late_instant_is_counted_not_hidden() {
         // 0 stays raw (head), 100..200 become a committed block, 50 still fits
         // exactly between them, 150 falls inside the block: late.
-        let mut g = GapSeries::new(Some(10), 1000);
+        let mut g = GapSeries::new(Some(Duration(10)), 1000, Duration(0));
         for t in [0, 100, 200, 300, 50, 150] {
-            g.update(t);
+            g.update(Instant(t));
         }
         assert_eq!(g.late(), 1);
         assert!(!g.is_reliable());
@@ -368,12 +398,12 @@ mod tests {
         for horizon in [None, Some(0), Some(100), Some(5000)] {
             for split in [1usize, 57, 200, 399] {
                 // also merge in both orders below
-                let mut a = GapSeries::new(horizon, 64);
-                let mut b = GapSeries::new(horizon, 64);
+                let mut a = GapSeries::new(horizon.map(Duration), 64, Duration(20));
+                let mut b = GapSeries::new(horizon.map(Duration), 64, Duration(20));
                 let mut sorted = ts.clone();
                 sorted.sort_unstable();
-                sorted[..split].iter().for_each(|&t| a.update(t));
-                sorted[split..].iter().for_each(|&t| b.update(t));
+                sorted[..split].iter().for_each(|&t| a.update(Instant(t)));
+                sorted[split..].iter().for_each(|&t| b.update(Instant(t)));
                 b.merge(&a);
                 let q = b.finish();
                 assert!(b.is_reliable());
@@ -381,19 +411,23 @@ mod tests {
                 let mut one = Quantiles::new(64);
                 want.iter().for_each(|&g| one.update(g));
                 assert_eq!(q.quantile(Prob::P95), one.quantile(Prob::P95));
+                // Independent count of the gaps <= g = 20 ns, committed or not.
+                let short = want.iter().filter(|&&g| g <= 20).count() as u64;
+                assert!(short > 0 && short < want.len() as u64);
+                assert_eq!(b.compressed(), short, "horizon {horizon:?} split {split}");
             }
         }
     }
 
     #[test]
     fn overlapping_committed_merge_is_flagged() {
-        let mut a = GapSeries::new(Some(0), 64);
-        let mut b = GapSeries::new(Some(0), 64);
+        let mut a = GapSeries::new(Some(Duration(0)), 64, Duration(0));
+        let mut b = GapSeries::new(Some(Duration(0)), 64, Duration(0));
         for t in [0, 10, 20, 30] {
-            a.update(t);
+            a.update(Instant(t));
         }
         for t in [5, 15, 25, 35] {
-            b.update(t);
+            b.update(Instant(t));
         }
         a.merge(&b);
         assert_eq!(a.overlapping_merges(), 1);

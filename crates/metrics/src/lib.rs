@@ -72,6 +72,7 @@ pub mod cost;
 pub mod dbc;
 pub mod dccd;
 pub mod fasthash;
+pub mod feed;
 pub mod gaps;
 pub mod md;
 pub mod quantile;
@@ -82,11 +83,17 @@ pub use analyzer::{
     Analyzer, Anomalies, CaptureAnomalies, Counts, CouplingRow, FeatureRow, GroupKey, GroupRow,
     IntervalRow, Report,
 };
-pub use config::{Config, ConfigError, ConfigReport, GroupBy};
+pub use config::{
+    parse_settings, Config, ConfigError, ConfigReport, GroupBy, MAX_BUCKET, MAX_INTERVAL,
+    MIN_BUCKET,
+};
 pub use cost::{horizon_label, CostRow, CostStrategyRow, Cte, TauCost, Taus};
 pub use dbc::{Dbc, DbcResult, OrderWindows};
 pub use dccd::{Dccd, DccdCounts};
+pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};
-pub use quantile::{Prob, QuantileSummary, Quantiles};
+pub use quantile::{
+    Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND,
+};
 pub use windows::{IntervalStat, WindowCounts};

@@ -11,91 +11,66 @@
 //! `|reported - v*| <= 2^(e-7) <= v* / 128`: relative error at most 0.79 % (< 1 %).
 //! Histograms merge exactly (bucket-wise sums).
 
+use std::fmt;
+use std::str::FromStr;
+
+use coalescope_timeline::quantile::nearest_rank;
+pub use coalescope_timeline::quantile::Prob;
 use serde::Serialize;
 
-/// A probability `num / den` held exactly, so the nearest rank `ceil(p n)` is computed
-/// exactly in integers (SPEC §4: "with `p n` computed exactly").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Prob {
-    num: u64,
-    den: u64,
+/// How the report describes quantiles computed by the histogram (the sketch's bound).
+pub const SKETCH_BOUND: &str = "approximate, <=1 % relative error";
+
+/// How quantile series keep their values (`--quantiles exact|sketch`, SPEC §4 "Quantile
+/// mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum QuantileMode {
+    /// Keep every value (memory O(n)): every quantile is exact nearest-rank.
+    Exact,
+    /// Exact up to `Config::exact_limit` values per series, then the log histogram
+    /// (relative error <= 1/128 = 0.79 %).
+    #[default]
+    Sketch,
 }
 
-impl Prob {
-    /// The median.
-    pub const P50: Prob = Prob::new(1, 2);
-    /// 0.90.
-    pub const P90: Prob = Prob::new(9, 10);
-    /// 0.95.
-    pub const P95: Prob = Prob::new(95, 100);
-    /// 0.99.
-    pub const P99: Prob = Prob::new(99, 100);
-    /// 0.999.
-    pub const P999: Prob = Prob::new(999, 1000);
-
-    /// `num / den`; callers keep `0 <= num <= den`, `den > 0` (checked by [`Prob::parse`]).
-    pub const fn new(num: u64, den: u64) -> Self {
-        Prob { num, den }
+impl QuantileMode {
+    /// The flag value: `exact` or `sketch`.
+    pub fn label(self) -> &'static str {
+        match self {
+            QuantileMode::Exact => "exact",
+            QuantileMode::Sketch => "sketch",
+        }
     }
 
-    /// Parse a decimal probability in `[0, 1]` such as `0.75` or `1`, exactly.
-    pub fn parse(text: &str) -> Option<Prob> {
-        let t = text.trim();
-        let (int, frac) = match t.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (t, ""),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
+    /// Values a series keeps exactly before folding into the histogram.
+    pub fn exact_limit(self, sketch_limit: usize) -> usize {
+        match self {
+            QuantileMode::Exact => usize::MAX,
+            QuantileMode::Sketch => sketch_limit,
         }
-        if !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        if frac.len() > 15 {
-            return None;
-        }
-        let den = 10u64.pow(frac.len() as u32);
-        let int_v: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        let frac_v: u64 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().ok()?
-        };
-        let num = int_v.checked_mul(den)?.checked_add(frac_v)?;
-        (num <= den).then_some(Prob { num, den })
-    }
-
-    /// The 1-based nearest rank `max(1, ceil(p n))` for `n >= 1` values.
-    pub fn rank(self, n: u64) -> u64 {
-        let prod = self.num as u128 * n as u128;
-        let den = self.den as u128;
-        let r = prod.div_ceil(den);
-        // r <= n because p <= 1, so it fits back into u64.
-        (r as u64).max(1)
-    }
-
-    /// The probability as a float, for display only.
-    pub fn as_f64(self) -> f64 {
-        self.num as f64 / self.den as f64
     }
 }
 
-/// Nearest-rank quantile of an already sorted slice; `None` when empty.
-pub fn nearest_rank_sorted(sorted: &[i64], p: Prob) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
+impl fmt::Display for QuantileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
     }
-    let r = p.rank(sorted.len() as u64);
-    Some(sorted[(r - 1) as usize])
 }
 
-/// Nearest-rank quantile of an already sorted slice of floats; `None` when empty.
-pub fn nearest_rank_sorted_f64(sorted: &[f64], p: Prob) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
+/// `--quantiles` names something other than `exact` or `sketch`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown quantile mode '{0}' (use exact or sketch)")]
+pub struct UnknownQuantileMode(pub String);
+
+impl FromStr for QuantileMode {
+    type Err = UnknownQuantileMode;
+    fn from_str(s: &str) -> Result<Self, UnknownQuantileMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" => Ok(QuantileMode::Exact),
+            "sketch" => Ok(QuantileMode::Sketch),
+            _ => Err(UnknownQuantileMode(s.to_string())),
+        }
     }
-    let r = p.rank(sorted.len() as u64);
-    Some(sorted[(r - 1) as usize])
 }
 
 const LINEAR: u64 = 128;
@@ -329,7 +304,7 @@ impl Quantiles {
         if self.hist.is_none() && self.count > 0 {
             let mut v = self.exact.clone();
             v.sort_unstable();
-            ps.iter().map(|&p| nearest_rank_sorted(&v, p)).collect()
+            ps.iter().map(|&p| nearest_rank(&v, p)).collect()
         } else {
             ps.iter().map(|&p| self.quantile(p)).collect()
         }
@@ -378,23 +353,6 @@ impl QuantileSummary {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rank_is_exact_integer_ceiling() {
-        // 0.95 * 20 = 19 exactly; a float product could land on 19.000000000000004.
-        assert_eq!(Prob::P95.rank(20), 19);
-        assert_eq!(Prob::P95.rank(21), 20); // 19.95 -> 20
-        assert_eq!(Prob::P50.rank(4), 2);
-        assert_eq!(Prob::P50.rank(5), 3);
-        assert_eq!(Prob::P999.rank(1000), 999);
-        assert_eq!(Prob::P999.rank(1001), 1000); // 999.999 -> 1000
-        assert_eq!(Prob::new(0, 1).rank(7), 1);
-        assert_eq!(Prob::parse("0.75"), Some(Prob::new(75, 100)));
-        assert_eq!(Prob::parse("1"), Some(Prob::new(1, 1)));
-        assert_eq!(Prob::parse("1.5"), None);
-        assert_eq!(Prob::parse("-0.5"), None);
-        assert_eq!(Prob::parse("abc"), None);
-    }
 
     #[test]
     fn exact_quantiles_by_hand() {
@@ -446,7 +404,7 @@ mod tests {
             Prob::P999,
             Prob::new(1, 100),
         ] {
-            let want = nearest_rank_sorted(&exact, p).unwrap();
+            let want = nearest_rank(&exact, p).unwrap();
             let got = q.quantile(p).unwrap();
             let err = (got - want).abs() as f64;
             assert!(

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use coalescope_timeline::{Duration, Instant};
+
 /// Max and sum of one interval's window counts: BDC = max / sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntervalStat {
@@ -50,8 +52,9 @@ pub struct WindowCounts {
 }
 
 impl WindowCounts {
-    /// Empty counts for windows of `width` ns and intervals of `width * per_interval` ns.
-    pub fn new(width: i64, per_interval: i64) -> Self {
+    /// Empty counts for windows of `width` and intervals of `width * per_interval`.
+    pub fn new(width: Duration, per_interval: i64) -> Self {
+        let width = width.as_nanos();
         WindowCounts {
             width,
             per_interval,
@@ -69,9 +72,14 @@ impl WindowCounts {
         }
     }
 
-    /// Count one event at instant `t` (ns).
+    /// Count one event at instant `t`.
     #[inline(always)]
-    pub fn update(&mut self, t: i64) {
+    pub fn update(&mut self, t: Instant) {
+        self.update_ns(t.as_nanos());
+    }
+
+    #[inline(always)]
+    fn update_ns(&mut self, t: i64) {
         self.count += 1;
         if t >= self.win_start && t < self.win_end {
             self.cur[self.win_off] += 1;
@@ -227,9 +235,9 @@ mod tests {
         // w = 10, I = 40 (4 windows per interval).
         // t = -1 -> k = -1, j = -1 (offset 3); t = -40 -> k = -4, j = -1 (offset 0);
         // t = -41 -> k = -5, j = -2 (offset 3); t = 0, 5 -> k = 0, j = 0; t = 39 -> k = 3.
-        let mut wc = WindowCounts::new(10, 4);
+        let mut wc = WindowCounts::new(Duration(10), 4);
         for t in [-1, -40, -41, 0, 5, 39, -2] {
-            wc.update(t);
+            wc.update(Instant(t));
         }
         assert_eq!(
             wc.windows(),
@@ -261,15 +269,15 @@ mod tests {
     #[test]
     fn merge_adds_counts() {
         let ts = [3i64, 17, 45, 46, 90, 91, 92, -7, 130];
-        let mut one = WindowCounts::new(10, 4);
-        ts.iter().for_each(|&t| one.update(t));
-        let mut a = WindowCounts::new(10, 4);
-        let mut b = WindowCounts::new(10, 4);
+        let mut one = WindowCounts::new(Duration(10), 4);
+        ts.iter().for_each(|&t| one.update(Instant(t)));
+        let mut a = WindowCounts::new(Duration(10), 4);
+        let mut b = WindowCounts::new(Duration(10), 4);
         for (i, &t) in ts.iter().enumerate() {
             if i % 2 == 0 {
-                a.update(t)
+                a.update(Instant(t))
             } else {
-                b.update(t)
+                b.update(Instant(t))
             }
         }
         a.merge(&b);

@@ -56,6 +56,11 @@ fn check_exact(seed: u64, n: usize, reorder: Option<i64>) {
         assert_eq!(g.n_md, r.n_md, "{ctx}");
         assert_eq!(g.n_md_delivered, r.n_delivered, "{ctx}");
         assert_eq!(g.mddr, r.mddr, "{ctx} mddr ({:?})", g.mddr_reason);
+        assert_eq!(
+            (g.mddr_q50, g.mddr_q99, g.gap_compression),
+            r.gap_profile,
+            "{ctx} gap profile"
+        );
         assert_eq!(g.bdc_intervals, r.bdc_intervals, "{ctx}");
         assert_eq!(g.bdc_threshold, r.bdc_threshold, "{ctx}");
         assert_eq!(g.bdc_high_intervals, r.bdc_high, "{ctx}");
@@ -75,6 +80,13 @@ fn check_exact(seed: u64, n: usize, reorder: Option<i64>) {
         let want = (r.dccd.0 > 0).then(|| r.dccd.1 as f64 / r.dccd.0 as f64);
         assert_eq!(g.dccd, want, "{ctx}");
     }
+    // The profile comparison above is not vacuous: some groups have one.
+    assert!(
+        rep.groups
+            .iter()
+            .any(|g| g.mddr_q99.is_some() && g.gap_compression.is_some_and(|c| c != 0.0)),
+        "seed {seed}: no group with a gap profile"
+    );
     let dbc = ref_dbc(&d, W);
     assert_eq!(rep.coupling.len(), dbc.len(), "seed {seed}");
     for c in &rep.coupling {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use coalescope_timeline::quantile::{nearest_rank, Prob};
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
 
 use crate::host::{CpuTime, DropReason};
@@ -327,17 +328,6 @@ pub struct Summary {
     pub streams: Vec<StreamSummary>,
 }
 
-/// Nearest-rank quantile `Q_p` of sorted data, `p = num / den`: the value at 1-based
-/// rank `ceil(p n)`, computed in integers so the rank is exact.
-pub fn nearest_rank(sorted: &[i64], num: u64, den: u64) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let n = sorted.len() as u128;
-    let rank = (u128::from(num) * n).div_ceil(u128::from(den)).max(1) as usize;
-    sorted.get(rank.min(sorted.len()) - 1).copied()
-}
-
 fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
@@ -386,8 +376,8 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
                 mean_coalescing_delay_ns: (!v.is_empty())
                     .then(|| cdelay_sum[i] as f64 / v.len() as f64),
                 mean_added_delay_ns: m,
-                p50_ns: nearest_rank(v, 1, 2),
-                p99_ns: nearest_rank(v, 99, 100),
+                p50_ns: nearest_rank(v, Prob::P50),
+                p99_ns: nearest_rank(v, Prob::P99),
                 max_ns: v.last().copied(),
             }
         })
@@ -426,10 +416,10 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         mean_batch_size: ratio(c.batch_sum, interrupts),
         mean_coalescing_delay_ns: (delivered > 0).then(|| total_cdelay as f64 / delivered as f64),
         mean_added_delay_ns: mean_added,
-        p50_ns: nearest_rank(&delays, 1, 2),
-        p90_ns: nearest_rank(&delays, 9, 10),
-        p99_ns: nearest_rank(&delays, 99, 100),
-        p999_ns: nearest_rank(&delays, 999, 1000),
+        p50_ns: nearest_rank(&delays, Prob::P50),
+        p90_ns: nearest_rank(&delays, Prob::P90),
+        p99_ns: nearest_rank(&delays, Prob::P99),
+        p999_ns: nearest_rank(&delays, Prob::P999),
         max_ns: delays.last().copied(),
         full_wait_fraction: ratio(c.full_wait, delivered),
         timer_fired_fraction: ratio(c.fires[0], interrupts),
@@ -451,17 +441,17 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::nearest_rank;
+    use coalescope_timeline::quantile::{nearest_rank, Prob};
 
     #[test]
     fn nearest_rank_is_exact() {
         let v: Vec<i64> = (1..=10).collect();
-        assert_eq!(nearest_rank(&v, 1, 2), Some(5));
-        assert_eq!(nearest_rank(&v, 9, 10), Some(9));
-        assert_eq!(nearest_rank(&v, 99, 100), Some(10));
-        assert_eq!(nearest_rank(&v[..1], 1, 2), Some(1));
+        assert_eq!(nearest_rank(&v, Prob::P50), Some(5));
+        assert_eq!(nearest_rank(&v, Prob::P90), Some(9));
+        assert_eq!(nearest_rank(&v, Prob::P99), Some(10));
+        assert_eq!(nearest_rank(&v[..1], Prob::P50), Some(1));
         let w: Vec<i64> = (1..=1000).collect();
-        assert_eq!(nearest_rank(&w, 999, 1000), Some(999));
-        assert_eq!(nearest_rank(&[], 1, 2), None);
+        assert_eq!(nearest_rank(&w, Prob::P999), Some(999));
+        assert_eq!(nearest_rank::<i64>(&[], Prob::P50), None);
     }
 }

@@ -10,6 +10,7 @@
 //! - [`io`]: the tables as CSV or Parquet files: streaming readers, writers, the Parquet
 //!   [`Compression`] every `--compression` flag parses into, and [`RowWriter`], the one
 //!   writer of every other table a command writes (any flat `Serialize` rows).
+//! - [`quantile`]: the one nearest-rank quantile definition ([`nearest_rank`], [`Prob`]).
 //! - [`lobster`]: LOBSTER order-book sample files as md events.
 //! - [`error`]: [`TimelineError`], naming file, column, line/row and value.
 //!
@@ -49,6 +50,7 @@
 pub mod error;
 pub mod io;
 pub mod lobster;
+pub mod quantile;
 pub mod record;
 pub mod strings;
 pub mod time;
@@ -64,6 +66,7 @@ pub use lobster::{
     lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterFileName,
     LobsterLevel, LobsterMessage,
 };
+pub use quantile::{nearest_rank, Prob};
 pub use record::{Event, EventKind, Fill, Order, Parent, Side, Timeline};
-pub use strings::{Strings, Sym};
+pub use strings::{Remap, Strings, Sym};
 pub use time::{parse_duration, Duration, Instant};

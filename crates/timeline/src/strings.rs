@@ -6,6 +6,9 @@
 //! events, orders and parents tables.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::record::{Event, Order, Parent};
 
 /// An interned string: an index into a [`Strings`] table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,6 +85,103 @@ impl Strings {
     }
 }
 
+/// Re-interns the `Sym`s of one file's own [`Strings`] table into a table shared by
+/// several readers (one per file, on different threads), so records read from separate
+/// files speak the same `Sym`s and can be grouped and merged together.
+///
+/// Each local `Sym` takes the shared lock once, on first sight; after that it is one
+/// vector lookup, so the hot path never locks.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use coalescope_timeline::{Remap, Strings};
+/// let shared = Mutex::new(Strings::new());
+/// shared.lock().unwrap().intern("feed-a");
+/// let mut local = Strings::new();
+/// let b = local.intern("feed-b");
+/// let a = local.intern("feed-a");
+/// let mut remap = Remap::new(&shared);
+/// assert_eq!(remap.sym(&local, a).index(), 0);
+/// assert_eq!(remap.sym(&local, b).index(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Remap<'a> {
+    shared: &'a Mutex<Strings>,
+    map: Vec<Option<Sym>>,
+}
+
+impl<'a> Remap<'a> {
+    /// A remapper into `shared`, with nothing mapped yet.
+    pub fn new(shared: &'a Mutex<Strings>) -> Self {
+        Remap {
+            shared,
+            map: Vec::new(),
+        }
+    }
+
+    /// The shared `Sym` of `sym`, a key of the `local` table.
+    #[inline]
+    pub fn sym(&mut self, local: &Strings, sym: Sym) -> Sym {
+        match self.map.get(sym.index()) {
+            Some(Some(shared)) => *shared,
+            _ => self.first_sight(local, sym),
+        }
+    }
+
+    #[cold]
+    fn first_sight(&mut self, local: &Strings, sym: Sym) -> Sym {
+        // A poisoned lock only means another reader panicked while interning; the table
+        // itself is append-only and stays consistent, so keep using it.
+        let shared = self
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .intern(local.resolve(sym));
+        let i = sym.index();
+        if self.map.len() <= i {
+            self.map.resize(i + 1, None);
+        }
+        self.map[i] = Some(shared);
+        shared
+    }
+
+    /// [`Remap::sym`] of an optional key; `None` stays `None`.
+    #[inline]
+    pub fn opt(&mut self, local: &Strings, sym: Option<Sym>) -> Option<Sym> {
+        sym.map(|s| self.sym(local, s))
+    }
+
+    /// `e` with its keys in the shared table.
+    #[inline]
+    pub fn event(&mut self, local: &Strings, e: &Event) -> Event {
+        Event {
+            stream: self.sym(local, e.stream),
+            symbol: self.opt(local, e.symbol),
+            venue: self.opt(local, e.venue),
+            ..*e
+        }
+    }
+
+    /// `o` with its keys in the shared table.
+    pub fn order(&mut self, local: &Strings, o: &Order) -> Order {
+        Order {
+            strategy: self.opt(local, o.strategy),
+            symbol: self.opt(local, o.symbol),
+            venue: self.opt(local, o.venue),
+            ..*o
+        }
+    }
+
+    /// `p` with its keys in the shared table.
+    pub fn parent(&mut self, local: &Strings, p: &Parent) -> Parent {
+        Parent {
+            strategy: self.opt(local, p.strategy),
+            symbol: self.opt(local, p.symbol),
+            ..*p
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +201,24 @@ mod tests {
         assert_eq!(map[z.index()], y);
         assert_eq!(a.resolve(map[w.index()]), "GOOG");
         assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn remap_interns_once_and_keeps_nulls() {
+        let shared = Mutex::new(Strings::new());
+        let pre = shared.lock().unwrap().intern("MSFT");
+        let mut local = Strings::new();
+        let feed = local.intern("feed-a");
+        let msft = local.intern("MSFT");
+        let mut e = Event::md(feed, 7, crate::Instant(5));
+        e.symbol = Some(msft);
+        let mut remap = Remap::new(&shared);
+        let g = remap.event(&local, &e);
+        assert_eq!(g.symbol, Some(pre));
+        assert_eq!(g.venue, None);
+        assert_eq!(g.seq, 7);
+        let table = shared.lock().unwrap();
+        assert_eq!(table.resolve(g.stream), "feed-a");
+        assert_eq!(table.len(), 2);
     }
 }

@@ -8,13 +8,16 @@ use coalescope_capture::{
     join_captures, parse_stream_mapping, CaptureConfig, CaptureSummary, SeqSource, SeqSourceKind,
     SeqSpec,
 };
-use coalescope_metrics::{Analyzer, CaptureAnomalies, Config, GroupBy, HighBdc, Report};
+use coalescope_metrics::{
+    feed, parse_settings, Analyzer, CaptureAnomalies, Config, ConfigError, GroupBy, HighBdc,
+    Inputs, QuantileMode, Report,
+};
 use coalescope_timeline::io::{load_events, write_rows, Compression};
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 
-use crate::ingest::{self, Inputs};
+use crate::progress;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,8 +26,15 @@ Examples:
   coalescope analyze --events events.parquet -o groups.csv --intervals bdc.csv --features features.csv \\
       --nic-config rx_usecs=50,rx_frames=0
 
-Quantiles are exact nearest-rank up to 65,536 values per series, then a log-linear
-histogram with at most 0.79 % relative error (the output says which).";
+Quantiles: by default (--quantiles sketch) exact nearest-rank up to 65,536 values per
+series, then a log-linear histogram with at most 0.79 % relative error (the output says
+which); --quantiles exact keeps every value (memory grows with the input) and matches
+nearest-rank exactly.
+
+Gap profile per group: mddr_q50 and mddr_q99 (Q50 and Q99 of app gaps over ingress gaps)
+and gap_compression (share of app gaps <= --compress-gap minus that share on the wire).
+mddr_q50 << 1 with gap_compression > 0 means batching packs updates back to back;
+mddr_q99 >> 1 means the tail of the gaps dilates.";
 
 /// Flags of `coalescope analyze`.
 #[derive(clap::Args, Debug)]
@@ -148,6 +158,13 @@ pub struct MetricParams {
     /// How far input may be out of time order (`none` = unbounded, exact, memory grows).
     #[arg(long, default_value = "100ms")]
     pub reorder_horizon: String,
+    /// The gap g of gap_compression (share of gaps <= g, app minus ingress).
+    #[arg(long, default_value = "1us", value_parser = parse_duration)]
+    pub compress_gap: Duration,
+    /// Quantiles: exact (every value kept, memory O(n)) or sketch (exact up to 65,536
+    /// values per series, then <= 0.79 % relative error).
+    #[arg(long, default_value = "sketch", value_name = "exact|sketch", value_parser = parse_quantile_mode)]
+    pub quantiles: QuantileMode,
     /// Skip DCCD (md transitions vs ctl events): saves its pairing buffer.
     #[arg(long)]
     pub no_dccd: bool,
@@ -156,10 +173,22 @@ pub struct MetricParams {
     pub nic_config: Option<String>,
 }
 
+fn parse_quantile_mode(text: &str) -> Result<QuantileMode, String> {
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+/// A metrics parameter error, naming the flag that sets the parameter.
+fn flag_error(e: ConfigError) -> anyhow::Error {
+    match e.flag() {
+        Some(flag) => anyhow::anyhow!("{flag}: {e}"),
+        None => anyhow::anyhow!("{e}"),
+    }
+}
+
 impl MetricParams {
-    /// The metrics configuration these flags describe.
+    /// The metrics configuration these flags describe (validated by the library).
     pub fn config(&self) -> anyhow::Result<Config> {
-        let by: GroupBy = self.by.parse().map_err(|e| anyhow::anyhow!("--by: {e}"))?;
+        let by: GroupBy = self.by.parse().map_err(flag_error)?;
         let high_bdc: HighBdc = self
             .high_bdc
             .parse()
@@ -172,30 +201,10 @@ impl MetricParams {
                     .map_err(|e| anyhow::anyhow!("--reorder-horizon: {e}"))?,
             )
         };
-        let mut settings = Vec::new();
-        if let Some(text) = &self.nic_config {
-            for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-                let Some((k, v)) = part.split_once('=') else {
-                    bail!("--nic-config: '{part}' is not KEY=VALUE");
-                };
-                settings.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        // BDC keeps I / w counters per live interval: bound I so that stays small.
-        if self.interval > Duration::from_secs(60) {
-            bail!(
-                "--interval {}: accepted range is a multiple of --window up to 60s",
-                self.interval
-            );
-        }
-        if let Some(b) = self.bucket {
-            if b.as_nanos() <= 0 || b > Duration::from_secs(366 * 86_400) {
-                bail!("--bucket {b}: accepted range is 1ns to 366 days");
-            }
-        }
-        if self.horizons.iter().any(|h| h.as_nanos() < 0) {
-            bail!("--horizons: markout horizons must be >= 0");
-        }
+        let settings = match &self.nic_config {
+            Some(text) => parse_settings(text).map_err(flag_error)?,
+            None => Vec::new(),
+        };
         let cfg = Config {
             window: self.window,
             interval: self.interval,
@@ -205,11 +214,13 @@ impl MetricParams {
             markout_horizons: self.horizons.clone(),
             dccd_horizon: self.dccd_horizon,
             reorder_horizon,
+            quantiles: self.quantiles,
+            compress_gap: self.compress_gap,
             settings,
             dccd: !self.no_dccd,
             ..Config::default()
         };
-        cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        cfg.validate().map_err(flag_error)?;
         Ok(cfg)
     }
 }
@@ -229,13 +240,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         parents: args.parents.clone(),
     };
     let mut strings = Strings::new();
-    let mut analyzer = ingest::analyzer(&cfg)?;
+    let mut analyzer = Analyzer::new(cfg).map_err(flag_error)?;
     let capture = if args.capture.pcap.is_empty() {
         None
     } else {
         Some(feed_captures(&args.capture, &mut analyzer, &mut strings)?)
     };
-    ingest::feed(&inputs, &mut analyzer, &mut strings)?;
+    let bar = progress::bar("reading");
+    let tick = |rows: u64| {
+        if let Some(b) = &bar {
+            b.inc(rows);
+        }
+    };
+    feed(&inputs, &mut analyzer, &mut strings, &tick)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let mut report = analyzer.finish(&strings);
     if report.counts.md + report.counts.ctl == 0 {
         match &capture {
@@ -322,6 +342,9 @@ pub fn render_report(report: &Report) -> String {
         "md",
         "delivered",
         "MDDR",
+        "MDDR q50",
+        "MDDR q99",
+        "gap compr",
         "BDC>thr",
         "BDC max",
         "BDC_ing med",
@@ -339,6 +362,10 @@ pub fn render_report(report: &Report) -> String {
             g.n_md.to_string(),
             g.n_md_delivered.to_string(),
             num(g.mddr, 2),
+            num(g.mddr_q50, 2),
+            num(g.mddr_q99, 2),
+            g.gap_compression
+                .map_or_else(|| "-".to_string(), |c| format!("{c:+.3}")),
             format!("{}/{}", g.bdc_high_intervals, g.bdc_intervals),
             num(g.bdc_max, 3),
             num(g.bdc_ingress_median, 3),
@@ -350,8 +377,9 @@ pub fn render_report(report: &Report) -> String {
         ]);
     }
     out.push_str(&format!(
-        "Delivery distortion by group (quantiles {}):\n{t}\n",
-        report.quantiles
+        "Delivery distortion by group (quantiles {}; gap compression at <= {}):\n{t}\n",
+        report.quantiles,
+        Duration::from_nanos(report.config.compress_gap_ns)
     ));
     if !report.coupling.is_empty() {
         let mut t = Table::new();
@@ -483,7 +511,7 @@ fn feed_captures(
     let config = args.flags.config()?;
     let app_events = load_events(app_log, strings)
         .with_context(|| format!("reading the app log {}", app_log.display()))?;
-    let bar = ingest::progress("capture");
+    let bar = progress::bar("capture");
     let summary = join_captures(&args.pcap, &config, &app_events, strings, |batch, _| {
         for event in batch {
             analyzer.update_event(event);

@@ -10,7 +10,7 @@ use coalescope_timeline::io::{load_events, Compression, EventWriter};
 use coalescope_timeline::Strings;
 
 use super::analyze::CaptureFlags;
-use crate::ingest;
+use crate::progress;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut writer = EventWriter::create_with(&args.out, args.compression)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let bar = ingest::progress("join");
+    let bar = progress::bar("join");
     let result = join_captures(
         &args.pcap,
         &config,

@@ -163,6 +163,25 @@ pub fn ref_mddr(ing: Vec<i64>, app: Vec<i64>) -> Option<f64> {
     (qi > 0).then(|| qa as f64 / qi as f64)
 }
 
+/// The gap profile `(mddr_q50, mddr_q99, gap_compression)` at `g` = 1 µs (the default),
+/// straight from SPEC §4: null whenever MDDR is.
+pub fn ref_gap_profile(ing: Vec<i64>, app: Vec<i64>) -> (Option<f64>, Option<f64>, Option<f64>) {
+    if ref_mddr(ing.clone(), app.clone()).is_none() {
+        return (None, None, None);
+    }
+    let (mut gi, mut ga) = (gaps(ing), gaps(app));
+    let ratio = |ga: &mut Vec<i64>, gi: &mut Vec<i64>, num, den| {
+        let (a, i) = (nearest_rank(ga, num, den)?, nearest_rank(gi, num, den)?);
+        (i > 0).then(|| a as f64 / i as f64)
+    };
+    let share = |v: &[i64]| v.iter().filter(|&&x| x <= 1_000).count() as f64 / v.len() as f64;
+    (
+        ratio(&mut ga, &mut gi, 1, 2),
+        ratio(&mut ga, &mut gi, 99, 100),
+        Some(share(&ga) - share(&gi)),
+    )
+}
+
 /// interval -> window -> count
 pub fn ref_intervals(ts: &[i64], w: i64, i: i64) -> BTreeMap<i64, BTreeMap<i64, u64>> {
     let mut m: BTreeMap<i64, BTreeMap<i64, u64>> = BTreeMap::new();
@@ -218,6 +237,7 @@ pub struct RefGroup {
     pub n_md: u64,
     pub n_delivered: u64,
     pub mddr: Option<f64>,
+    pub gap_profile: (Option<f64>, Option<f64>, Option<f64>),
     pub bdc_intervals: usize,
     pub bdc_threshold: Option<f64>,
     pub bdc_high: usize,
@@ -277,6 +297,7 @@ pub fn ref_groups(d: &Data, w: i64, i: i64, h: i64) -> BTreeMap<Key3, RefGroup> 
                 n_md: md.len() as u64,
                 n_delivered: app.len() as u64,
                 mddr: ref_mddr(ing.clone(), app.clone()),
+                gap_profile: ref_gap_profile(ing.clone(), app.clone()),
                 bdc_intervals: bdcs.len(),
                 bdc_threshold: thr,
                 bdc_high: thr.map_or(0, |t| bdcs.iter().filter(|&&b| b > t).count()),

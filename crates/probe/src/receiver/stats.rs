@@ -1,6 +1,7 @@
 //! Exact nearest-rank latency summaries (SPEC §4: `Q_p` is the value at 1-based rank
 //! `ceil(p n)`, with `p n` computed exactly — here `p` is a ratio of integers).
 
+use coalescope_timeline::quantile::{nearest_rank, Prob};
 use serde::Serialize;
 
 /// p50 / p99 / p99.9 / max of a set of signed nanosecond delays.
@@ -22,18 +23,6 @@ pub struct LatencySummary {
     pub max_ns: i64,
 }
 
-/// The value at 1-based rank `ceil(numerator / denominator * n)` of sorted `values`
-/// (rank at least 1). `None` when empty or the ratio is outside (0, 1].
-pub fn nearest_rank(sorted: &[i64], numerator: u64, denominator: u64) -> Option<i64> {
-    if sorted.is_empty() || numerator == 0 || denominator == 0 || numerator > denominator {
-        return None;
-    }
-    let n = sorted.len() as u128;
-    let rank = (u128::from(numerator) * n).div_ceil(u128::from(denominator));
-    let index = usize::try_from(rank.max(1) - 1).ok()?;
-    sorted.get(index).copied()
-}
-
 /// Summarise `values` (sorted in place). `None` when there are no samples.
 pub fn summarize(values: &mut [i64]) -> Option<LatencySummary> {
     values.sort_unstable();
@@ -41,9 +30,9 @@ pub fn summarize(values: &mut [i64]) -> Option<LatencySummary> {
         count: values.len() as u64,
         negative: values.iter().take_while(|&&v| v < 0).count() as u64,
         min_ns: *values.first()?,
-        p50_ns: nearest_rank(values, 1, 2)?,
-        p99_ns: nearest_rank(values, 99, 100)?,
-        p999_ns: nearest_rank(values, 999, 1000)?,
+        p50_ns: nearest_rank(values, Prob::P50)?,
+        p99_ns: nearest_rank(values, Prob::P99)?,
+        p999_ns: nearest_rank(values, Prob::P999)?,
         max_ns: *values.last()?,
     })
 }
@@ -57,11 +46,11 @@ mod tests {
     fn hand_computed_ranks() {
         let v: Vec<i64> = (1..=10).collect();
         // ceil(0.5*10)=5 -> 5; ceil(0.99*10)=10 -> 10; ceil(0.999*10)=10.
-        assert_eq!(nearest_rank(&v, 1, 2), Some(5));
-        assert_eq!(nearest_rank(&v, 99, 100), Some(10));
+        assert_eq!(nearest_rank(&v, Prob::P50), Some(5));
+        assert_eq!(nearest_rank(&v, Prob::P99), Some(10));
         let w: Vec<i64> = (1..=1000).collect();
-        assert_eq!(nearest_rank(&w, 999, 1000), Some(999));
-        assert_eq!(nearest_rank(&w, 99, 100), Some(990));
+        assert_eq!(nearest_rank(&w, Prob::P999), Some(999));
+        assert_eq!(nearest_rank(&w, Prob::P99), Some(990));
         let mut odd = vec![30, -5, 10];
         let s = summarize(&mut odd).unwrap();
         assert_eq!((s.min_ns, s.p50_ns, s.max_ns, s.negative), (-5, 10, 30, 1));
@@ -72,7 +61,7 @@ mod tests {
         #[test]
         fn rank_matches_counting_definition(mut v in proptest::collection::vec(-1000i64..1000, 1..200), num in 1u64..=1000) {
             v.sort_unstable();
-            let q = nearest_rank(&v, num, 1000).unwrap();
+            let q = nearest_rank(&v, Prob::new(num, 1000)).unwrap();
             // Q_p is the smallest sample x with #{v <= x} >= p n.
             let at_most = v.iter().filter(|&&x| x <= q).count() as u64;
             let below = v.iter().filter(|&&x| x < q).count() as u64;
