@@ -1,7 +1,6 @@
 //! What a run produces: per-packet records (convertible to the SPEC §1 `events`
 //! table), the interrupt log, and the [`Summary`].
 
-
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
 
 use crate::host::{CpuTime, DropReason};
