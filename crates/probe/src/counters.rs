@@ -1,7 +1,8 @@
 //! Host counter samplers: /proc/interrupts, /proc/net/softnet_stat, /sys/class/net
 //! statistics and ksoftirqd CPU time, written as one long time-series table.
 //!
-//! # The table (CSV, header row)
+//! # The table (one [`CounterRow`] per row, written by the caller through
+//! `coalescope_timeline::io::RowWriter`)
 //! `t_ns,source,entity,cpu,counter,value,rate_per_s,detail`
 //!
 //! - `t_ns`: CLOCK_REALTIME nanoseconds since the Unix epoch at the sample, the clock
@@ -20,6 +21,7 @@
 //!   the first sample, for gauges (`backlog_len`, `input_qlen`, `process_qlen`) and when
 //!   the counter went backwards (a reset, counted in [`Sampler::resets`]). For `cpu_ns`
 //!   the rate is CPU-ns per second: divide by 1e7 for percent of one CPU.
+//!   Rounded to 1e-3 in the serialized row.
 //! - `detail`: the IRQ's chip/trigger/actions text, empty for other sources.
 
 pub mod parse;
@@ -30,8 +32,9 @@ pub use parse::{
 };
 
 use crate::hostfs::{FsError, HostFs};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use std::collections::HashMap;
-use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Errors of the counter sampler.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +45,6 @@ pub enum CounterError {
     /// A file's content could not be parsed.
     #[error(transparent)]
     Parse(#[from] ParseError),
-    /// Writing the table failed.
-    #[error("writing the counter table")]
-    Write(#[from] std::io::Error),
     /// A counter file the queue samples need does not exist.
     #[error("{path} does not exist (is the interface name right?)")]
     Missing {
@@ -133,7 +133,8 @@ pub struct Snapshot {
     pub skipped: Vec<String>,
 }
 
-/// One row of the output table.
+/// One row of the output table; serializes flat as the table's columns (see the module
+/// docs), the rate rounded to 1e-3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CounterRow {
     /// CLOCK_REALTIME ns.
@@ -383,38 +384,35 @@ impl Sampler {
     }
 }
 
-/// The CSV header of the counter table.
-pub const CSV_HEADER: &str = "t_ns,source,entity,cpu,counter,value,rate_per_s,detail";
+/// The counter table's columns, in order.
+pub const COLUMNS: [&str; 8] = [
+    "t_ns",
+    "source",
+    "entity",
+    "cpu",
+    "counter",
+    "value",
+    "rate_per_s",
+    "detail",
+];
 
-fn csv_field(out: &mut impl Write, text: &str) -> std::io::Result<()> {
-    if text.contains([',', '"', '\n', '\r']) {
-        write!(out, "\"{}\"", text.replace('"', "\"\""))
-    } else {
-        out.write_all(text.as_bytes())
+impl Serialize for CounterRow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = &self.point;
+        let mut row = serializer.serialize_struct("CounterRow", COLUMNS.len())?;
+        row.serialize_field("t_ns", &self.t_ns)?;
+        row.serialize_field("source", p.source)?;
+        row.serialize_field("entity", &p.entity)?;
+        row.serialize_field("cpu", &p.cpu)?;
+        row.serialize_field("counter", &p.counter)?;
+        row.serialize_field("value", &p.value)?;
+        row.serialize_field(
+            "rate_per_s",
+            &self.rate_per_s.map(|r| (r * 1e3).round() / 1e3),
+        )?;
+        row.serialize_field("detail", &p.detail)?;
+        row.end()
     }
-}
-
-/// Write rows as CSV lines (no header; see [`CSV_HEADER`]). Rates have 3 decimals.
-pub fn write_csv_rows(out: &mut impl Write, rows: &[CounterRow]) -> std::io::Result<()> {
-    for r in rows {
-        let p = &r.point;
-        write!(out, "{},{},", r.t_ns, p.source)?;
-        csv_field(out, &p.entity)?;
-        out.write_all(b",")?;
-        if let Some(cpu) = p.cpu {
-            write!(out, "{cpu}")?;
-        }
-        out.write_all(b",")?;
-        csv_field(out, &p.counter)?;
-        write!(out, ",{},", p.value)?;
-        if let Some(rate) = r.rate_per_s {
-            write!(out, "{rate:.3}")?;
-        }
-        out.write_all(b",")?;
-        csv_field(out, &p.detail)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
 }
 
 /// Read a clock in nanoseconds.
@@ -447,21 +445,22 @@ pub struct RunSummary {
 }
 
 /// Sample the live host every `interval_ns` for `duration_ns` (at least one sample, the
-/// first at once) and write the table with header to `out`. Sleeps to absolute
+/// first at once) and hand each sample's rows to `each`, which writes them. Stops early,
+/// after a whole sample, once `stop` is set (e.g. the SIGINT flag). Sleeps to absolute
 /// monotonic deadlines so the sampling grid does not drift.
-pub fn run_sampler(
+pub fn run_sampler<E: From<CounterError>>(
     fs: &HostFs,
     sources: Sources,
     interval_ns: i64,
     duration_ns: i64,
-    out: &mut impl Write,
-) -> Result<RunSummary, CounterError> {
+    stop: &AtomicBool,
+    mut each: impl FnMut(&[CounterRow]) -> Result<(), E>,
+) -> Result<RunSummary, E> {
     use nix::time::ClockId;
     let ticks = crate::sys::ethtool::clock_ticks_per_second();
-    writeln!(out, "{CSV_HEADER}")?;
     let mut sampler = Sampler::new();
     let mut rows_written = 0u64;
-    let samples = sample_every(interval_ns, duration_ns, || {
+    let samples = sample_every(interval_ns, duration_ns, stop, || -> Result<(), E> {
         let snap = snapshot(
             fs,
             sources,
@@ -470,11 +469,10 @@ pub fn run_sampler(
             ticks,
         )?;
         let rows = sampler.push(snap);
-        write_csv_rows(out, &rows)?;
+        each(&rows)?;
         rows_written += rows.len() as u64;
         Ok(())
     })?;
-    out.flush()?;
     Ok(RunSummary {
         samples,
         rows: rows_written,
@@ -483,14 +481,19 @@ pub fn run_sampler(
     })
 }
 
+/// Longest uninterrupted sleep between samples, so a set stop flag ends a long interval
+/// promptly.
+const STOP_POLL_NS: i64 = 50_000_000;
+
 /// Calls `take` at once and then every `interval_ns` (at least 1) on absolute
-/// CLOCK_MONOTONIC deadlines, so the grid does not drift, until `duration_ns` has passed;
-/// returns the number of calls.
-fn sample_every(
+/// CLOCK_MONOTONIC deadlines, so the grid does not drift, until `duration_ns` has passed
+/// or `stop` is set; returns the number of calls.
+fn sample_every<E: From<CounterError>>(
     interval_ns: i64,
     duration_ns: i64,
-    mut take: impl FnMut() -> Result<(), CounterError>,
-) -> Result<u64, CounterError> {
+    stop: &AtomicBool,
+    mut take: impl FnMut() -> Result<(), E>,
+) -> Result<u64, E> {
     use nix::time::ClockId;
     let start = clock_ns(ClockId::CLOCK_MONOTONIC)?;
     let interval = interval_ns.max(1);
@@ -502,9 +505,16 @@ fn sample_every(
         if next > start.saturating_add(duration_ns) {
             return Ok(samples);
         }
-        let now = clock_ns(ClockId::CLOCK_MONOTONIC)?;
-        if next > now {
-            std::thread::sleep(std::time::Duration::from_nanos((next - now) as u64));
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(samples);
+            }
+            let now = clock_ns(ClockId::CLOCK_MONOTONIC)?;
+            if next <= now {
+                break;
+            }
+            let nap = (next - now).min(STOP_POLL_NS);
+            std::thread::sleep(std::time::Duration::from_nanos(nap as u64));
         }
     }
 }
@@ -579,16 +589,18 @@ pub fn queue_counters(
 }
 
 /// Samples one queue every `interval_ns` for `duration_ns` (the first sample at once) and
-/// hands each reading to `each`; returns the number of samples.
-pub fn run_queue_sampler(
+/// hands each reading to `each`; stops early, after a whole sample, once `stop` is set.
+/// Returns the number of samples.
+pub fn run_queue_sampler<E: From<CounterError>>(
     fs: &HostFs,
     source: &QueueSource,
     interval_ns: i64,
     duration_ns: i64,
-    mut each: impl FnMut(&QueueCounters) -> std::io::Result<()>,
-) -> Result<u64, CounterError> {
+    stop: &AtomicBool,
+    mut each: impl FnMut(&QueueCounters) -> Result<(), E>,
+) -> Result<u64, E> {
     use nix::time::ClockId;
-    sample_every(interval_ns, duration_ns, || {
+    sample_every(interval_ns, duration_ns, stop, || -> Result<(), E> {
         let counters = queue_counters(fs, source, clock_ns(ClockId::CLOCK_MONOTONIC)?)?;
         each(&counters)?;
         Ok(())

@@ -6,7 +6,42 @@ use coalescope_probe::counters::{
     self, parse_interrupts, parse_softnet, parse_task_stat, Kind, Point, Sampler, Snapshot, Sources,
 };
 use coalescope_probe::hostfs::HostFs;
+use coalescope_timeline::io::RowWriter;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+/// A `Write` whose bytes the test reads back once the row writer is done.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The rows as the CSV the cli writes (header included).
+fn csv_of(rows: &[counters::CounterRow]) -> String {
+    let buf = Shared::default();
+    let mut w = RowWriter::csv_to(Box::new(buf.clone()), "test");
+    w.write_all(rows).unwrap();
+    w.finish().unwrap();
+    buf.text()
+}
+
+const HEADER: &str = "t_ns,source,entity,cpu,counter,value,rate_per_s,detail\n";
 
 fn fixture(rel: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -227,14 +262,13 @@ fn sampler_rates_resets_and_csv() {
     assert_eq!(second[1].rate_per_s, None);
     assert_eq!(second[2].rate_per_s, None);
     assert_eq!(s.resets, 1);
-    let mut out = Vec::new();
-    counters::write_csv_rows(&mut out, &second).unwrap();
-    let text = String::from_utf8(out).unwrap();
     assert_eq!(
-        text,
-        "1700000000250000000,softnet,a,0,processed,130,120.000,\n\
-         1700000000250000000,softnet,b,1,processed,10,,\n\
-         1700000000250000000,softnet,g,,processed,7,,\n"
+        csv_of(&second),
+        format!(
+            "{HEADER}1700000000250000000,softnet,a,0,processed,130,120.0,\n\
+             1700000000250000000,softnet,b,1,processed,10,,\n\
+             1700000000250000000,softnet,g,,processed,7,,\n"
+        )
     );
 }
 
@@ -247,11 +281,29 @@ fn csv_quotes_fields_with_commas_and_quotes() {
         point: p,
         rate_per_s: None,
     };
-    let mut out = Vec::new();
-    counters::write_csv_rows(&mut out, &[row]).unwrap();
     assert_eq!(
-        String::from_utf8(out).unwrap(),
-        "5,softnet,\"we,ird\",,processed,1,,\"say \"\"hi\"\"\"\n"
+        csv_of(&[row]),
+        format!("{HEADER}5,softnet,\"we,ird\",,processed,1,,\"say \"\"hi\"\"\"\n")
+    );
+}
+
+#[test]
+fn rates_are_rounded_to_a_thousandth_in_the_row() {
+    let row = |rate: f64| counters::CounterRow {
+        t_ns: 1,
+        point: point("a", Some(2), 9, Kind::Counter),
+        rate_per_s: Some(rate),
+    };
+    // 1000/3 -> 333.333; 2/3 -> 0.667; 0.0004 -> 0.0; the struct keeps the exact value.
+    let rows = [row(1000.0 / 3.0), row(2.0 / 3.0), row(0.0004)];
+    assert_eq!(rows[0].rate_per_s, Some(1000.0 / 3.0));
+    assert_eq!(
+        csv_of(&rows),
+        format!(
+            "{HEADER}1,softnet,a,2,processed,9,333.333,\n\
+             1,softnet,a,2,processed,9,0.667,\n\
+             1,softnet,a,2,processed,9,0.0,\n"
+        )
     );
 }
 
@@ -313,14 +365,31 @@ fn run_sampler_writes_header_and_rows_for_each_sample() {
         netdev: true,
         ksoftirqd: false,
     };
-    let mut out = Vec::new();
+    let buf = Shared::default();
+    let mut w = RowWriter::csv_to(Box::new(buf.clone()), "test");
+    let mut calls = Vec::new();
     // interval 1 ms, duration 2 ms: samples at 0, 1, 2 ms.
-    let summary = counters::run_sampler(&fs, sources, 1_000_000, 2_000_000, &mut out).unwrap();
+    let summary = counters::run_sampler(
+        &fs,
+        sources,
+        1_000_000,
+        2_000_000,
+        &AtomicBool::new(false),
+        |rows| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            calls.push(rows.len());
+            w.write_all(rows)?;
+            w.flush()?;
+            Ok(())
+        },
+    )
+    .unwrap();
+    w.finish().unwrap();
     assert_eq!(summary.samples, 3);
     assert_eq!(summary.rows, 9);
-    let text = String::from_utf8(out).unwrap();
+    assert_eq!(calls, [3, 3, 3]);
+    let text = buf.text();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], counters::CSV_HEADER);
+    assert_eq!(lines[0], counters::COLUMNS.join(","));
     assert_eq!(lines.len(), 10);
     // Constant fixture counters: rate 0 after the first sample.
     assert_eq!(
@@ -329,6 +398,40 @@ fn run_sampler_writes_header_and_rows_for_each_sample() {
     );
     assert_eq!(
         lines[4].split_once(',').unwrap().1,
-        "netdev,eth0,,rx_dropped,3,0.000,"
+        "netdev,eth0,,rx_dropped,3,0.0,"
     );
+}
+
+#[test]
+fn run_sampler_stops_after_the_sample_in_progress_when_stop_is_set() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/proc/roots/tuned");
+    let fs = HostFs::rooted(root);
+    let sources = Sources {
+        interrupts: false,
+        softnet: false,
+        netdev: true,
+        ksoftirqd: false,
+    };
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    // interval 1 s, duration 60 s: the flag set during the second sample ends the run.
+    let mut calls = 0;
+    let summary = counters::run_sampler(
+        &fs,
+        sources,
+        1_000_000_000,
+        60_000_000_000,
+        &stop,
+        |rows| -> Result<(), counters::CounterError> {
+            calls += 1;
+            assert_eq!(rows.len(), 3);
+            if calls == 2 {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!((summary.samples, summary.rows, calls), (2, 6, 2));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -67,10 +67,17 @@ fn the_queue_sampler_takes_a_sample_per_interval() {
     let fs = HostFs::rooted(fake_root("run"));
     let mut seen = Vec::new();
     // interval 1 ms, duration 2 ms: samples at 0, 1 and 2 ms.
-    let n = counters::run_queue_sampler(&fs, &source("eth0", "45"), 1_000_000, 2_000_000, |c| {
-        seen.push(*c);
-        Ok(())
-    })
+    let n = counters::run_queue_sampler(
+        &fs,
+        &source("eth0", "45"),
+        1_000_000,
+        2_000_000,
+        &std::sync::atomic::AtomicBool::new(false),
+        |c| -> Result<(), CounterError> {
+            seen.push(*c);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(n, 3);
     assert_eq!(seen.len(), 3);

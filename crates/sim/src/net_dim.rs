@@ -43,7 +43,7 @@
 
 use serde::Serialize;
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::str::FromStr;
 
 /// A window closes at the first sample at least this many events after its opening one.
@@ -844,32 +844,5 @@ pub fn parse_samples(input: impl BufRead) -> Result<Vec<NetDimSample>, SamplesEr
     Ok(samples)
 }
 
-/// Writes the samples format's header row.
-pub fn write_samples_header(out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(out, "{SAMPLES_HEADER}")
-}
-
-/// Writes one row of the samples format (no header; see [`write_samples_header`]).
-pub fn write_sample(out: &mut impl Write, sample: &NetDimSample) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{},{},{},{}",
-        sample.time_ns, sample.packets, sample.bytes, sample.events
-    )
-}
-
-/// The header of a decision trace in CSV.
+/// The header of a decision trace in CSV (the columns [`NetDimTraceRow`] serializes to).
 pub const TRACE_HEADER: &str = "time_ns,profile_index,usecs,frames,tune_state,decided";
-
-/// Writes a decision trace as CSV with its header ([`TRACE_HEADER`]).
-pub fn write_trace_csv(out: &mut impl Write, trace: &[NetDimTraceRow]) -> std::io::Result<()> {
-    writeln!(out, "{TRACE_HEADER}")?;
-    for row in trace {
-        writeln!(
-            out,
-            "{},{},{},{},{},{}",
-            row.time_ns, row.profile_index, row.usecs, row.frames, row.tune_state, row.decided
-        )?;
-    }
-    Ok(())
-}

@@ -1,8 +1,6 @@
 //! What a run produces: per-packet records (convertible to the SPEC §1 `events`
 //! table), the interrupt log, and the [`Summary`].
 
-use std::io::Write;
-
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
 
@@ -196,22 +194,6 @@ impl SimOutput {
             events,
             ..Timeline::default()
         }
-    }
-
-    /// Writes the interrupt log as CSV: `time_ns,queue,batch,reason`.
-    pub fn write_interrupts_csv<W: Write>(&self, mut out: W) -> std::io::Result<()> {
-        writeln!(out, "time_ns,queue,batch,reason")?;
-        for i in &self.interrupts {
-            writeln!(
-                out,
-                "{},{},{},{}",
-                i.time.0,
-                i.queue,
-                i.batch,
-                i.reason.as_str()
-            )?;
-        }
-        out.flush()
     }
 }
 

@@ -212,11 +212,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let json = |o: &SimOutput| serde_json::to_string(&o.summary).unwrap();
     assert_eq!(events_csv(&a), events_csv(&b));
     assert_eq!(json(&a), json(&b));
-    let mut iv_a = Vec::new();
-    let mut iv_b = Vec::new();
-    a.write_interrupts_csv(&mut iv_a).unwrap();
-    b.write_interrupts_csv(&mut iv_b).unwrap();
-    assert_eq!(iv_a, iv_b);
+    // The interrupt log, every field of every record (what its table is written from).
+    assert!(!a.interrupts.is_empty());
+    assert_eq!(a.interrupts, b.interrupts);
     let c = run(&text.replace("seed = 7", "seed = 8"));
     assert_ne!(events_csv(&a), events_csv(&c));
 }

@@ -9,7 +9,8 @@
 use coalescope_sim::net_dim::{
     compare, is_significant, parse_samples, replay, Compare, NetDim, NetDimDecision, NetDimMode,
     NetDimSample, NetDimStats, NetDimTable, ProfileTable, SamplesError, TuneState, PROFILE_COUNT,
-    RX_CQE_PROFILES, RX_EQE_PROFILES, TIRED_LIMIT, TX_CQE_PROFILES, TX_EQE_PROFILES,
+    RX_CQE_PROFILES, RX_EQE_PROFILES, SAMPLES_HEADER, TIRED_LIMIT, TRACE_HEADER, TX_CQE_PROFILES,
+    TX_EQE_PROFILES,
 };
 use proptest::prelude::*;
 
@@ -611,15 +612,46 @@ fn samples_parsing_errors_name_line_and_field() {
     );
 }
 
+/// `rows` as the CSV the row writer makes of them.
+fn csv_of<R: serde::Serialize>(name: &str, rows: &[R]) -> String {
+    let dir = std::env::temp_dir().join(format!("coalescope-sim-net-dim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    coalescope_timeline::io::write_rows(&path, rows, Default::default()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    text
+}
+
 #[test]
-fn samples_writer_round_trips() {
+fn samples_written_by_the_row_writer_round_trip() {
     let samples = parse_samples(SAMPLES.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    coalescope_sim::net_dim::write_samples_header(&mut out).unwrap();
-    for s in &samples {
-        coalescope_sim::net_dim::write_sample(&mut out, s).unwrap();
-    }
-    assert_eq!(String::from_utf8(out).unwrap(), SAMPLES);
+    let text = csv_of("samples.csv", &samples);
+    assert_eq!(text, SAMPLES);
+    assert_eq!(text.lines().next(), Some(SAMPLES_HEADER));
+    assert_eq!(parse_samples(text.as_bytes()).unwrap(), samples);
+}
+
+#[test]
+fn the_trace_serializes_to_the_spec_columns() {
+    let samples = parse_samples(SAMPLES.as_bytes()).unwrap();
+    let r = replay(
+        &samples,
+        *ProfileTable::kernel(NetDimTable::Rx, NetDimMode::Eqe),
+    );
+    assert_eq!(
+        csv_of("trace.csv", &r.trace),
+        format!(
+            "{TRACE_HEADER}
+0,1,8,256,parking_on_top,false
+1000000,0,1,256,going_left,true
+2000000,0,1,256,going_left,false
+3000000,0,1,256,going_left,false
+4000000,0,1,256,parking_on_top,true
+6000000,0,1,256,parking_on_top,true
+"
+        )
+    );
 }
 
 /// One step of a random input: counter deltas (any, including wrap-arounds).

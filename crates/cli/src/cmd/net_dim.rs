@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use coalescope_sim::net_dim::{self, NetDimMode, NetDimTable, ProfileTable};
-use coalescope_timeline::io::{write_rows, Compression};
-use std::io::{BufReader, Write};
+use coalescope_timeline::io::{write_rows, Compression, RowWriter};
+use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -96,10 +96,10 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             path.display()
         );
     } else {
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        net_dim::write_trace_csv(&mut out, &result.trace)?;
-        out.flush()?;
+        let stdout = std::io::BufWriter::new(std::io::stdout());
+        let mut out = RowWriter::csv_to(Box::new(stdout), "standard output");
+        out.write_all(&result.trace)?;
+        out.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,9 @@ use anyhow::{bail, Context};
 use coalescope_probe::counters::{self, Sources};
 use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::nic::{self, knobs, Backend, Change, Knob, NicState, Param, Request};
+use coalescope_probe::sys::socket::termination_flag;
 use coalescope_sim::net_dim;
+use coalescope_timeline::io::{Compression, RowWriter};
 use comfy_table::Table;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -175,9 +177,14 @@ struct SampleArgs {
     /// Total sampling time, e.g. 5s (the first sample is taken at once).
     #[arg(long, default_value = "5s", value_parser = coalescope_timeline::parse_duration)]
     duration: coalescope_timeline::Duration,
-    /// Output CSV file ("-" for stdout).
+    /// Output file, .csv or .parquet ("-" for CSV on stdout). Written after every
+    /// sample; SIGINT/SIGTERM end the run after the sample in progress.
     #[arg(short = 'o', long = "out", default_value = "-")]
     out: PathBuf,
+    /// Parquet page compression of `-o FILE.parquet`: uncompressed, snappy, zstd, lz4,
+    /// gzip, brotli.
+    #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
+    compression: Compression,
     /// Sources to read (comma separated): interrupts, softnet, netdev, ksoftirqd.
     #[arg(
         long,
@@ -460,28 +467,24 @@ fn sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
     if a.format == SampleFormat::Samples {
         return sample_queue(&fs, &a);
     }
-    let summary = if a.out.as_os_str() == "-" {
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        counters::run_sampler(
-            &fs,
-            sources,
-            a.interval.as_nanos(),
-            a.duration.as_nanos(),
-            &mut out,
-        )?
-    } else {
-        let file = std::fs::File::create(&a.out)
-            .with_context(|| format!("creating {}", a.out.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        counters::run_sampler(
-            &fs,
-            sources,
-            a.interval.as_nanos(),
-            a.duration.as_nanos(),
-            &mut out,
-        )?
-    };
+    let stop = termination_flag().context("installing the SIGINT/SIGTERM handler")?;
+    let mut out = sample_writer(&a)?;
+    let summary = counters::run_sampler(
+        &fs,
+        sources,
+        a.interval.as_nanos(),
+        a.duration.as_nanos(),
+        stop,
+        |rows| -> anyhow::Result<()> {
+            // A flush before the first row would fix a header without columns.
+            if !rows.is_empty() {
+                out.write_all(rows)?;
+                out.flush()?;
+            }
+            Ok(())
+        },
+    )?;
+    out.finish()?;
     eprintln!(
         "coalescope: {} samples, {} rows, {} counter resets, {} skipped points",
         summary.samples,
@@ -503,30 +506,37 @@ fn sample_queue(fs: &HostFs, a: &SampleArgs) -> anyhow::Result<ExitCode> {
         iface: iface.clone(),
         irq: irq.clone(),
     };
-    let mut out: Box<dyn std::io::Write> = if a.out.as_os_str() == "-" {
-        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
-    } else {
-        let file = std::fs::File::create(&a.out)
-            .with_context(|| format!("creating {}", a.out.display()))?;
-        Box::new(std::io::BufWriter::new(file))
-    };
-    net_dim::write_samples_header(&mut out)?;
+    let stop = termination_flag().context("installing the SIGINT/SIGTERM handler")?;
+    let mut out = sample_writer(a)?;
     let samples = counters::run_queue_sampler(
         fs,
         &source,
         a.interval.as_nanos(),
         a.duration.as_nanos(),
-        |c| {
-            let sample = net_dim::NetDimSample {
+        stop,
+        |c| -> anyhow::Result<()> {
+            out.write(&net_dim::NetDimSample {
                 time_ns: c.mono_ns,
                 packets: c.packets,
                 bytes: c.bytes,
                 events: c.interrupts,
-            };
-            net_dim::write_sample(&mut out, &sample)
+            })?;
+            out.flush()?;
+            Ok(())
         },
     )?;
-    out.flush()?;
+    out.finish()?;
     eprintln!("coalescope: {samples} samples of {iface} / IRQ {irq}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The row writer of `nic sample`'s `-o`: CSV on standard output for "-", else the file.
+fn sample_writer(a: &SampleArgs) -> anyhow::Result<RowWriter> {
+    if a.out.as_os_str() == "-" {
+        let stdout = std::io::BufWriter::new(std::io::stdout());
+        Ok(RowWriter::csv_to(Box::new(stdout), "standard output"))
+    } else {
+        RowWriter::create(&a.out, a.compression)
+            .with_context(|| format!("creating {}", a.out.display()))
+    }
 }
