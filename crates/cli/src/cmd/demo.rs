@@ -322,8 +322,8 @@ fn explain_gaps(
     }
     if let Some(q99) = configured.mddr_q99 {
         let meaning = if dilated {
-            "dilation: the longest silences the application sees are longer than any the market \
-             sent, which is where a strategy reacts late"
+            "dilation: the application's 1-in-100 longest silences are that many times the \
+             market's own, which is where a strategy reacts late"
         } else {
             "the tail of the gaps is no longer than on the wire"
         };
