@@ -195,6 +195,22 @@ pub struct Anomalies {
     pub capture: Option<CaptureAnomalies>,
 }
 
+impl Anomalies {
+    /// The counters that are not zero, by their serialized names (capture anomalies
+    /// included), in field order: what a human summary lists.
+    pub fn nonzero(&self) -> Vec<(String, u64)> {
+        // The names are the serialized ones, so reading them back from the serializer
+        // keeps one home for them; a plain struct of u64 always serializes to an object.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k, n)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Anomalies of a capture joined with an application log. Metrics does not depend on the
 /// capture crate, so the caller fills this from the capture's summary
 /// (`coalescope_capture::CaptureSummary`) field by field and sets

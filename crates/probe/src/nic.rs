@@ -398,6 +398,22 @@ impl Request {
     }
 }
 
+/// What `nic set` / `nic restore` did or would do: the changes plus where the previous
+/// settings were saved (`set`) or read from (`restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeReport<'a> {
+    /// Every setting touched, old to new.
+    pub changes: &'a [Change],
+    /// True when nothing was written.
+    pub dry_run: bool,
+    /// The file holding the settings from before the change (`set`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved: Option<&'a std::path::Path>,
+    /// The saved-settings file the change came from (`restore`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<&'a std::path::Path>,
+}
+
 /// One planned change, old to new.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {

@@ -47,7 +47,8 @@ pub use host::{CpuTime, DropReason, ServiceDist};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
 pub use scenario::{
-    HostConfig, PolicyConfig, Scenario, ScenarioError, ScenarioSpec, DEFAULT_SCENARIO_TOML,
+    HostConfig, PolicyConfig, Scenario, ScenarioError, ScenarioInfo, ScenarioSpec,
+    DEFAULT_SCENARIO_TOML,
 };
 
 use arrival::derived_rng;

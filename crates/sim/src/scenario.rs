@@ -458,6 +458,25 @@ impl PolicyConfig {
     }
 }
 
+/// A validated scenario's settings as reports show them ([`Scenario::info`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ScenarioInfo<'a> {
+    /// Free text from the scenario.
+    pub description: Option<&'a str>,
+    /// RNG seed.
+    pub seed: u64,
+    /// Total packets.
+    pub packets: u64,
+    /// The coalescing policy's name.
+    pub policy: &'static str,
+    /// The policy's coalescing timer (0 = none; adaptive: its start profile's).
+    pub timer_ns: Duration,
+    /// Receive ring descriptors per queue.
+    pub ring_size: u32,
+    /// Host costs and limits.
+    pub host: &'a HostConfig,
+}
+
 /// Validated host costs and limits (serialized with the TOML's `_ns` keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HostConfig {
@@ -594,6 +613,19 @@ impl Scenario {
     /// Host costs and limits.
     pub fn host(&self) -> &HostConfig {
         &self.host
+    }
+
+    /// What the run was configured with, as a report prints it.
+    pub fn info(&self) -> ScenarioInfo<'_> {
+        ScenarioInfo {
+            description: self.description(),
+            seed: self.seed,
+            packets: self.packets,
+            policy: self.policy.name(),
+            timer_ns: self.policy.timer(),
+            ring_size: self.ring_size,
+            host: &self.host,
+        }
     }
 
     /// Number of receive queues (highest stream queue + 1).

@@ -431,16 +431,12 @@ pub fn render_report(report: &Report) -> String {
             "Coalescing tax estimate (markout high-BDC minus low-BDC):\n{t}\n"
         ));
     }
-    let anomalies = serde_json::to_value(report.anomalies).unwrap_or_default();
-    let nonzero: Vec<String> = anomalies
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let nonzero: Vec<String> = report
+        .anomalies
+        .nonzero()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if nonzero.is_empty() {
         out.push_str("Anomalies: none\n");
     } else {

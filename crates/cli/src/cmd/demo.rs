@@ -420,13 +420,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let results = [&configured.result, &per_packet.result, &busy.result];
     write_rows(&path("comparison.csv"), results, c)?;
-    let doc = serde_json::json!({
-        "scenario": scenario.description(),
-        "out_dir": args.out.display().to_string(),
-        "runs": results,
-        "summary": configured.output.summary,
-        "report": configured.report,
-    });
+    let doc = DemoJson {
+        scenario: scenario.description(),
+        out_dir: args.out.display().to_string(),
+        runs: results,
+        summary: &configured.output.summary,
+        report: &configured.report,
+    };
     fs::write(path("report.json"), serde_json::to_string_pretty(&doc)?)?;
 
     if args.json {
@@ -463,4 +463,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `demo --json` and `report.json`: the three runs, the configured run's simulator
+/// summary and its full metrics report.
+#[derive(Serialize)]
+struct DemoJson<'a> {
+    scenario: Option<&'a str>,
+    out_dir: String,
+    runs: [&'a RunResult; 3],
+    summary: &'a Summary,
+    report: &'a Report,
 }

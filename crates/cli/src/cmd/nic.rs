@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use coalescope_probe::counters::{self, Sources};
 use coalescope_probe::hostfs::HostFs;
-use coalescope_probe::nic::{self, knobs, Backend, Change, Knob, NicState, Param, Request};
+use coalescope_probe::nic::{self, knobs, Backend, ChangeReport, Knob, NicState, Param, Request};
 use coalescope_probe::sys::socket::termination_flag;
 use coalescope_sim::net_dim;
 use coalescope_timeline::io::{Compression, RowWriter};
@@ -313,13 +313,10 @@ fn print_state(state: &NicState) {
     }
 }
 
-fn print_changes(changes: &[Change], json: bool, extra: serde_json::Value) -> anyhow::Result<()> {
+fn print_changes(report: &ChangeReport<'_>, json: bool) -> anyhow::Result<()> {
+    let changes = report.changes;
     if json {
-        let mut obj = serde_json::json!({ "changes": changes });
-        if let (Some(o), serde_json::Value::Object(e)) = (obj.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        println!("{obj}");
+        println!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
     let mut t = Table::new();
@@ -373,7 +370,13 @@ fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
         if !a.json {
             println!("dry run on {}: nothing is written", a.iface);
         }
-        print_changes(&changes, a.json, serde_json::json!({ "dry_run": true }))?;
+        let report = ChangeReport {
+            changes: &changes,
+            dry_run: true,
+            saved: None,
+            from: None,
+        };
+        print_changes(&report, a.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let (path, explicit) = match &a.save {
@@ -395,11 +398,13 @@ fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let changes = nic::apply(&fs, &state, &req, backend)?;
-    print_changes(
-        &changes,
-        a.json,
-        serde_json::json!({ "saved": path, "dry_run": false }),
-    )?;
+    let report = ChangeReport {
+        changes: &changes,
+        dry_run: false,
+        saved: Some(&path),
+        from: None,
+    };
+    print_changes(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -425,22 +430,27 @@ fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
         if !a.json {
             println!("dry run on {}: nothing is written", a.iface);
         }
-        print_changes(
-            &nic::plan(&state, &req)?,
-            a.json,
-            serde_json::json!({ "dry_run": true, "from": path }),
-        )?;
+        let changes = nic::plan(&state, &req)?;
+        let report = ChangeReport {
+            changes: &changes,
+            dry_run: true,
+            saved: None,
+            from: Some(&path),
+        };
+        print_changes(&report, a.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let changes = nic::apply(&fs, &state, &req, backend)?;
     if !a.json {
         println!("restored {} from {}", a.iface, path.display());
     }
-    print_changes(
-        &changes,
-        a.json,
-        serde_json::json!({ "from": path, "dry_run": false }),
-    )?;
+    let report = ChangeReport {
+        changes: &changes,
+        dry_run: false,
+        saved: None,
+        from: Some(&path),
+    };
+    print_changes(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }
 

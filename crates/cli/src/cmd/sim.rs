@@ -10,7 +10,6 @@ use coalescope_sim::{simulate, PolicyKind, ScenarioSpec, SimOutput, Summary};
 use coalescope_timeline::io::{write_rows, Compression, EventWriter};
 use coalescope_timeline::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use serde_json::json;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -111,23 +110,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write interrupt log {}", path.display()))?;
     }
     if args.json {
-        let value = json!({
-            "scenario": {
-                "source": args.scenario.as_ref().map(|p| p.display().to_string()),
-                "description": scenario.description(),
-                "seed": scenario.seed(),
-                "packets": scenario.packets(),
-                "policy": scenario.policy().name(),
-                "timer_ns": scenario.policy().timer(),
-                "ring_size": scenario.ring_size(),
-                "host": scenario.host(),
+        let value = SimJson {
+            scenario: ScenarioJson {
+                source: args.scenario.as_deref(),
+                info: scenario.info(),
             },
-            "summary": out.summary,
-            "outputs": {
-                "events": args.output.as_ref().map(|p| p.display().to_string()),
-                "interrupts": args.interrupts.as_ref().map(|p| p.display().to_string()),
+            summary: &out.summary,
+            outputs: Outputs {
+                events: args.output.as_deref(),
+                interrupts: args.interrupts.as_deref(),
             },
-        });
+        };
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_human(&out, &args);
@@ -305,4 +298,27 @@ fn print_human(out: &SimOutput, args: &Args) {
     if let Some(p) = &args.interrupts {
         println!("interrupt log written to {}", p.display());
     }
+}
+
+/// `sim --json`: the scenario as run, the summary, and the files written.
+#[derive(serde::Serialize)]
+struct SimJson<'a> {
+    scenario: ScenarioJson<'a>,
+    summary: &'a Summary,
+    outputs: Outputs<'a>,
+}
+
+/// The scenario block: where it came from plus the library's description of it.
+#[derive(serde::Serialize)]
+struct ScenarioJson<'a> {
+    source: Option<&'a Path>,
+    #[serde(flatten)]
+    info: coalescope_sim::ScenarioInfo<'a>,
+}
+
+/// The files `sim` wrote.
+#[derive(serde::Serialize)]
+struct Outputs<'a> {
+    events: Option<&'a Path>,
+    interrupts: Option<&'a Path>,
 }
