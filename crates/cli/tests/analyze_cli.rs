@@ -391,3 +391,21 @@ fn metric_limits_are_usage_errors_naming_the_flag() {
         assert!(err.contains(want), "{flags:?}: {err}");
     }
 }
+
+/// A missing input is a usage error whose message names the file and says the OS error
+/// once (the library's text already carries it; the cause chain must not repeat it).
+#[test]
+fn missing_input_names_the_file_and_the_os_error_once() {
+    let dir = tempdir("missing");
+    let missing = dir.join("nope.csv");
+    let out = bin()
+        .args(["analyze", "--events"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
