@@ -59,6 +59,17 @@ pub enum CounterError {
         /// Matching rows.
         found: usize,
     },
+    /// A source name that is not one of [`Sources::NAMES`].
+    #[error("unknown source {0:?}: use interrupts, softnet, netdev, ksoftirqd")]
+    UnknownSource(String),
+    /// The sampling schedule cannot be followed.
+    #[error("--interval must be positive and --duration not negative (got {interval_ns} ns, {duration_ns} ns)")]
+    Schedule {
+        /// Time between samples.
+        interval_ns: i64,
+        /// Total sampling time.
+        duration_ns: i64,
+    },
     /// The clock could not be read.
     #[error("reading {clock}: {errno}")]
     Clock {
@@ -83,6 +94,29 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// The source names, as `--sources` takes them.
+    pub const NAMES: [&'static str; 4] = ["interrupts", "softnet", "netdev", "ksoftirqd"];
+
+    /// The sources a list of names selects; an unknown name is an error naming it.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Sources, CounterError> {
+        let mut sources = Sources {
+            interrupts: false,
+            softnet: false,
+            netdev: false,
+            ksoftirqd: false,
+        };
+        for name in names {
+            match name.as_ref() {
+                "interrupts" => sources.interrupts = true,
+                "softnet" => sources.softnet = true,
+                "netdev" => sources.netdev = true,
+                "ksoftirqd" => sources.ksoftirqd = true,
+                other => return Err(CounterError::UnknownSource(other.to_string())),
+            }
+        }
+        Ok(sources)
+    }
+
     /// Every source.
     pub const ALL: Sources = Sources {
         interrupts: true,
@@ -488,6 +522,18 @@ const STOP_POLL_NS: i64 = 50_000_000;
 /// Calls `take` at once and then every `interval_ns` (at least 1) on absolute
 /// CLOCK_MONOTONIC deadlines, so the grid does not drift, until `duration_ns` has passed
 /// or `stop` is set; returns the number of calls.
+/// A sampling schedule is usable when the interval is positive and the duration not
+/// negative.
+pub fn check_schedule(interval_ns: i64, duration_ns: i64) -> Result<(), CounterError> {
+    if interval_ns <= 0 || duration_ns < 0 {
+        return Err(CounterError::Schedule {
+            interval_ns,
+            duration_ns,
+        });
+    }
+    Ok(())
+}
+
 fn sample_every<E: From<CounterError>>(
     interval_ns: i64,
     duration_ns: i64,
@@ -495,6 +541,7 @@ fn sample_every<E: From<CounterError>>(
     mut take: impl FnMut() -> Result<(), E>,
 ) -> Result<u64, E> {
     use nix::time::ClockId;
+    check_schedule(interval_ns, duration_ns)?;
     let start = clock_ns(ClockId::CLOCK_MONOTONIC)?;
     let interval = interval_ns.max(1);
     let mut samples = 0u64;
@@ -605,4 +652,30 @@ pub fn run_queue_sampler<E: From<CounterError>>(
         each(&counters)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_names_select_sources_and_unknown_names_are_named() {
+        let s = Sources::from_names(&["netdev", "interrupts"]).expect("known names");
+        assert!(s.netdev && s.interrupts && !s.softnet && !s.ksoftirqd);
+        let all = Sources::from_names(&Sources::NAMES).expect("known names");
+        assert!(all.netdev && all.interrupts && all.softnet && all.ksoftirqd);
+        let err = Sources::from_names(&["netdev", "softirq"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown source \"softirq\": use interrupts, softnet, netdev, ksoftirqd"
+        );
+    }
+
+    #[test]
+    fn schedule_needs_a_positive_interval_and_a_non_negative_duration() {
+        assert!(check_schedule(1, 0).is_ok());
+        assert!(check_schedule(0, 5).is_err());
+        assert!(check_schedule(-1, 5).is_err());
+        assert!(check_schedule(1, -1).is_err());
+    }
 }

@@ -455,24 +455,8 @@ fn restore(a: RestoreArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
-    let mut sources = Sources {
-        interrupts: false,
-        softnet: false,
-        netdev: false,
-        ksoftirqd: false,
-    };
-    for s in &a.sources {
-        match s.as_str() {
-            "interrupts" => sources.interrupts = true,
-            "softnet" => sources.softnet = true,
-            "netdev" => sources.netdev = true,
-            "ksoftirqd" => sources.ksoftirqd = true,
-            other => bail!("unknown source {other:?}: use interrupts, softnet, netdev, ksoftirqd"),
-        }
-    }
-    if a.interval.as_nanos() <= 0 || a.duration.as_nanos() < 0 {
-        bail!("--interval must be positive and --duration not negative");
-    }
+    let sources = Sources::from_names(&a.sources)?;
+    counters::check_schedule(a.interval.as_nanos(), a.duration.as_nanos())?;
     let fs = HostFs::rooted(&a.root);
     if a.format == SampleFormat::Samples {
         return sample_queue(&fs, &a);
