@@ -363,7 +363,7 @@ fn var_at_a_loose_cap_refuses_an_overloaded_engine() {
         .iter()
         .find(|c| c["batch"] == 1)
         .expect("the B = 1 candidate");
-    assert_eq!(one["worst_case_excl_queueing_ns"], 5_100);
+    assert_eq!(one["worst_case_latency_ns"], 5_100);
     assert!((num(one, "rho") - 5.1).abs() < 1e-12);
     assert_eq!(one["stable"], false);
     assert_eq!(

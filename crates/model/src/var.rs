@@ -85,6 +85,10 @@ impl Constraint {
     }
 }
 
+/// What the worst case and the mean latency of a candidate exclude (SPEC §3): the wait
+/// behind the previous update, which has no finite bound under Poisson arrivals.
+pub const LATENCY_EXCLUDES: &str = "the wait behind the previous update (queueing)";
+
 /// One evaluated `(W, B)`.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq)]
 pub struct VarCandidate {
@@ -93,9 +97,13 @@ pub struct VarCandidate {
     /// Count threshold B.
     pub batch: u32,
     /// `W + compute(B)` in ns, excluding the wait behind the previous update (queueing);
-    /// `None` when unbounded (count only).
+    /// `None` when unbounded (count only). Serialized under its earlier name
+    /// `worst_case_latency_ns`; the plan's `latency_excludes` says what it leaves out.
+    #[serde(rename = "worst_case_latency_ns")]
     pub worst_case_excl_queueing_ns: Option<i64>,
-    /// Mean event-to-update-complete latency in ns, excluding queueing.
+    /// Mean event-to-update-complete latency in ns, excluding queueing (serialized as
+    /// `mean_latency_ns`).
+    #[serde(rename = "mean_latency_ns")]
     pub mean_latency_excl_queueing_ns: f64,
     /// Updates per second.
     pub update_rate_per_s: f64,
@@ -150,8 +158,12 @@ pub struct VarPlan {
     pub binding: Vec<Constraint>,
     /// True when each binding constraint alone can be met, but not all together.
     pub binding_jointly: bool,
-    /// Smallest bounded worst case over the grid (excluding queueing), in ns.
+    /// Smallest bounded worst case over the grid (excluding queueing), in ns (serialized
+    /// as `min_worst_case_latency_ns`).
+    #[serde(rename = "min_worst_case_latency_ns")]
     pub min_worst_case_excl_queueing_ns: Option<i64>,
+    /// What every latency of the plan leaves out: [`LATENCY_EXCLUDES`].
+    pub latency_excludes: &'static str,
     /// Lowest update rate over the grid, per second.
     pub min_update_rate_per_s: f64,
     /// Lowest utilisation ρ over the grid.
@@ -249,6 +261,7 @@ impl VarInput {
             } else {
                 Feasibility::Infeasible
             },
+            latency_excludes: LATENCY_EXCLUDES,
             min_worst_case_excl_queueing_ns: candidates
                 .iter()
                 .filter_map(|c| c.worst_case_excl_queueing_ns)
