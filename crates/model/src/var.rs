@@ -150,6 +150,9 @@ pub enum Feasibility {
 pub struct VarPlan {
     /// "feasible" or "infeasible".
     pub status: Feasibility,
+    /// True when at least one candidate meets every constraint (the same fact as
+    /// `status`, kept for readers of the earlier JSON).
+    pub feasible: bool,
     /// Every evaluated candidate, in grid order (B ascending, then W ascending).
     pub candidates: Vec<VarCandidate>,
     /// The latency-minimal feasible candidate.
@@ -173,7 +176,7 @@ pub struct VarPlan {
 impl VarPlan {
     /// True when at least one candidate meets every constraint.
     pub fn feasible(&self) -> bool {
-        self.status == Feasibility::Feasible
+        self.feasible
     }
 
     /// The feasible candidates, in grid order.
@@ -261,6 +264,7 @@ impl VarInput {
             } else {
                 Feasibility::Infeasible
             },
+            feasible: best.is_some(),
             latency_excludes: LATENCY_EXCLUDES,
             min_worst_case_excl_queueing_ns: candidates
                 .iter()
