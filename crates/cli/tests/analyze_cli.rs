@@ -1,26 +1,16 @@
 //! End-to-end tests of `coalescope analyze` and `coalescope demo` through the binary.
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup step should panic loudly
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+use support::{bin, repo};
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coalescope"))
-}
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
-
 fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("coalescope-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::tempdir("cli", name)
 }
 
 fn json(out: &Output) -> Value {

@@ -3,6 +3,9 @@
 //! output>`, the report, and the explanation when nothing is usable.
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup step should panic loudly
 
+mod support;
+use support::{bin, repo};
+
 // The byte-level capture builders of the capture crate's tests (written field by field,
 // independently of the parsers).
 #[path = "../../capture/tests/common/mod.rs"]
@@ -11,25 +14,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coalescope"))
-}
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
-
 fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("coalescope-join-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::tempdir("join", name)
 }
 
 fn ok(out: &Output) -> &Output {
