@@ -11,7 +11,7 @@
 use coalescope_timeline::Instant;
 
 use crate::arrival::ArrivalProcess;
-use crate::host::{App, DropReason};
+use crate::host::{App, DropReason, HostCosts};
 use crate::output::{Counters, Fate, InterruptRecord, PacketRecord};
 use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
 use crate::scenario::HostConfig;
@@ -144,6 +144,10 @@ fn drop_index(r: DropReason) -> usize {
 /// The whole simulated host for one policy type.
 pub(crate) struct Engine<P> {
     host: HostConfig,
+    costs: HostCosts,
+    /// Busy-poll mode: per queue, the pick instants of the packets still in its ring
+    /// (non-decreasing).
+    busy_picks: Vec<std::collections::VecDeque<i64>>,
     queues: Vec<Queue<P>>,
     cpu: Cpu,
     app: App,
@@ -156,12 +160,13 @@ pub(crate) struct Engine<P> {
 impl<P: CoalescingPolicy> Engine<P> {
     pub(crate) fn new(
         host: HostConfig,
+        costs: HostCosts,
         ring_size: u32,
         policies: Vec<P>,
         app: App,
         packets: u64,
     ) -> Self {
-        let queues = policies
+        let queues: Vec<Queue<P>> = policies
             .into_iter()
             .map(|policy| Queue {
                 policy,
@@ -180,6 +185,10 @@ impl<P: CoalescingPolicy> Engine<P> {
         let reserve = usize::try_from(packets).unwrap_or(usize::MAX).min(1 << 27);
         Engine {
             host,
+            costs,
+            busy_picks: (0..queues.len())
+                .map(|_| std::collections::VecDeque::new())
+                .collect(),
             queues,
             cpu: Cpu::default(),
             app,
@@ -335,7 +344,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         } else {
             self.counters.batch_sum += u64::from(batch);
         }
-        let irq = self.host.irq_cost.as_nanos();
+        let irq = self.costs.irq();
         self.counters.cpu.irq_ns += irq;
         let cpu = &mut self.cpu;
         if cpu.list.is_empty() {
@@ -352,7 +361,7 @@ impl<P: CoalescingPolicy> Engine<P> {
     }
 
     fn cpu_step(&mut self) {
-        let host = self.host;
+        let host = self.host.limits();
         if self.cpu.waiting {
             self.cpu.waiting = false;
             self.cpu.now = self.cpu.now.max(self.cpu.ksoftirqd_at);
@@ -367,11 +376,12 @@ impl<P: CoalescingPolicy> Engine<P> {
         let q = &mut self.queues[qi];
         if q.poll_work < host.napi_weight {
             if let Some((ring_seq, idx)) = q.ring.pop() {
-                self.cpu.now += host.per_packet_cost.as_nanos();
+                let cost = self.costs.per_packet();
+                self.cpu.now += cost;
                 if self.cpu.in_ksoftirqd {
-                    self.counters.cpu.ksoftirqd_ns += host.per_packet_cost.as_nanos();
+                    self.counters.cpu.ksoftirqd_ns += cost;
                 } else {
-                    self.counters.cpu.softirq_ns += host.per_packet_cost.as_nanos();
+                    self.counters.cpu.softirq_ns += cost;
                 }
                 let t_stack = self.cpu.now;
                 let rec = &mut self.records[idx as usize];
@@ -420,8 +430,10 @@ impl<P: CoalescingPolicy> Engine<P> {
                     q.next_time = NEVER;
                 }
                 AfterPoll::PollAt(t) => {
+                    let at = self.software_timer_deadline(t.0.max(self.cpu.now));
+                    let q = &mut self.queues[qi];
                     q.state = QueueState::Deferred;
-                    q.next_time = t.0.max(self.cpu.now);
+                    q.next_time = at;
                 }
             }
         }
@@ -432,8 +444,15 @@ impl<P: CoalescingPolicy> Engine<P> {
         {
             self.cpu.time_squeeze += 1;
             self.cpu.waiting = true;
-            self.cpu.ksoftirqd_at = self.cpu.now + host.ksoftirqd_delay.as_nanos();
+            self.cpu.ksoftirqd_at = self.cpu.now + self.costs.ksoftirqd_delay();
         }
+    }
+
+    /// When a software (hrtimer) timer armed for `deadline` fires: the deadline plus the
+    /// host's timer slack (hardware NIC timers get none).
+    #[inline]
+    fn software_timer_deadline(&mut self, deadline: i64) -> i64 {
+        deadline.saturating_add(self.costs.timer_slack())
     }
 
     fn strand_leftovers(&mut self) {
@@ -450,8 +469,10 @@ impl<P: CoalescingPolicy> Engine<P> {
         // In busy-poll mode the ring holds the packets the polling thread has not picked
         // yet; pick instants are non-decreasing, so the ring's time order is FIFO.
         let q = &mut self.queues[queue];
-        while let Some((_, front)) = peek(&q.ring) {
-            if self.records[front as usize].t_stack - self.host.per_packet_cost.as_nanos() <= t {
+        let picks = &mut self.busy_picks[queue];
+        while let Some(&pick) = picks.front() {
+            if pick <= t {
+                picks.pop_front();
                 q.ring.pop();
             } else {
                 break;
@@ -461,10 +482,12 @@ impl<P: CoalescingPolicy> Engine<P> {
             self.drop_packet(idx, DropReason::RingFull);
             return;
         }
-        let (t_stack, t_app) = self.app.busy_poll(t, self.host.per_packet_cost.as_nanos());
-        self.counters.cpu.busy_poll_stack_ns += self.host.per_packet_cost.as_nanos();
-        if t_stack - self.host.per_packet_cost.as_nanos() > t {
+        let cost = self.costs.per_packet();
+        let (t_stack, t_app) = self.app.busy_poll(t, cost);
+        self.counters.cpu.busy_poll_stack_ns += cost;
+        if t_stack - cost > t {
             q.ring.push(idx);
+            self.busy_picks[queue].push_back(t_stack - cost);
         }
         let rec = &mut self.records[idx as usize];
         rec.t_stack = t_stack;
@@ -472,13 +495,5 @@ impl<P: CoalescingPolicy> Engine<P> {
         rec.coalescing_delay = 0;
         rec.fate = Fate::Delivered;
         self.cpu.now = self.cpu.now.max(t_stack);
-    }
-}
-
-fn peek(ring: &Ring) -> Option<(u64, u32)> {
-    if ring.head == ring.tail {
-        None
-    } else {
-        Some((ring.head, ring.buf[(ring.head & ring.mask) as usize]))
     }
 }

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod arrival;
+pub mod dist;
 mod engine;
 mod error;
 pub mod host;
@@ -43,7 +44,8 @@ mod replay;
 pub mod scenario;
 
 pub use error::SimError;
-pub use host::{CpuTime, DropReason, ServiceDist};
+pub use dist::{CostDist, CostSpec, DistSpec, QuantileTable};
+pub use host::{CpuTime, Device, DropReason};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
 pub use scenario::{
@@ -51,13 +53,8 @@ pub use scenario::{
     DEFAULT_SCENARIO_TOML,
 };
 
-use arrival::derived_rng;
 use engine::{Engine, EngineStream};
-use host::App;
-
-/// Name of the RNG of the application's service times (no stream can have it: stream
-/// names may not contain control characters).
-const APP_RNG_NAME: &str = "\u{0}app-service";
+use host::{App, HostCosts};
 
 /// Runs a scenario: [`simulate_records`] then [`RawRun::finish`].
 pub fn simulate(scenario: &Scenario) -> Result<SimOutput, SimError> {
@@ -106,17 +103,12 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
             packet_bytes: s.packet_bytes,
         });
     }
-    let h = scenario.host;
-    let app = App::new(
-        h.app_wakeup.as_nanos(),
-        h.app_service_mean.as_nanos(),
-        h.app_service,
-        h.backlog as usize,
-        derived_rng(scenario.seed, APP_RNG_NAME),
-    );
+    let app = App::new(&scenario.host, scenario.seed);
+    let costs = HostCosts::new(&scenario.host, scenario.seed);
     let policies = vec![scenario.policy.build(); scenario.queue_count()];
     let result = Engine::new(
-        scenario.host,
+        scenario.host.clone(),
+        costs,
         scenario.ring_size,
         policies,
         app,

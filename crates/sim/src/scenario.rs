@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use coalescope_timeline::{Duration, EventKind, Instant};
 use serde::Deserialize;
 
-use crate::host::ServiceDist;
+use crate::dist::{CostDist, CostSpec};
+use crate::host::Device;
 use crate::policy::{
     Adaptive, AnyPolicy, CoalescingPolicy, Deferral, Ethtool, NoCoalescing, Nvme, PolicyKind,
     Throttle, TimerMode, Virtio,
@@ -183,8 +184,10 @@ pub struct NicSpec {
     /// ethtool rx-frames (default 0).
     #[serde(alias = "rx-frames")]
     pub rx_frames: Option<i64>,
-    /// Receive ring descriptors per queue (default 1024).
+    /// Receive ring descriptors per queue (default: the device's, else 1024).
     pub ring_size: Option<i64>,
+    /// The NIC driver whose default ring size applies (`veth`, `mlx5`, ...).
+    pub device: Option<String>,
     /// Throttle: at most this many interrupts per second.
     #[serde(alias = "itr_rate_per_s")]
     pub max_interrupts_per_s: Option<f64>,
@@ -202,35 +205,93 @@ pub struct NicSpec {
     pub napi_defer_hard_irqs: Option<i64>,
 }
 
-/// `[host]` as written.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// `[host]` as written. Each `*_ns` cost is an integer (fixed ns) or an inline table
+/// ([`CostSpec`]).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     /// `ideal` (default when `[host]` is present: every cost 0) or `realistic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
     /// Hard-IRQ entry + exit, ns.
-    pub irq_cost_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub irq_cost_ns: Option<CostSpec>,
     /// Stack processing per packet in NAPI, ns.
-    pub per_packet_cost_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_packet_cost_ns: Option<CostSpec>,
     /// Wake-up of a blocked application thread, ns.
-    pub app_wakeup_ns: Option<i64>,
-    /// Mean application service time per event, ns.
-    pub app_service_ns: Option<i64>,
-    /// `fixed` or `exponential` service time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_wakeup_ns: Option<CostSpec>,
+    /// Application service time per event, ns (the mean when `app_service` is
+    /// `exponential`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_service_ns: Option<CostSpec>,
+    /// `fixed` or `exponential` service time around an integer `app_service_ns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_service: Option<String>,
     /// NAPI weight (packets per poll call).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub napi_weight: Option<i64>,
     /// net.core.netdev_budget (packets per softirq round).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub netdev_budget: Option<i64>,
     /// net.core.netdev_budget_usecs (µs per softirq round).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub netdev_budget_usecs: Option<i64>,
     /// Delay before ksoftirqd runs leftover work, ns.
-    pub ksoftirqd_delay_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ksoftirqd_delay_ns: Option<CostSpec>,
+    /// Lateness of software (hrtimer) timers past their deadline, ns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer_slack_ns: Option<CostSpec>,
     /// Socket backlog between stack and application, packets.
-    #[serde(alias = "backlog_packets")]
+    #[serde(alias = "backlog_packets", skip_serializing_if = "Option::is_none")]
     pub backlog: Option<i64>,
     /// The application busy-polls the queues: no interrupts, one core at 100 %.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub busy_poll: Option<bool>,
+}
+
+impl HostSpec {
+    /// Sets every key `other` sets (its values win), keeping the others.
+    pub fn merge_from(&mut self, other: HostSpec) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
+        }
+        take!(
+            preset,
+            irq_cost_ns,
+            per_packet_cost_ns,
+            app_wakeup_ns,
+            app_service_ns,
+            app_service,
+            napi_weight,
+            netdev_budget,
+            netdev_budget_usecs,
+            ksoftirqd_delay_ns,
+            timer_slack_ns,
+            backlog,
+            busy_poll
+        );
+    }
+}
+
+/// A host file (`sim --host FILE`): exactly one `[host]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostFile {
+    host: Option<HostSpec>,
+}
+
+/// Why a host file could not be merged.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum HostFileError {
+    /// Not TOML, a table other than `[host]`, or a `[host]` key of the wrong type.
+    #[error("host file is not valid: {0}")]
+    Toml(String),
+    /// The file has no `[host]` table.
+    #[error("host file has no [host] table")]
+    NoHostTable,
 }
 
 /// A validated scenario: every value is in range. Only [`ScenarioSpec::validate`] makes
@@ -459,7 +520,7 @@ impl PolicyConfig {
 }
 
 /// A validated scenario's settings as reports show them ([`Scenario::info`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ScenarioInfo<'a> {
     /// Free text from the scenario.
     pub description: Option<&'a str>,
@@ -477,23 +538,22 @@ pub struct ScenarioInfo<'a> {
     pub host: &'a HostConfig,
 }
 
-/// Validated host costs and limits (serialized with the TOML's `_ns` keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Validated host costs and limits (serialized with the TOML's `_ns` keys; a fixed cost
+/// as an integer, a distribution as its inline table).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HostConfig {
     /// Hard-IRQ entry + exit.
     #[serde(rename = "irq_cost_ns")]
-    pub irq_cost: Duration,
+    pub irq_cost: CostDist,
     /// NAPI stack work per packet.
     #[serde(rename = "per_packet_cost_ns")]
-    pub per_packet_cost: Duration,
+    pub per_packet_cost: CostDist,
     /// Wake-up of the blocked application thread.
     #[serde(rename = "app_wakeup_ns")]
-    pub app_wakeup: Duration,
-    /// Mean service time per event.
+    pub app_wakeup: CostDist,
+    /// Application service time per event.
     #[serde(rename = "app_service_ns")]
-    pub app_service_mean: Duration,
-    /// Service time distribution.
-    pub app_service: ServiceDist,
+    pub app_service: CostDist,
     /// NAPI weight.
     pub napi_weight: u32,
     /// netdev_budget, packets per softirq round.
@@ -502,7 +562,25 @@ pub struct HostConfig {
     pub netdev_budget_usecs: u32,
     /// ksoftirqd scheduling delay.
     #[serde(rename = "ksoftirqd_delay_ns")]
-    pub ksoftirqd_delay: Duration,
+    pub ksoftirqd_delay: CostDist,
+    /// Lateness of software (hrtimer) timers: added to every deferral re-poll deadline.
+    #[serde(rename = "timer_slack_ns")]
+    pub timer_slack: CostDist,
+    /// Socket backlog, packets.
+    pub backlog: u32,
+    /// Busy-poll mode.
+    pub busy_poll: bool,
+}
+
+/// The host's packet-count limits and mode ([`HostConfig::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimits {
+    /// NAPI weight.
+    pub napi_weight: u32,
+    /// netdev_budget, packets per softirq round.
+    pub netdev_budget: u32,
+    /// netdev_budget_usecs.
+    pub netdev_budget_usecs: u32,
     /// Socket backlog, packets.
     pub backlog: u32,
     /// Busy-poll mode.
@@ -531,15 +609,15 @@ impl HostPreset {
 impl HostConfig {
     /// All costs zero: only the coalescing delay remains (SPEC §3 closed forms apply).
     pub const IDEAL: HostConfig = HostConfig {
-        irq_cost: Duration::ZERO,
-        per_packet_cost: Duration::ZERO,
-        app_wakeup: Duration::ZERO,
-        app_service_mean: Duration::ZERO,
-        app_service: ServiceDist::Fixed,
+        irq_cost: CostDist::ZERO,
+        per_packet_cost: CostDist::ZERO,
+        app_wakeup: CostDist::ZERO,
+        app_service: CostDist::ZERO,
         napi_weight: 64,
         netdev_budget: 300,
         netdev_budget_usecs: 2_000,
-        ksoftirqd_delay: Duration::ZERO,
+        ksoftirqd_delay: CostDist::ZERO,
+        timer_slack: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
     };
@@ -548,18 +626,29 @@ impl HostConfig {
     /// IRQ entry/exit 1.5 µs, stack work 0.5 µs per packet, thread wake-up 3 µs, 1 µs of
     /// application work per event, ksoftirqd runs 50 µs after being woken.
     pub const REALISTIC: HostConfig = HostConfig {
-        irq_cost: Duration::from_nanos(1_500),
-        per_packet_cost: Duration::from_nanos(500),
-        app_wakeup: Duration::from_nanos(3_000),
-        app_service_mean: Duration::from_nanos(1_000),
-        app_service: ServiceDist::Fixed,
+        irq_cost: CostDist::fixed(1_500),
+        per_packet_cost: CostDist::fixed(500),
+        app_wakeup: CostDist::fixed(3_000),
+        app_service: CostDist::fixed(1_000),
         napi_weight: 64,
         netdev_budget: 300,
         netdev_budget_usecs: 2_000,
-        ksoftirqd_delay: Duration::from_nanos(50_000),
+        ksoftirqd_delay: CostDist::fixed(50_000),
+        timer_slack: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
     };
+
+    /// The packet-count limits and mode (a `Copy` view for the event loop).
+    pub fn limits(&self) -> HostLimits {
+        HostLimits {
+            napi_weight: self.napi_weight,
+            netdev_budget: self.netdev_budget,
+            netdev_budget_usecs: self.netdev_budget_usecs,
+            backlog: self.backlog,
+            busy_poll: self.busy_poll,
+        }
+    }
 }
 
 impl Scenario {
@@ -664,6 +753,7 @@ impl ScenarioSpec {
                 None
             },
             ring_size: old.ring_size,
+            device: old.device,
             ..NicSpec::default()
         };
     }
@@ -698,6 +788,23 @@ impl ScenarioSpec {
             ..HostSpec::default()
         });
         host.busy_poll = Some(true);
+    }
+
+    /// Merges the `[host]` table of a host file (`sim --host FILE`, what `coalescope
+    /// calibrate` writes) over this scenario's `[host]`: the file's keys win, the others
+    /// stay. A scenario without `[host]` starts from the realistic preset (what it ran
+    /// with), so a file setting one cost changes only that cost. Any table other than
+    /// `[host]` is an error naming it.
+    pub fn merge_host_toml(&mut self, text: &str) -> Result<(), HostFileError> {
+        let file: HostFile = toml::from_str(text)
+            .map_err(|e| HostFileError::Toml(e.to_string().trim_end().replace('\n', " ")))?;
+        let incoming = file.host.ok_or(HostFileError::NoHostTable)?;
+        let host = self.host.get_or_insert_with(|| HostSpec {
+            preset: Some(HostPreset::Realistic.name().to_string()),
+            ..HostSpec::default()
+        });
+        host.merge_from(incoming);
+        Ok(())
     }
 
     /// Checks every value and builds the [`Scenario`].
@@ -736,9 +843,21 @@ impl ScenarioSpec {
             }
             streams.push(sc);
         }
+        let device = match self.nic.device.as_deref() {
+            None => Device::Generic,
+            Some(written) => written.parse::<Device>().map_err(|e| {
+                out_of_range(
+                    "nic.device",
+                    format!("{:?}", e.written),
+                    format!("one of {}", Device::accepted_names()),
+                )
+            })?,
+        };
         let ring_size = int_in(
             "nic.ring_size",
-            self.nic.ring_size.unwrap_or(1024),
+            self.nic
+                .ring_size
+                .unwrap_or(i64::from(device.default_ring_size())),
             1,
             65_536,
         )? as u32;
@@ -1065,43 +1184,52 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
             ))
         }
     };
-    let cost = |field: &str, v: Option<i64>, default: Duration| {
-        int_in(field, v.unwrap_or(default.as_nanos()), 0, 1_000_000_000).map(Duration)
+    let cost = |field: &str, v: &Option<CostSpec>, default: &CostDist| match v {
+        None => Ok(default.clone()),
+        Some(spec) => CostDist::from_spec(field, spec),
     };
     let count =
         |field: &str, v: Option<i64>, default: u32, hi: i64| -> Result<u32, ScenarioError> {
             Ok(int_in(field, v.unwrap_or(i64::from(default)), 1, hi)? as u32)
         };
-    let app_service = match h
-        .app_service
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None => base.app_service,
-        Some("fixed") | Some("deterministic") => ServiceDist::Fixed,
-        Some("exponential") | Some("exp") => ServiceDist::Exponential,
-        Some(other) => {
-            return Err(out_of_range(
-                "host.app_service",
-                format!("{other:?}"),
-                "\"fixed\" or \"exponential\"",
-            ))
+    let mut app_service = cost("host.app_service_ns", &h.app_service_ns, &base.app_service)?;
+    if let Some(written) = h.app_service.as_deref() {
+        let exponential = match written.to_ascii_lowercase().as_str() {
+            "fixed" | "deterministic" => false,
+            "exponential" | "exp" => true,
+            other => {
+                return Err(out_of_range(
+                    "host.app_service",
+                    format!("{other:?}"),
+                    "\"fixed\" or \"exponential\"",
+                ))
+            }
+        };
+        if matches!(h.app_service_ns, Some(CostSpec::Dist(_))) {
+            return Err(ScenarioError::Inapplicable {
+                field: "host.app_service".to_string(),
+                reason: "applies only to an integer host.app_service_ns (a table names its own dist)"
+                    .to_string(),
+            });
         }
-    };
+        let mean = match &app_service {
+            CostDist::Fixed(d) | CostDist::Exponential(d) => *d,
+            CostDist::Quantiles(q) => Duration(q.mean_ns().round() as i64),
+        };
+        app_service = if exponential {
+            CostDist::Exponential(mean)
+        } else {
+            CostDist::Fixed(mean)
+        };
+    }
     Ok(HostConfig {
-        irq_cost: cost("host.irq_cost_ns", h.irq_cost_ns, base.irq_cost)?,
+        irq_cost: cost("host.irq_cost_ns", &h.irq_cost_ns, &base.irq_cost)?,
         per_packet_cost: cost(
             "host.per_packet_cost_ns",
-            h.per_packet_cost_ns,
-            base.per_packet_cost,
+            &h.per_packet_cost_ns,
+            &base.per_packet_cost,
         )?,
-        app_wakeup: cost("host.app_wakeup_ns", h.app_wakeup_ns, base.app_wakeup)?,
-        app_service_mean: cost(
-            "host.app_service_ns",
-            h.app_service_ns,
-            base.app_service_mean,
-        )?,
+        app_wakeup: cost("host.app_wakeup_ns", &h.app_wakeup_ns, &base.app_wakeup)?,
         app_service,
         napi_weight: count("host.napi_weight", h.napi_weight, base.napi_weight, 65_536)?,
         netdev_budget: count(
@@ -1118,9 +1246,10 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
         )?,
         ksoftirqd_delay: cost(
             "host.ksoftirqd_delay_ns",
-            h.ksoftirqd_delay_ns,
-            base.ksoftirqd_delay,
+            &h.ksoftirqd_delay_ns,
+            &base.ksoftirqd_delay,
         )?,
+        timer_slack: cost("host.timer_slack_ns", &h.timer_slack_ns, &base.timer_slack)?,
         backlog: count("host.backlog", h.backlog, base.backlog, 100_000_000)?,
         busy_poll: h.busy_poll.unwrap_or(base.busy_poll),
     })
@@ -1404,8 +1533,8 @@ rx_frames = 0
             s.policy(),
             PolicyConfig::Deferral { gro_flush_timeout, .. } if *gro_flush_timeout == Duration(20_000)
         ));
-        assert_eq!(s.host().irq_cost, Duration(1_200));
-        assert_eq!(s.host().ksoftirqd_delay, Duration(7));
+        assert_eq!(s.host().irq_cost, CostDist::fixed(1_200));
+        assert_eq!(s.host().ksoftirqd_delay, CostDist::fixed(7));
         let v = serde_json_value(s.host());
         assert!(v.contains("\"irq_cost_ns\":1200"), "{v}");
         assert!(v.contains("\"ksoftirqd_delay_ns\":7"), "{v}");
