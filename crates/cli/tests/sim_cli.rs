@@ -291,3 +291,89 @@ fn policy_aliases_come_from_the_simulator_and_unknown_names_list_the_accepted_on
         "{err}"
     );
 }
+
+#[test]
+fn host_file_merges_over_the_scenario_and_flags_apply_after() {
+    let d = dir("host-file");
+    let scenario = d.join("eqe.toml");
+    std::fs::write(
+        &scenario,
+        format!("{EQE_EXAMPLE}[host]\nirq_cost_ns = 700\nper_packet_cost_ns = 5\n"),
+    )
+    .unwrap();
+    let host = d.join("host.toml");
+    std::fs::write(
+        &host,
+        "[host]\nper_packet_cost_ns = { dist = \"quantiles\", p = [0.0, 0.5, 1.0], ns = [800, 1000, 4000] }\ntimer_slack_ns = 12000\n",
+    )
+    .unwrap();
+    let (s, h) = (scenario.to_str().unwrap(), host.to_str().unwrap());
+    let v = json_of(&sim(&[
+        "--scenario", s, "--host", h, "--packets", "2000", "--json",
+    ]));
+    let got = &v["scenario"]["host"];
+    // The file's keys win, the scenario's other keys stay, the rest is the ideal base.
+    assert_eq!(
+        got["per_packet_cost_ns"],
+        serde_json::json!({"dist": "quantiles", "p": [0.0, 0.5, 1.0], "ns": [800, 1000, 4000]})
+    );
+    assert_eq!(got["timer_slack_ns"], 12_000);
+    assert_eq!(got["irq_cost_ns"], 700);
+    assert_eq!(got["app_wakeup_ns"], 0);
+    // --ideal-host applies after the file: every cost 0.
+    let v = json_of(&sim(&[
+        "--scenario", s, "--host", h, "--ideal-host", "--packets", "2000", "--json",
+    ]));
+    assert_eq!(v["scenario"]["host"]["per_packet_cost_ns"], 0);
+    assert_eq!(v["scenario"]["host"]["timer_slack_ns"], 0);
+    // Without --scenario the default ran the realistic preset: only the file's keys change.
+    let v = json_of(&sim(&["--host", h, "--packets", "2000", "--json"]));
+    assert_eq!(v["scenario"]["host"]["irq_cost_ns"], 1_500);
+    assert_eq!(v["scenario"]["host"]["timer_slack_ns"], 12_000);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn host_file_errors_name_the_file_and_key() {
+    let d = dir("host-file-errors");
+    let check = |name: &str, text: &str, must: &[&str]| {
+        let path = d.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = sim(&["--host", path.to_str().unwrap(), "--packets", "100"]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(path.to_str().unwrap()), "{name}: {err}");
+        for m in must {
+            assert!(err.contains(m), "{name}: stderr lacks {m:?}: {err}");
+        }
+    };
+    check("other-table", "[host]\nirq_cost_ns = 1\n[nic]\nrx_usecs = 3\n", &["nic"]);
+    check("typo", "[host]\nirq_costs_ns = 1\n", &["irq_costs_ns"]);
+    check(
+        "bad-table",
+        "[host]\nper_packet_cost_ns = { dist = \"quantiles\", p = [0.0, 0.7, 0.6, 1.0], ns = [1, 2, 3, 4] }\n",
+        &["host.per_packet_cost_ns.p[2]", "0.6"],
+    );
+    check("no-host", "seed = 3\n", &["seed"]);
+    let missing = d.join("absent.toml");
+    let out = sim(&["--host", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read host file"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn device_flag_sets_the_ring_and_ring_size_wins() {
+    let v = json_of(&sim(&["--device", "veth", "--packets", "2000", "--json"]));
+    assert_eq!(v["scenario"]["ring_size"], 256);
+    let v = json_of(&sim(&[
+        "--device", "ice", "--ring-size", "300", "--packets", "2000", "--json",
+    ]));
+    assert_eq!(v["scenario"]["ring_size"], 300);
+    let v = json_of(&sim(&["--device", "bnxt", "--packets", "2000", "--json"]));
+    assert_eq!(v["scenario"]["ring_size"], 511);
+    let out = sim(&["--device", "e1000"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("e1000") && err.contains("veth, virtio-net, mlx5"), "{err}");
+}

@@ -49,7 +49,7 @@ pub use host::{CpuTime, Device, DropReason};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
 pub use scenario::{
-    HostConfig, PolicyConfig, Scenario, ScenarioError, ScenarioInfo, ScenarioSpec,
+    HostConfig, HostFileError, HostLimits, HostSpec, PolicyConfig, Scenario, ScenarioError, ScenarioInfo, ScenarioSpec,
     DEFAULT_SCENARIO_TOML,
 };
 

@@ -292,6 +292,9 @@ pub enum HostFileError {
     /// The file has no `[host]` table.
     #[error("host file has no [host] table")]
     NoHostTable,
+    /// A `[host]` value is out of range (the error names the key).
+    #[error("host file: {0}")]
+    Invalid(#[from] ScenarioError),
 }
 
 /// A validated scenario: every value is in range. Only [`ScenarioSpec::validate`] makes
@@ -790,15 +793,24 @@ impl ScenarioSpec {
         host.busy_poll = Some(true);
     }
 
+    /// Sets `[nic] device` and drops the scenario's `ring_size`, so the device's default
+    /// ring applies (`sim --device`; a later `ring_size` still wins).
+    pub fn use_device(&mut self, device: Device) {
+        self.nic.device = Some(device.name().to_string());
+        self.nic.ring_size = None;
+    }
+
     /// Merges the `[host]` table of a host file (`sim --host FILE`, what `coalescope
     /// calibrate` writes) over this scenario's `[host]`: the file's keys win, the others
     /// stay. A scenario without `[host]` starts from the realistic preset (what it ran
     /// with), so a file setting one cost changes only that cost. Any table other than
-    /// `[host]` is an error naming it.
+    /// `[host]` is an error naming it; the file's values are checked before merging, so
+    /// an out-of-range one is reported as the file's.
     pub fn merge_host_toml(&mut self, text: &str) -> Result<(), HostFileError> {
         let file: HostFile = toml::from_str(text)
             .map_err(|e| HostFileError::Toml(e.to_string().trim_end().replace('\n', " ")))?;
         let incoming = file.host.ok_or(HostFileError::NoHostTable)?;
+        validate_host(Some(&incoming))?;
         let host = self.host.get_or_insert_with(|| HostSpec {
             preset: Some(HostPreset::Realistic.name().to_string()),
             ..HostSpec::default()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coalescope_sim::{simulate, PolicyKind, ScenarioSpec, SimOutput, Summary};
+use coalescope_sim::{simulate, Device, PolicyKind, ScenarioSpec, SimOutput, Summary};
 use coalescope_timeline::io::{write_rows, Compression, EventWriter};
 use coalescope_timeline::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -19,11 +19,15 @@ Examples:
   coalescope sim --policy adaptive --interrupts irqs.csv
   coalescope sim --policy throttle --max-interrupts-per-s 20000
   coalescope sim --busy-poll --packets 200000
+  coalescope sim --device veth --host host.toml --policy deferral --json
 
 Without --scenario the compiled-in default scenario runs (scenarios/default.toml).
 Flags override the scenario: --rate replaces its streams by one Poisson stream \"md\";
---policy replaces the [nic] settings except ring_size and mode; --ideal-host sets every
-host cost to 0 (only the coalescing delay remains: SPEC §3 closed forms apply).
+--policy replaces the [nic] settings except ring_size, device and mode; --host merges the
+[host] table of a file (e.g. from `coalescope calibrate`) over the scenario's [host],
+its keys winning; then --device, --ring-size and the other flags apply, and last
+--ideal-host (every host cost 0: only the coalescing delay remains, SPEC §3 closed forms
+apply) and --busy-poll.
 Delay quantiles are exact nearest-rank on t_app - t_ingress. Scenario format reference:
 scenarios/README.md. Invalid values exit 2 naming the field and its accepted range.";
 
@@ -71,9 +75,19 @@ pub struct Args {
     /// Throttle policy: at most this many interrupts per second.
     #[arg(long, allow_negative_numbers = true)]
     max_interrupts_per_s: Option<f64>,
-    /// Receive ring descriptors per queue.
+    /// Receive ring descriptors per queue (wins over the device's default).
     #[arg(long, allow_negative_numbers = true)]
     ring_size: Option<i64>,
+    /// NIC driver whose default RX ring size replaces the scenario's (--ring-size wins).
+    #[arg(long, value_name = "DEVICE", help = format!(
+        "NIC driver whose default RX ring size replaces the scenario's ring_size (--ring-size wins): {}",
+        Device::accepted_names()
+    ))]
+    device: Option<Device>,
+    /// TOML file with a [host] table merged over the scenario's [host] (file keys win;
+    /// --ideal-host and --busy-poll apply after it). Other tables are errors.
+    #[arg(long, value_name = "FILE")]
+    host: Option<PathBuf>,
     /// Every host cost 0: measure the coalescing delay alone.
     #[arg(long, conflicts_with = "busy_poll")]
     ideal_host: bool,
@@ -129,6 +143,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.host {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read host file {}", path.display()))?;
+        spec.merge_host_toml(&text)
+            .with_context(|| format!("in host file {}", path.display()))?;
+    }
     if let Some(seed) = args.seed {
         spec.seed =
             Some(i64::try_from(seed).context("--seed must be at most 9223372036854775807")?);
@@ -153,6 +173,9 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
     }
     if let Some(v) = args.max_interrupts_per_s {
         spec.nic.max_interrupts_per_s = Some(v);
+    }
+    if let Some(d) = args.device {
+        spec.use_device(d);
     }
     if let Some(v) = args.ring_size {
         spec.nic.ring_size = Some(v);
