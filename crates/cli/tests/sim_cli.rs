@@ -309,7 +309,13 @@ fn host_file_merges_over_the_scenario_and_flags_apply_after() {
     .unwrap();
     let (s, h) = (scenario.to_str().unwrap(), host.to_str().unwrap());
     let v = json_of(&sim(&[
-        "--scenario", s, "--host", h, "--packets", "2000", "--json",
+        "--scenario",
+        s,
+        "--host",
+        h,
+        "--packets",
+        "2000",
+        "--json",
     ]));
     let got = &v["scenario"]["host"];
     // The file's keys win, the scenario's other keys stay, the rest is the ideal base.
@@ -322,7 +328,14 @@ fn host_file_merges_over_the_scenario_and_flags_apply_after() {
     assert_eq!(got["app_wakeup_ns"], 0);
     // --ideal-host applies after the file: every cost 0.
     let v = json_of(&sim(&[
-        "--scenario", s, "--host", h, "--ideal-host", "--packets", "2000", "--json",
+        "--scenario",
+        s,
+        "--host",
+        h,
+        "--ideal-host",
+        "--packets",
+        "2000",
+        "--json",
     ]));
     assert_eq!(v["scenario"]["host"]["per_packet_cost_ns"], 0);
     assert_eq!(v["scenario"]["host"]["timer_slack_ns"], 0);
@@ -347,7 +360,11 @@ fn host_file_errors_name_the_file_and_key() {
             assert!(err.contains(m), "{name}: stderr lacks {m:?}: {err}");
         }
     };
-    check("other-table", "[host]\nirq_cost_ns = 1\n[nic]\nrx_usecs = 3\n", &["nic"]);
+    check(
+        "other-table",
+        "[host]\nirq_cost_ns = 1\n[nic]\nrx_usecs = 3\n",
+        &["nic"],
+    );
     check("typo", "[host]\nirq_costs_ns = 1\n", &["irq_costs_ns"]);
     check(
         "bad-table",
@@ -367,7 +384,13 @@ fn device_flag_sets_the_ring_and_ring_size_wins() {
     let v = json_of(&sim(&["--device", "veth", "--packets", "2000", "--json"]));
     assert_eq!(v["scenario"]["ring_size"], 256);
     let v = json_of(&sim(&[
-        "--device", "ice", "--ring-size", "300", "--packets", "2000", "--json",
+        "--device",
+        "ice",
+        "--ring-size",
+        "300",
+        "--packets",
+        "2000",
+        "--json",
     ]));
     assert_eq!(v["scenario"]["ring_size"], 300);
     let v = json_of(&sim(&["--device", "bnxt", "--packets", "2000", "--json"]));
@@ -375,5 +398,8 @@ fn device_flag_sets_the_ring_and_ring_size_wins() {
     let out = sim(&["--device", "e1000"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("e1000") && err.contains("veth, virtio-net, mlx5"), "{err}");
+    assert!(
+        err.contains("e1000") && err.contains("veth, virtio-net, mlx5"),
+        "{err}"
+    );
 }

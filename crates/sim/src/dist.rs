@@ -267,8 +267,8 @@ impl CostDist {
             CostSpec::Dist(DistSpec::Exponential { mean_ns }) => {
                 CostDist::Exponential(ns(format!("{field}.mean_ns"), *mean_ns)?)
             }
-            CostSpec::Dist(DistSpec::Quantiles { p, ns }) => CostDist::Quantiles(
-                QuantileTable::new(p.clone(), ns.clone()).map_err(|e| {
+            CostSpec::Dist(DistSpec::Quantiles { p, ns }) => {
+                CostDist::Quantiles(QuantileTable::new(p.clone(), ns.clone()).map_err(|e| {
                     crate::scenario::ScenarioError::OutOfRange {
                         field: format!(
                             "{field}.{}{}",
@@ -278,8 +278,8 @@ impl CostDist {
                         value: e.value,
                         expected: e.expected,
                     }
-                })?,
-            ),
+                })?)
+            }
         })
     }
 
@@ -408,7 +408,8 @@ mod tests {
             s.rng.next_u64(),
             crate::arrival::derived_rng(1, "x").next_u64()
         );
-        let mut e = CostDist::Exponential(Duration::ZERO).sampler(crate::arrival::derived_rng(1, "x"));
+        let mut e =
+            CostDist::Exponential(Duration::ZERO).sampler(crate::arrival::derived_rng(1, "x"));
         assert_eq!(e.sample(), 0);
         assert_eq!(
             e.rng.next_u64(),
@@ -443,9 +444,14 @@ mod tests {
             bad(vec![0.0, 1.0], vec![1]),
             "ns = 1 points: expected as many points as p (2)"
         );
-        assert_eq!(bad(vec![0.0], vec![1]), "p = 1 points: expected 2..=1024 points");
+        assert_eq!(
+            bad(vec![0.0], vec![1]),
+            "p = 1 points: expected 2..=1024 points"
+        );
         assert!(bad(vec![0.0, f64::NAN, 1.0], vec![1, 2, 3]).starts_with("p[1] = NaN"));
-        let many = (0..=1024).map(|i| f64::from(i) / 1024.0).collect::<Vec<_>>();
+        let many = (0..=1024)
+            .map(|i| f64::from(i) / 1024.0)
+            .collect::<Vec<_>>();
         assert!(bad(many, vec![0; 1025]).contains("2..=1024 points"));
     }
 }

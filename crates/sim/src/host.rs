@@ -92,7 +92,9 @@ impl App {
     pub(crate) fn new(host: &HostConfig, seed: u64) -> Self {
         let backlog = host.backlog as usize;
         App {
-            wakeup: host.app_wakeup.sampler(derived_rng(seed, APP_WAKEUP_RNG_NAME)),
+            wakeup: host
+                .app_wakeup
+                .sampler(derived_rng(seed, APP_WAKEUP_RNG_NAME)),
             service: host.app_service.sampler(derived_rng(seed, APP_RNG_NAME)),
             backlog,
             free_at: i64::MIN,
@@ -310,7 +312,10 @@ impl std::fmt::Display for Device {
 
 /// A device name that is not one of [`Device::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown device {written:?}: expected one of {}", Device::accepted_names())]
+#[error(
+    "unknown device {written:?}: expected one of {}",
+    Device::accepted_names()
+)]
 pub struct UnknownDevice {
     /// The name as written.
     pub written: String,

@@ -43,14 +43,14 @@ pub mod policy;
 mod replay;
 pub mod scenario;
 
-pub use error::SimError;
 pub use dist::{CostDist, CostSpec, DistSpec, QuantileTable};
+pub use error::SimError;
 pub use host::{CpuTime, Device, DropReason};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
 pub use scenario::{
-    HostConfig, HostFileError, HostLimits, HostSpec, PolicyConfig, Scenario, ScenarioError, ScenarioInfo, ScenarioSpec,
-    DEFAULT_SCENARIO_TOML,
+    HostConfig, HostFileError, HostLimits, HostSpec, PolicyConfig, Scenario, ScenarioError,
+    ScenarioInfo, ScenarioSpec, DEFAULT_SCENARIO_TOML,
 };
 
 use engine::{Engine, EngineStream};

@@ -1220,8 +1220,9 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
         if matches!(h.app_service_ns, Some(CostSpec::Dist(_))) {
             return Err(ScenarioError::Inapplicable {
                 field: "host.app_service".to_string(),
-                reason: "applies only to an integer host.app_service_ns (a table names its own dist)"
-                    .to_string(),
+                reason:
+                    "applies only to an integer host.app_service_ns (a table names its own dist)"
+                        .to_string(),
             });
         }
         let mean = match &app_service {

@@ -196,7 +196,10 @@ fn device_presets_set_the_ring_size() {
     }
     // No device: 1024, as before.
     let text = BURST.replace("device = \"veth\"\n", "");
-    assert_eq!(Scenario::from_toml_str(&text, None).unwrap().ring_size(), 1024);
+    assert_eq!(
+        Scenario::from_toml_str(&text, None).unwrap().ring_size(),
+        1024
+    );
     let e = Scenario::from_toml_str(&BURST.replace("\"veth\"", "\"e1000\""), None)
         .unwrap_err()
         .to_string();
@@ -218,19 +221,40 @@ fn invalid_cost_tables_name_key_and_index() {
             .to_string()
     };
     let e = bad("{ dist = \"quantiles\", p = [0.0, 0.5, 0.4, 1.0], ns = [1, 2, 3, 4] }");
-    assert!(e.contains("host.per_packet_cost_ns.p[2]") && e.contains("> p[1]"), "{e}");
+    assert!(
+        e.contains("host.per_packet_cost_ns.p[2]") && e.contains("> p[1]"),
+        "{e}"
+    );
     let e = bad("{ dist = \"quantiles\", p = [0.0, 0.5, 1.0], ns = [1, 9, 3] }");
-    assert!(e.contains("host.per_packet_cost_ns.ns[2]") && e.contains("non-decreasing"), "{e}");
+    assert!(
+        e.contains("host.per_packet_cost_ns.ns[2]") && e.contains("non-decreasing"),
+        "{e}"
+    );
     let e = bad("{ dist = \"quantiles\", p = [0.0, 0.5], ns = [1, 9] }");
-    assert!(e.contains("host.per_packet_cost_ns.p[1]") && e.contains("exactly 1.0"), "{e}");
+    assert!(
+        e.contains("host.per_packet_cost_ns.p[1]") && e.contains("exactly 1.0"),
+        "{e}"
+    );
     let e = bad("{ dist = \"exponential\", mean_ns = -4 }");
-    assert!(e.contains("host.per_packet_cost_ns.mean_ns") && e.contains("-4"), "{e}");
+    assert!(
+        e.contains("host.per_packet_cost_ns.mean_ns") && e.contains("-4"),
+        "{e}"
+    );
     let e = bad("-3");
-    assert!(e.contains("host.per_packet_cost_ns") && e.contains("0..=1000000000"), "{e}");
+    assert!(
+        e.contains("host.per_packet_cost_ns") && e.contains("0..=1000000000"),
+        "{e}"
+    );
     let e = bad("{ dist = \"gauss\", ns = 3 }");
-    assert!(e.contains("per_packet_cost_ns") && e.contains("gauss"), "{e}");
+    assert!(
+        e.contains("per_packet_cost_ns") && e.contains("gauss"),
+        "{e}"
+    );
     let e = bad("{ dist = \"fixed\", ns = 3, extra = 1 }");
-    assert!(e.contains("per_packet_cost_ns") && e.contains("extra"), "{e}");
+    assert!(
+        e.contains("per_packet_cost_ns") && e.contains("extra"),
+        "{e}"
+    );
     let e = bad("\"fast\"");
     assert!(e.contains("per_packet_cost_ns"), "{e}");
     // `app_service` shapes an integer app_service_ns only.
@@ -253,11 +277,20 @@ fn configs_carry_the_distributions() {
     )
     .unwrap();
     let h = s.host();
-    assert_eq!(h.irq_cost, CostDist::Exponential(coalescope_timeline::Duration(900)));
-    assert_eq!(h.app_service, CostDist::Exponential(coalescope_timeline::Duration(2000)));
+    assert_eq!(
+        h.irq_cost,
+        CostDist::Exponential(coalescope_timeline::Duration(900))
+    );
+    assert_eq!(
+        h.app_service,
+        CostDist::Exponential(coalescope_timeline::Duration(2000))
+    );
     assert_eq!(h.timer_slack, CostDist::fixed(10_000));
     let json = serde_json::to_string(h).unwrap();
-    assert!(json.contains("\"irq_cost_ns\":{\"dist\":\"exponential\",\"mean_ns\":900}"), "{json}");
+    assert!(
+        json.contains("\"irq_cost_ns\":{\"dist\":\"exponential\",\"mean_ns\":900}"),
+        "{json}"
+    );
     assert!(json.contains("\"timer_slack_ns\":10000"), "{json}");
     let q = QuantileTable::new(P.to_vec(), NS.to_vec()).unwrap();
     let json = serde_json::to_string(&CostDist::Quantiles(q)).unwrap();
@@ -277,9 +310,10 @@ timer_slack_ns = 12000
 fn host_file_keys_win_and_the_rest_stay() {
     // A scenario with [host] (ideal base) and irq_cost_ns 700: the file replaces the
     // per-packet cost and the slack, the IRQ cost stays.
-    let mut spec =
-        ScenarioSpec::from_toml_str(&format!("{SLACK}irq_cost_ns = 700\nper_packet_cost_ns = 5\n"))
-            .unwrap();
+    let mut spec = ScenarioSpec::from_toml_str(&format!(
+        "{SLACK}irq_cost_ns = 700\nper_packet_cost_ns = 5\n"
+    ))
+    .unwrap();
     spec.merge_host_toml(HOST_FILE).unwrap();
     let s = spec.validate(None).unwrap();
     assert_eq!(s.host().irq_cost, CostDist::fixed(700));
@@ -288,13 +322,17 @@ fn host_file_keys_win_and_the_rest_stay() {
     assert_eq!(s.host().app_wakeup, CostDist::fixed(0));
     // A scenario without [host] ran the realistic preset: the file changes only its keys.
     let mut spec = ScenarioSpec::default_spec();
-    spec.merge_host_toml("[host]\napp_wakeup_ns = 9000\n").unwrap();
+    spec.merge_host_toml("[host]\napp_wakeup_ns = 9000\n")
+        .unwrap();
     let h = spec.validate(None).unwrap().host().clone();
     assert_eq!(h.app_wakeup, CostDist::fixed(9_000));
     assert_eq!(h.irq_cost, CostDist::fixed(1_500));
     // A later use_ideal_host (the --ideal-host flag) replaces the merged host.
     spec.use_ideal_host();
-    assert_eq!(spec.validate(None).unwrap().host().app_wakeup, CostDist::fixed(0));
+    assert_eq!(
+        spec.validate(None).unwrap().host().app_wakeup,
+        CostDist::fixed(0)
+    );
 }
 
 #[test]
@@ -305,7 +343,10 @@ fn host_file_errors_name_the_table_or_key() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("nic") && e.contains("host file"), "{e}");
-    let e = spec.merge_host_toml("[host]\nirq_costs = 1\n").unwrap_err().to_string();
+    let e = spec
+        .merge_host_toml("[host]\nirq_costs = 1\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("irq_costs"), "{e}");
     let e = spec.merge_host_toml("seed = 3\n").unwrap_err().to_string();
     assert!(e.contains("seed"), "{e}");
@@ -314,10 +355,15 @@ fn host_file_errors_name_the_table_or_key() {
     // Values are checked as the file's, naming the key; the scenario is left unchanged.
     let before = spec.clone();
     let e = spec
-        .merge_host_toml("[host]\nksoftirqd_delay_ns = { dist = \"quantiles\", p = [0.0, 1.0], ns = [5, 2] }\n")
+        .merge_host_toml(
+            "[host]\nksoftirqd_delay_ns = { dist = \"quantiles\", p = [0.0, 1.0], ns = [5, 2] }\n",
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("host file: ") && e.contains("host.ksoftirqd_delay_ns.ns[1]"), "{e}");
+    assert!(
+        e.starts_with("host file: ") && e.contains("host.ksoftirqd_delay_ns.ns[1]"),
+        "{e}"
+    );
     assert_eq!(spec, before);
 }
 
@@ -350,7 +396,13 @@ fn bytes(out: &SimOutput) -> String {
     let recs: Vec<_> = out
         .records
         .iter()
-        .map(|r| (r.t_ingress().0, r.t_stack().map(|t| t.0), r.t_app().map(|t| t.0)))
+        .map(|r| {
+            (
+                r.t_ingress().0,
+                r.t_stack().map(|t| t.0),
+                r.t_app().map(|t| t.0),
+            )
+        })
         .collect();
     format!(
         "{recs:?}{}{}",
@@ -364,7 +416,10 @@ fn distributions_are_deterministic_and_leave_arrivals_alone() {
     let a = run(ALL_DISTS);
     let b = run(ALL_DISTS);
     assert_eq!(bytes(&a), bytes(&b));
-    assert!(a.summary.time_squeeze > 0, "the ksoftirqd path is exercised");
+    assert!(
+        a.summary.time_squeeze > 0,
+        "the ksoftirqd path is exercised"
+    );
     let c = run(&ALL_DISTS.replace("seed = 21", "seed = 22"));
     assert_ne!(bytes(&a), bytes(&c));
     // The same scenario with fixed costs: different host times, identical arrivals.
@@ -373,7 +428,12 @@ fn distributions_are_deterministic_and_leave_arrivals_alone() {
         &ALL_DISTS[..ALL_DISTS.find("[host]").unwrap()]
     ));
     assert_ne!(bytes(&a), bytes(&fixed));
-    let arrivals = |o: &SimOutput| o.records.iter().map(|r| r.t_ingress().0).collect::<Vec<_>>();
+    let arrivals = |o: &SimOutput| {
+        o.records
+            .iter()
+            .map(|r| r.t_ingress().0)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(arrivals(&a), arrivals(&fixed));
     // Conservation holds.
     let s = &a.summary;

@@ -99,7 +99,7 @@ fn default_scenario_is_unchanged() {
     spec.packets = Some(100_000);
     let out = simulate(&spec.validate(None).unwrap()).unwrap();
     pinned(&out, (0xfee6_b101_67ce_89e3, 55_000, 283_998, 5_939, 0, 16));
-    assert_eq!(out.summary.mean_added_delay_ns, Some(71_998.00152));
+    assert_eq!(out.summary.mean_added_delay_ns, Some(71_998.001_52));
 }
 
 #[test]
@@ -130,7 +130,10 @@ fn exponential_service_draws_the_same_numbers() {
 
 #[test]
 fn busy_poll_is_unchanged() {
-    pinned(&run(BUSY_POLL), (0x0531_f64d_e5fb_aa9e, 500, 4_672, 0, 0, 0));
+    pinned(
+        &run(BUSY_POLL),
+        (0x0531_f64d_e5fb_aa9e, 500, 4_672, 0, 0, 0),
+    );
 }
 
 #[test]
