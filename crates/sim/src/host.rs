@@ -1,6 +1,7 @@
 //! The host side of the receive path (SPEC §2): the softirq core (IRQ entry, NAPI
 //! polls, `netdev_budget` rounds, ksoftirqd), the application thread (wake-up, FIFO
-//! service, socket backlog) and their CPU and drop accounting.
+//! service, socket backlog) and their CPU and drop accounting; the seeded samplers of
+//! the host costs; the NIC ring presets ([`Device`]).
 //!
 //! Model choices (documented in `scenarios/README.md`): every receive queue's interrupt
 //! is affined to one softirq core; the application is one thread on its own core that
