@@ -35,6 +35,7 @@
 pub mod arrival;
 mod engine;
 mod error;
+pub mod gro;
 pub mod host;
 pub mod net_dim;
 pub mod output;
@@ -43,6 +44,7 @@ mod replay;
 pub mod scenario;
 
 pub use error::SimError;
+pub use gro::{GroCounts, GroMode, Protocol};
 pub use host::{CpuTime, DropReason, ServiceDist};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
@@ -106,6 +108,20 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
             packet_bytes: s.packet_bytes,
         });
     }
+    let flows: Vec<_> = scenario
+        .streams
+        .iter()
+        .map(|s| (usize::from(s.queue), s.packet_bytes, s.protocol))
+        .collect();
+    let gro = gro::Gro::new(
+        scenario.gro,
+        gro::Tick {
+            hz: scenario.host.hz,
+            phase_ns: scenario.host.tick_phase.as_nanos(),
+        },
+        scenario.queue_count(),
+        &flows,
+    );
     let h = scenario.host;
     let app = App::new(
         h.app_wakeup.as_nanos(),
@@ -120,6 +136,7 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
         scenario.ring_size,
         policies,
         app,
+        gro,
         scenario.packets,
     )
     .run(&mut streams, scenario.packets);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use coalescope_timeline::{Duration, EventKind, Instant};
 use serde::Deserialize;
 
+use crate::gro::{GroMode, Protocol};
 use crate::host::ServiceDist;
 use crate::policy::{
     Adaptive, AnyPolicy, CoalescingPolicy, Deferral, Ethtool, NoCoalescing, Nvme, PolicyKind,
@@ -104,6 +105,8 @@ pub struct StreamSpec {
     pub symbol: Option<String>,
     /// `venue` column of its events.
     pub venue: Option<String>,
+    /// `udp` (default) or `tcp`: which GRO rules apply (one stream = one flow).
+    pub protocol: Option<String>,
     /// The arrival process.
     pub arrivals: ArrivalSpec,
 }
@@ -185,6 +188,8 @@ pub struct NicSpec {
     pub rx_frames: Option<i64>,
     /// Receive ring descriptors per queue (default 1024).
     pub ring_size: Option<i64>,
+    /// GRO: `off`, `on` (default) or `udp-forwarding`.
+    pub gro: Option<String>,
     /// Throttle: at most this many interrupts per second.
     #[serde(alias = "itr_rate_per_s")]
     pub max_interrupts_per_s: Option<f64>,
@@ -231,6 +236,10 @@ pub struct HostSpec {
     pub backlog: Option<i64>,
     /// The application busy-polls the queues: no interrupts, one core at 100 %.
     pub busy_poll: Option<bool>,
+    /// Kernel tick rate, CONFIG_HZ (default 250).
+    pub hz: Option<i64>,
+    /// Instant (ns) at which jiffy 0 starts (default 0).
+    pub tick_phase_ns: Option<i64>,
 }
 
 /// A validated scenario: every value is in range. Only [`ScenarioSpec::validate`] makes
@@ -244,6 +253,7 @@ pub struct Scenario {
     pub(crate) start: Instant,
     pub(crate) streams: Vec<StreamConfig>,
     pub(crate) ring_size: u32,
+    pub(crate) gro: GroMode,
     pub(crate) policy: PolicyConfig,
     pub(crate) host: HostConfig,
 }
@@ -263,6 +273,8 @@ pub struct StreamConfig {
     pub symbol: Option<String>,
     /// `venue` column.
     pub venue: Option<String>,
+    /// Transport protocol (which GRO rules apply).
+    pub protocol: Protocol,
     /// The arrival process.
     pub arrivals: ArrivalConfig,
 }
@@ -473,6 +485,8 @@ pub struct ScenarioInfo<'a> {
     pub timer_ns: Duration,
     /// Receive ring descriptors per queue.
     pub ring_size: u32,
+    /// The receive device's GRO setting.
+    pub gro: GroMode,
     /// Host costs and limits.
     pub host: &'a HostConfig,
 }
@@ -507,6 +521,11 @@ pub struct HostConfig {
     pub backlog: u32,
     /// Busy-poll mode.
     pub busy_poll: bool,
+    /// Kernel tick rate (CONFIG_HZ): GRO ages chains in jiffies of `1 / hz`.
+    pub hz: u32,
+    /// Instant at which jiffy 0 starts.
+    #[serde(rename = "tick_phase_ns")]
+    pub tick_phase: Duration,
 }
 
 /// The named `[host] preset`s.
@@ -542,6 +561,8 @@ impl HostConfig {
         ksoftirqd_delay: Duration::ZERO,
         backlog: 1_000,
         busy_poll: false,
+        hz: 250,
+        tick_phase: Duration::ZERO,
     };
 
     /// Illustrative costs of a current x86 server (see `scenarios/README.md` for sources):
@@ -559,6 +580,8 @@ impl HostConfig {
         ksoftirqd_delay: Duration::from_nanos(50_000),
         backlog: 1_000,
         busy_poll: false,
+        hz: 250,
+        tick_phase: Duration::ZERO,
     };
 }
 
@@ -605,6 +628,11 @@ impl Scenario {
         self.ring_size
     }
 
+    /// The receive device's GRO setting.
+    pub fn gro(&self) -> GroMode {
+        self.gro
+    }
+
     /// The coalescing policy (same for every queue).
     pub fn policy(&self) -> &PolicyConfig {
         &self.policy
@@ -624,6 +652,7 @@ impl Scenario {
             policy: self.policy.name(),
             timer_ns: self.policy.timer(),
             ring_size: self.ring_size,
+            gro: self.gro,
             host: &self.host,
         }
     }
@@ -653,7 +682,7 @@ impl ScenarioSpec {
     }
 
     /// Switches to policy `kind`: the `[nic]` settings are dropped except `ring_size`,
-    /// and `mode` when the new policy takes a timer mode.
+    /// `gro`, and `mode` when the new policy takes a timer mode.
     pub fn set_policy(&mut self, kind: PolicyKind) {
         let old = std::mem::take(&mut self.nic);
         self.nic = NicSpec {
@@ -664,6 +693,7 @@ impl ScenarioSpec {
                 None
             },
             ring_size: old.ring_size,
+            gro: old.gro,
             ..NicSpec::default()
         };
     }
@@ -678,6 +708,7 @@ impl ScenarioSpec {
             packet_bytes: None,
             symbol: None,
             venue: None,
+            protocol: None,
             arrivals: ArrivalSpec::Poisson { rate_per_s },
         }];
     }
@@ -688,6 +719,15 @@ impl ScenarioSpec {
             preset: Some(HostPreset::Ideal.name().to_string()),
             ..HostSpec::default()
         });
+    }
+
+    /// The `[host]` table, created with the realistic preset when the scenario has none
+    /// (so setting one key keeps the other costs).
+    pub fn host_spec_mut(&mut self) -> &mut HostSpec {
+        self.host.get_or_insert_with(|| HostSpec {
+            preset: Some(HostPreset::Realistic.name().to_string()),
+            ..HostSpec::default()
+        })
     }
 
     /// Turns busy-poll on, keeping the host costs (the realistic preset when the scenario
@@ -742,6 +782,16 @@ impl ScenarioSpec {
             1,
             65_536,
         )? as u32;
+        let gro = match self.nic.gro.as_deref() {
+            None => GroMode::default(),
+            Some(written) => written.parse::<GroMode>().map_err(|e| {
+                out_of_range(
+                    "nic.gro",
+                    format!("{:?}", e.written),
+                    "\"off\", \"on\" or \"udp-forwarding\"",
+                )
+            })?,
+        };
         let policy = validate_policy(&self.nic, ring_size)?;
         let host = validate_host(self.host.as_ref())?;
         Ok(Scenario {
@@ -751,6 +801,7 @@ impl ScenarioSpec {
             start,
             streams,
             ring_size,
+            gro,
             policy,
             host,
         })
@@ -836,6 +887,17 @@ fn validate_stream(
     };
     let queue = int_in(&f("queue"), s.queue.unwrap_or(0), 0, MAX_QUEUE)? as u16;
     let packet_bytes = int_in(&f("packet_bytes"), s.packet_bytes.unwrap_or(128), 1, 65_535)? as u32;
+    let protocol = match s.protocol.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("udp") => Protocol::Udp,
+        Some("tcp") => Protocol::Tcp,
+        Some(other) => {
+            return Err(out_of_range(
+                f("protocol"),
+                format!("{other:?}"),
+                "\"udp\" or \"tcp\"",
+            ))
+        }
+    };
     let a = |name: &str| format!("stream[{i}].arrivals.{name}");
     let arrivals = match &s.arrivals {
         ArrivalSpec::Poisson { rate_per_s } => ArrivalConfig::Poisson {
@@ -897,6 +959,7 @@ fn validate_stream(
         packet_bytes,
         symbol: s.symbol.clone(),
         venue: s.venue.clone(),
+        protocol,
         arrivals,
     })
 }
@@ -905,7 +968,13 @@ fn validate_stream(
 /// [`PolicyKind::has_timer_mode`]) `mode`.
 fn nic_keys(kind: PolicyKind) -> &'static [&'static str] {
     match kind {
-        PolicyKind::Ethtool => &["rx_usecs", "rx_frames"],
+        // With either deferral knob non-zero, ethtool runs as deferral over its settings.
+        PolicyKind::Ethtool => &[
+            "rx_usecs",
+            "rx_frames",
+            "gro_flush_timeout_ns",
+            "napi_defer_hard_irqs",
+        ],
         PolicyKind::Adaptive | PolicyKind::None => &[],
         PolicyKind::Throttle => &["max_interrupts_per_s"],
         PolicyKind::Nvme => &["aggregation_time", "aggregation_threshold"],
@@ -990,7 +1059,28 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
     let usecs = |field: &str, v: Option<i64>, default: i64| -> Result<u32, ScenarioError> {
         Ok(int_in(field, v.unwrap_or(default), 0, 1_000_000)? as u32)
     };
+    let gro_flush_timeout = Duration(int_in(
+        "nic.gro_flush_timeout_ns",
+        nic.gro_flush_timeout_ns.unwrap_or(0),
+        0,
+        10_000_000_000,
+    )?);
+    let defer_hard_irqs = int_in(
+        "nic.napi_defer_hard_irqs",
+        nic.napi_defer_hard_irqs.unwrap_or(0),
+        0,
+        i64::from(i32::MAX),
+    )? as u32;
     Ok(match kind {
+        PolicyKind::Ethtool if gro_flush_timeout.as_nanos() > 0 || defer_hard_irqs > 0 => {
+            PolicyConfig::Deferral {
+                usecs: usecs("nic.rx_usecs", nic.rx_usecs, 50)?,
+                frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
+                mode,
+                gro_flush_timeout,
+                defer_hard_irqs,
+            }
+        }
         PolicyKind::Ethtool => PolicyConfig::Ethtool {
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 50)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
@@ -1031,18 +1121,8 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 0)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
             mode,
-            gro_flush_timeout: Duration(int_in(
-                "nic.gro_flush_timeout_ns",
-                nic.gro_flush_timeout_ns.unwrap_or(0),
-                0,
-                10_000_000_000,
-            )?),
-            defer_hard_irqs: int_in(
-                "nic.napi_defer_hard_irqs",
-                nic.napi_defer_hard_irqs.unwrap_or(0),
-                0,
-                i64::from(i32::MAX),
-            )? as u32,
+            gro_flush_timeout,
+            defer_hard_irqs,
         },
         PolicyKind::None => PolicyConfig::None,
     })
@@ -1123,6 +1203,13 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
         )?,
         backlog: count("host.backlog", h.backlog, base.backlog, 100_000_000)?,
         busy_poll: h.busy_poll.unwrap_or(base.busy_poll),
+        hz: count("host.hz", h.hz, base.hz, 10_000)?,
+        tick_phase: Duration(int_in(
+            "host.tick_phase_ns",
+            h.tick_phase_ns.unwrap_or(base.tick_phase.as_nanos()),
+            -(1 << 62),
+            1 << 62,
+        )?),
     })
 }
 
