@@ -260,7 +260,7 @@ impl Gro {
 
     fn complete(&mut self, stream: usize) {
         let chain = &mut self.chains[stream];
-        self.out.extend(chain.segments.drain(..));
+        self.out.append(&mut chain.segments);
         chain.bytes = 0;
         let q = &mut self.active[self.flows[stream].queue];
         if let Some(pos) = q.iter().position(|&s| s == stream) {
@@ -313,7 +313,7 @@ impl Gro {
                 }
             }
             self.active[queue].remove(i);
-            self.out.extend(chain.segments.drain(..));
+            self.out.append(&mut chain.segments);
             chain.bytes = 0;
             let c = &mut self.counts;
             match cause {
@@ -356,7 +356,10 @@ mod tests {
         assert_eq!(h.jiffies(3_333_333), 0);
         assert_eq!(h.jiffies(3_333_334), 1);
         assert_eq!(h.jiffies(10_000_000), 3);
-        assert_eq!(h.jiffies(i64::MAX), (i128::from(i64::MAX) * 300 / 1_000_000_000) as i64);
+        assert_eq!(
+            h.jiffies(i64::MAX),
+            (i128::from(i64::MAX) * 300 / 1_000_000_000) as i64
+        );
     }
 
     #[test]
@@ -364,7 +367,10 @@ mod tests {
         for m in GroMode::ALL {
             assert_eq!(m.name().parse::<GroMode>(), Ok(m));
         }
-        assert_eq!("UDP_FORWARDING".parse::<GroMode>(), Ok(GroMode::UdpForwarding));
+        assert_eq!(
+            "UDP_FORWARDING".parse::<GroMode>(),
+            Ok(GroMode::UdpForwarding)
+        );
         assert!("maybe".parse::<GroMode>().is_err());
         assert!(!GroMode::On.coalesces(Protocol::Udp));
         assert!(GroMode::On.coalesces(Protocol::Tcp));

@@ -887,7 +887,12 @@ fn validate_stream(
     };
     let queue = int_in(&f("queue"), s.queue.unwrap_or(0), 0, MAX_QUEUE)? as u16;
     let packet_bytes = int_in(&f("packet_bytes"), s.packet_bytes.unwrap_or(128), 1, 65_535)? as u32;
-    let protocol = match s.protocol.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let protocol = match s
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("udp") => Protocol::Udp,
         Some("tcp") => Protocol::Tcp,
         Some(other) => {

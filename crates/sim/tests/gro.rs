@@ -326,9 +326,7 @@ gro_flush_timeout_ns = 20000
     assert_eq!(s.policy().name(), "deferral");
     // rx_usecs keeps the ethtool default, 50 µs.
     assert_eq!(s.policy().timer().as_nanos(), 50_000);
-    let zero = text
-        .replace("= 2\n", "= 0\n")
-        .replace("= 20000", "= 0");
+    let zero = text.replace("= 2\n", "= 0\n").replace("= 20000", "= 0");
     assert_eq!(
         Scenario::from_toml_str(&zero, None)
             .unwrap()
@@ -419,7 +417,8 @@ fn conservation_holds_with_gro_across_rates_and_settings() {
                     for hz in [250, 1000] {
                         let out = run(&mixed(seed, rate, gro, defer, timeout, hz));
                         let s = &out.summary;
-                        let ctx = format!("seed {seed} rate {rate} gro {gro} {defer}/{timeout} hz {hz}");
+                        let ctx =
+                            format!("seed {seed} rate {rate} gro {gro} {defer}/{timeout} hz {hz}");
                         assert_eq!(s.delivered + s.dropped, s.packets, "{ctx}");
                         for (i, st) in s.streams.iter().enumerate() {
                             let generated =
