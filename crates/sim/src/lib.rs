@@ -4,7 +4,8 @@
 //! (SPEC §2). It owns the arrival processes ([`arrival`]), the coalescing policies
 //! ([`policy`], one trait shared with the tuning advisor), the host path ([`host`]: IRQ
 //! cost, NAPI weight, netdev_budget, ksoftirqd, busy-poll, the application thread, CPU and
-//! drop accounting), the scenario format ([`scenario`]) and the event loop (`engine`).
+//! drop accounting), the GRO stage and kernel tick between the poll and the stack
+//! ([`gro`]), the scenario format ([`scenario`]) and the event loop (`engine`).
 //!
 //! Same scenario and seed, same output, byte for byte: every stream draws from its own
 //! xoshiro256++ generator derived from the seed and the stream's name.
