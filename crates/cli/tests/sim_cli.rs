@@ -403,3 +403,88 @@ fn device_flag_sets_the_ring_and_ring_size_wins() {
         "{err}"
     );
 }
+
+#[test]
+fn gro_and_deferral_flags_reach_the_model() {
+    // The lab contract: UDP GRO with forwarding, deferral that never ends (1000 empty
+    // polls of 200 µs outlast every 0.5 ms gap) on an ideal host: datagrams wait for the
+    // first timer poll after the next 4 ms jiffy boundary, so t_stack - t_ingress is
+    // about uniform on (0, 4 ms] plus up to 200 µs: median near 2 ms, p99 near 4 ms.
+    let args = |timeout: &'static str, gro: &'static str| {
+        vec![
+            "--rate",
+            "2000",
+            "--policy",
+            "deferral",
+            "--napi-defer-hard-irqs",
+            "1000",
+            "--gro-flush-timeout",
+            timeout,
+            "--gro",
+            gro,
+            "--hz",
+            "250",
+            "--ring-size",
+            "256",
+            "--packets",
+            "20000",
+            "--ideal-host",
+            "--json",
+        ]
+    };
+    let v = json_of(&sim(&args("200us", "udp-forwarding")));
+    let s = &v["summary"];
+    let p50 = s["stack_p50_ns"].as_i64().unwrap();
+    let p99 = s["stack_p99_ns"].as_i64().unwrap();
+    assert!((1_800_000..=2_300_000).contains(&p50), "{s}");
+    assert!((3_800_000..=4_300_000).contains(&p99), "{s}");
+    assert!(s["stack_p999_ns"].as_i64().unwrap() >= p99);
+    assert!(s["gro"]["tick_old"].as_u64().unwrap() > 1000, "{s}");
+    assert_eq!(s["streams"][0]["stack_p50_ns"], s["stack_p50_ns"]);
+    assert_eq!(v["scenario"]["gro"], "udp-forwarding");
+    assert_eq!(v["scenario"]["host"]["hz"], 250);
+    assert_eq!(v["scenario"]["timer_ns"], 0);
+    // Plain ns and "200us" are the same timeout.
+    assert_eq!(
+        json_of(&sim(&args("200000", "udp-forwarding")))["summary"],
+        *s
+    );
+    // Without UDP forwarding nothing is held: each packet waits for the next 200 µs poll.
+    let on = json_of(&sim(&args("200us", "on")));
+    assert!(
+        on["summary"]["stack_p99_ns"].as_i64().unwrap() <= 200_000,
+        "{on}"
+    );
+    assert_eq!(on["summary"]["gro"]["packets_held"], 0);
+}
+
+#[test]
+fn gro_flags_reject_bad_values_by_name() {
+    let out = sim(&["--gro", "maybe", "--packets", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("maybe"));
+    let out = sim(&["--hz", "0", "--packets", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host.hz"));
+    let out = sim(&[
+        "--gro-flush-timeout",
+        "-5us",
+        "--policy",
+        "deferral",
+        "--packets",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nic.gro_flush_timeout_ns"));
+    // The deferral knobs under another policy name the policies that take them.
+    let out = sim(&[
+        "--policy",
+        "adaptive",
+        "--napi-defer-hard-irqs",
+        "2",
+        "--packets",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ethtool, deferral"));
+}

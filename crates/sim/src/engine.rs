@@ -7,10 +7,16 @@
 //! an arrival at exactly a timer's deadline joins the batch that closes then (SPEC §3 tie
 //! rule). The engine is generic over the policy type, so the per-packet path is
 //! monomorphised and allocation-free: records go into a preallocated `Vec`.
+//!
+//! Every polled packet passes the queue's GRO stage ([`crate::gro`]); its `t_stack` is the
+//! instant it leaves GRO. Each queue has, besides the hardware coalescing deadline, the
+//! NAPI `gro_flush_timeout` hrtimer: when it expires NAPI is polled in software unless it
+//! is already scheduled (the kernel's `napi_watchdog`).
 
 use coalescope_timeline::Instant;
 
 use crate::arrival::ArrivalProcess;
+use crate::gro::{Flush, FlushCause, Gro, Segment};
 use crate::host::{App, DropReason, HostCosts};
 use crate::output::{Counters, Fate, InterruptRecord, PacketRecord};
 use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
@@ -75,17 +81,36 @@ enum QueueState {
     Armed,
     /// Interrupt masked, NAPI scheduled or polling.
     Scheduled,
-    /// Interrupt masked, a software poll is due at `next_time` (deferral).
+    /// Interrupt masked, NAPI kept scheduled for the timer poll at `napi_timer` (deferral).
     Deferred,
 }
+
+/// The next host action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// A queue's hardware coalescing deadline.
+    Deadline(usize),
+    /// A queue's NAPI hrtimer (`gro_flush_timeout`).
+    Timer(usize),
+    /// One step of the softirq core.
+    Cpu,
+}
+
+/// After the last arrival, at least this many software polls per queue are simulated
+/// (more when the run has more packets); a queue still polled after that stops, and what
+/// its GRO holds leaves then (`end_of_run`). Bounds the work of huge
+/// `napi_defer_hard_irqs` values by the run's size.
+const MIN_TRAILING_POLLS: u64 = 1024;
 
 #[derive(Debug)]
 struct Queue<P> {
     policy: P,
     ring: Ring,
     state: QueueState,
-    /// Armed: the pending deadline; Deferred: the software poll; else `NEVER`.
+    /// Armed: the pending hardware deadline; else `NEVER`.
     next_time: i64,
+    /// The NAPI hrtimer's expiry, or `NEVER` when it is not armed.
+    napi_timer: i64,
     next_reason: FireReason,
     /// Ring entries with a sequence number below this were signalled at `fire_time`.
     signalled_end: u64,
@@ -151,6 +176,7 @@ pub(crate) struct Engine<P> {
     queues: Vec<Queue<P>>,
     cpu: Cpu,
     app: App,
+    gro: Gro,
     stream_bytes: Vec<u32>,
     records: Vec<PacketRecord>,
     interrupts: Vec<InterruptRecord>,
@@ -164,6 +190,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         ring_size: u32,
         policies: Vec<P>,
         app: App,
+        gro: Gro,
         packets: u64,
     ) -> Self {
         let queues: Vec<Queue<P>> = policies
@@ -173,6 +200,7 @@ impl<P: CoalescingPolicy> Engine<P> {
                 ring: Ring::new(ring_size),
                 state: QueueState::Armed,
                 next_time: NEVER,
+                napi_timer: NEVER,
                 next_reason: FireReason::Timer,
                 signalled_end: 0,
                 fire_time: 0,
@@ -192,6 +220,7 @@ impl<P: CoalescingPolicy> Engine<P> {
             queues,
             cpu: Cpu::default(),
             app,
+            gro,
             stream_bytes: Vec::new(),
             records: Vec::with_capacity(reserve),
             interrupts: Vec::with_capacity(reserve / 4),
@@ -230,7 +259,7 @@ impl<P: CoalescingPolicy> Engine<P> {
             }
         }
         if !self.host.busy_poll {
-            self.advance(NEVER);
+            self.drain(packets.max(MIN_TRAILING_POLLS));
             self.strand_leftovers();
         }
         self.finish(last_arrival)
@@ -242,6 +271,7 @@ impl<P: CoalescingPolicy> Engine<P> {
         self.counters.time_squeeze = self.cpu.time_squeeze;
         self.counters.cpu.app_ns = self.app.cpu_ns;
         self.counters.app_wakeups = self.app.wakeups;
+        self.counters.gro = self.gro.counts;
         EngineResult {
             records: self.records,
             interrupts: self.interrupts,
@@ -284,39 +314,113 @@ impl<P: CoalescingPolicy> Engine<P> {
         }
     }
 
+    /// The earliest host action strictly before `limit`.
+    #[inline]
+    fn next_event(&self, limit: i64) -> Option<(i64, Event)> {
+        let mut best = limit;
+        let mut which = None;
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.next_time < best {
+                best = q.next_time;
+                which = Some(Event::Deadline(i));
+            }
+            if q.napi_timer < best {
+                best = q.napi_timer;
+                which = Some(Event::Timer(i));
+            }
+        }
+        if !self.cpu.list.is_empty() {
+            let t = if self.cpu.waiting {
+                self.cpu.ksoftirqd_at
+            } else {
+                self.cpu.now
+            };
+            if t < best {
+                best = t;
+                which = Some(Event::Cpu);
+            }
+        }
+        which.map(|w| (best, w))
+    }
+
+    #[inline]
+    fn step(&mut self, t: i64, event: Event) {
+        match event {
+            Event::Cpu => self.cpu_step(),
+            Event::Deadline(i) => {
+                let reason = self.queues[i].next_reason;
+                self.fire(i, t, reason);
+            }
+            Event::Timer(i) => {
+                // napi_watchdog: schedule NAPI unless it is already scheduled.
+                self.queues[i].napi_timer = NEVER;
+                if self.queues[i].state != QueueState::Scheduled {
+                    self.fire(i, t, FireReason::Poll);
+                }
+            }
+        }
+    }
+
     /// Runs every host action strictly before `limit`.
     #[inline]
     fn advance(&mut self, limit: i64) {
-        const CPU: usize = usize::MAX;
-        loop {
-            let mut best = limit;
-            let mut which = None;
-            for (i, q) in self.queues.iter().enumerate() {
-                if q.next_time < best {
-                    best = q.next_time;
-                    which = Some(i);
+        while let Some((t, event)) = self.next_event(limit) {
+            self.step(t, event);
+        }
+    }
+
+    /// After the last arrival: runs the host until nothing is pending, with at most
+    /// `bound` software polls per queue (see [`MIN_TRAILING_POLLS`]).
+    fn drain(&mut self, bound: u64) {
+        let mut trailing = vec![0u64; self.queues.len()];
+        while let Some((t, event)) = self.next_event(NEVER) {
+            if let Event::Timer(qi) = event {
+                let q = &mut self.queues[qi];
+                if q.state != QueueState::Scheduled {
+                    if trailing[qi] >= bound && q.ring.len() == 0 {
+                        q.napi_timer = NEVER;
+                        q.state = QueueState::Armed;
+                        let at = t.max(self.cpu.now);
+                        if self.cpu.list.is_empty() {
+                            self.cpu.now = at;
+                        }
+                        self.gro.flush(qi, Flush::All, FlushCause::EndOfRun);
+                        self.leave_gro(at);
+                        continue;
+                    }
+                    trailing[qi] += 1;
                 }
             }
-            if !self.cpu.list.is_empty() {
-                let t = if self.cpu.waiting {
-                    self.cpu.ksoftirqd_at
-                } else {
-                    self.cpu.now
-                };
-                if t < best {
-                    best = t;
-                    which = Some(CPU);
+            self.step(t, event);
+        }
+        // Every completion either flushes GRO or arms a timer, so nothing is held now.
+        debug_assert!(!self.gro.holds_any());
+    }
+
+    /// Delivers what left GRO (`gro.out`) to the socket at `t`.
+    #[inline]
+    fn leave_gro(&mut self, t: i64) {
+        let Engine {
+            gro,
+            app,
+            records,
+            counters,
+            ..
+        } = self;
+        for seg in gro.out.drain(..) {
+            let rec = &mut records[seg.idx as usize];
+            rec.t_stack = t;
+            match app.deliver(t) {
+                Some(t_app) => {
+                    rec.t_app = t_app;
+                    rec.fate = Fate::Delivered;
+                    if seg.full_wait {
+                        counters.full_wait += 1;
+                    }
                 }
-            }
-            match which {
-                None => return,
-                Some(CPU) => self.cpu_step(),
-                Some(i) => {
-                    let reason = match self.queues[i].state {
-                        QueueState::Deferred => FireReason::Poll,
-                        _ => self.queues[i].next_reason,
-                    };
-                    self.fire(i, best, reason);
+                None => {
+                    rec.fate = Fate::Dropped(DropReason::BacklogFull);
+                    counters.drops[drop_index(DropReason::BacklogFull)] += 1;
                 }
             }
         }
@@ -383,7 +487,7 @@ impl<P: CoalescingPolicy> Engine<P> {
                 } else {
                     self.counters.cpu.softirq_ns += cost;
                 }
-                let t_stack = self.cpu.now;
+                let t = self.cpu.now;
                 let rec = &mut self.records[idx as usize];
                 let signalled = ring_seq < q.signalled_end;
                 let cdelay = if signalled {
@@ -394,18 +498,11 @@ impl<P: CoalescingPolicy> Engine<P> {
                 q.poll_work += 1;
                 q.scheduled_packets += 1;
                 q.scheduled_bytes += u64::from(self.stream_bytes[usize::from(rec.stream)]);
-                rec.t_stack = t_stack;
                 rec.coalescing_delay = cdelay;
-                match self.app.deliver(t_stack) {
-                    Some(t_app) => {
-                        rec.t_app = t_app;
-                        rec.fate = Fate::Delivered;
-                        if signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns {
-                            self.counters.full_wait += 1;
-                        }
-                    }
-                    None => self.drop_packet(idx, DropReason::BacklogFull),
-                }
+                let full_wait = signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns;
+                let stream = usize::from(rec.stream);
+                self.gro.receive(stream, Segment { idx, full_wait }, t);
+                self.leave_gro(t);
                 return;
             }
         }
@@ -414,29 +511,52 @@ impl<P: CoalescingPolicy> Engine<P> {
         q.poll_work = 0;
         self.cpu.budget -= i64::from(work);
         self.cpu.list.pop_front();
+        let now = self.cpu.now;
         if work == host.napi_weight {
             self.cpu.list.push_back(qi);
+            // __napi_poll: flush too old packets; if HZ < 1000, flush all.
+            let which = if host.hz >= 1000 {
+                Flush::OlderThan(self.gro.tick().jiffies(now))
+            } else {
+                Flush::All
+            };
+            self.gro.flush(qi, which, FlushCause::FullWeight);
         } else {
             let done = PollDone {
                 last_poll_packets: work,
                 packets: q.scheduled_packets,
                 bytes: q.scheduled_bytes,
+                gro_held: self.gro.holds(qi),
             };
             q.scheduled_packets = 0;
             q.scheduled_bytes = 0;
-            match q.policy.on_poll_complete(Instant(self.cpu.now), done) {
-                AfterPoll::Rearm => {
-                    q.state = QueueState::Armed;
-                    q.next_time = NEVER;
+            let after = q.policy.on_poll_complete(Instant(now), done);
+            // The NAPI hrtimer, late by the host's timer slack.
+            let timer = match after {
+                AfterPoll::Rearm => None,
+                AfterPoll::PollAt(t) | AfterPoll::RearmAndPollAt(t) => {
+                    Some(self.software_timer_deadline(t.0.max(now)))
                 }
-                AfterPoll::PollAt(t) => {
-                    let at = self.software_timer_deadline(t.0.max(self.cpu.now));
-                    let q = &mut self.queues[qi];
-                    q.state = QueueState::Deferred;
-                    q.next_time = at;
-                }
+            };
+            let q = &mut self.queues[qi];
+            q.next_time = NEVER;
+            q.state = match after {
+                AfterPoll::PollAt(_) => QueueState::Deferred,
+                AfterPoll::Rearm | AfterPoll::RearmAndPollAt(_) => QueueState::Armed,
+            };
+            if let Some(at) = timer {
+                q.napi_timer = at;
+            }
+            // napi_complete_done: with a timer armed only chains of past jiffies go.
+            if after == AfterPoll::Rearm {
+                self.gro.flush(qi, Flush::All, FlushCause::PollComplete);
+            } else {
+                let jiffy = self.gro.tick().jiffies(now);
+                self.gro
+                    .flush(qi, Flush::OlderThan(jiffy), FlushCause::TickOld);
             }
         }
+        self.leave_gro(now);
         if self.cpu.list.is_empty() {
             self.cpu.in_ksoftirqd = false;
         } else if self.cpu.budget <= 0

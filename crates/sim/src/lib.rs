@@ -5,7 +5,8 @@
 //! ([`policy`], one trait shared with the tuning advisor), the host path ([`host`]: IRQ
 //! cost, NAPI weight, netdev_budget, ksoftirqd, busy-poll, the application thread, CPU and
 //! drop accounting, ring presets per device), host costs as distributions ([`dist`]),
-//! the scenario format ([`scenario`]) and the event loop (`engine`).
+//! the GRO stage and kernel tick between the poll and the stack ([`gro`]), the scenario
+//! format ([`scenario`]) and the event loop (`engine`).
 //!
 //! Same scenario and seed, same output, byte for byte: every stream draws from its own
 //! xoshiro256++ generator derived from the seed and the stream's name.
@@ -37,6 +38,7 @@ pub mod arrival;
 pub mod dist;
 mod engine;
 mod error;
+pub mod gro;
 pub mod host;
 pub mod net_dim;
 pub mod output;
@@ -46,6 +48,7 @@ pub mod scenario;
 
 pub use dist::{CostDist, CostSpec, DistSpec, QuantileTable};
 pub use error::SimError;
+pub use gro::{GroCounts, GroMode, Protocol};
 pub use host::{CpuTime, Device, DropReason};
 pub use output::{Fate, InterruptRecord, PacketRecord, SimOutput, StreamSummary, Summary};
 pub use policy::{AnyPolicy, CoalescingPolicy, Fire, FireReason, PolicyKind, TimerMode};
@@ -104,6 +107,20 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
             packet_bytes: s.packet_bytes,
         });
     }
+    let flows: Vec<_> = scenario
+        .streams
+        .iter()
+        .map(|s| (usize::from(s.queue), s.packet_bytes, s.protocol))
+        .collect();
+    let gro = gro::Gro::new(
+        scenario.gro,
+        gro::Tick {
+            hz: scenario.host.hz,
+            phase_ns: scenario.host.tick_phase.as_nanos(),
+        },
+        scenario.queue_count(),
+        &flows,
+    );
     let app = App::new(&scenario.host, scenario.seed);
     let costs = HostCosts::new(&scenario.host, scenario.seed);
     let policies = vec![scenario.policy.build(); scenario.queue_count()];
@@ -113,6 +130,7 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
         scenario.ring_size,
         policies,
         app,
+        gro,
         scenario.packets,
     )
     .run(&mut streams, scenario.packets);

@@ -4,6 +4,7 @@
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
 
+use crate::gro::GroCounts;
 use crate::host::{CpuTime, DropReason};
 use crate::policy::FireReason;
 use crate::scenario::Scenario;
@@ -53,7 +54,8 @@ impl PacketRecord {
         Instant(self.t_ingress)
     }
 
-    /// NAPI processing time (when the stack handed it to the socket), if it got there.
+    /// When it left GRO for the stack (the kernel's software RX timestamp), if it got
+    /// there.
     pub fn t_stack(&self) -> Option<Instant> {
         (self.t_stack != NONE).then_some(Instant(self.t_stack))
     }
@@ -121,6 +123,7 @@ pub(crate) struct Counters {
     pub(crate) time_squeeze: u64,
     pub(crate) cpu: CpuTime,
     pub(crate) app_wakeups: u64,
+    pub(crate) gro: GroCounts,
     pub(crate) end: Instant,
 }
 
@@ -247,6 +250,12 @@ pub struct StreamSummary {
     pub p99_ns: Option<i64>,
     /// Largest delay, ns.
     pub max_ns: Option<i64>,
+    /// Nearest-rank median of `t_stack - t_ingress` over delivered packets, ns.
+    pub stack_p50_ns: Option<i64>,
+    /// Its 99th percentile.
+    pub stack_p99_ns: Option<i64>,
+    /// Its 99.9th percentile.
+    pub stack_p999_ns: Option<i64>,
 }
 
 /// The run's summary (the `summary` object of `coalescope sim --json`).
@@ -290,6 +299,15 @@ pub struct Summary {
     pub p999_ns: Option<i64>,
     /// Largest delay.
     pub max_ns: Option<i64>,
+    /// Nearest-rank median of `t_stack - t_ingress` (arrival to leaving GRO, what a
+    /// software RX timestamp measures) over delivered packets, ns.
+    pub stack_p50_ns: Option<i64>,
+    /// Its 99th percentile.
+    pub stack_p99_ns: Option<i64>,
+    /// Its 99.9th percentile.
+    pub stack_p999_ns: Option<i64>,
+    /// GRO chains flushed by cause and segments merged.
+    pub gro: GroCounts,
     /// Share of delivered events whose coalescing delay reached the timer in force.
     pub full_wait_fraction: Option<f64>,
     /// Share of hardware interrupts fired by the timer.
@@ -317,6 +335,8 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
 pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Counters) -> Summary {
     let n_streams = scenario.streams.len();
     let mut per_stream: Vec<Vec<i64>> = vec![Vec::new(); n_streams];
+    let mut stack_per_stream: Vec<Vec<i64>> = vec![Vec::new(); n_streams];
+    let mut stack: Vec<i64> = Vec::with_capacity(records.len());
     let mut generated = vec![0u64; n_streams];
     let mut cdelay_sum = vec![0i128; n_streams];
     let mut delays: Vec<i64> = Vec::with_capacity(records.len());
@@ -326,6 +346,8 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         if r.fate == Fate::Delivered {
             delays.push(r.t_app - r.t_ingress);
             per_stream[s].push(r.t_app - r.t_ingress);
+            stack.push(r.t_stack - r.t_ingress);
+            stack_per_stream[s].push(r.t_stack - r.t_ingress);
             cdelay_sum[s] += i128::from(r.coalescing_delay);
         }
     }
@@ -337,6 +359,7 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
     let mean_added = mean(&delays);
     let total_cdelay: i128 = cdelay_sum.iter().sum();
     delays.sort_unstable();
+    stack.sort_unstable();
     let streams = scenario
         .streams
         .iter()
@@ -345,6 +368,8 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
             let v = &mut per_stream[i];
             let m = mean(v);
             v.sort_unstable();
+            let st = &mut stack_per_stream[i];
+            st.sort_unstable();
             StreamSummary {
                 name: s.name.clone(),
                 kind: match s.kind {
@@ -361,6 +386,9 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
                 p50_ns: nearest_rank(v, Prob::P50),
                 p99_ns: nearest_rank(v, Prob::P99),
                 max_ns: v.last().copied(),
+                stack_p50_ns: nearest_rank(st, Prob::P50),
+                stack_p99_ns: nearest_rank(st, Prob::P99),
+                stack_p999_ns: nearest_rank(st, Prob::P999),
             }
         })
         .collect();
@@ -403,6 +431,10 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         p99_ns: nearest_rank(&delays, Prob::P99),
         p999_ns: nearest_rank(&delays, Prob::P999),
         max_ns: delays.last().copied(),
+        stack_p50_ns: nearest_rank(&stack, Prob::P50),
+        stack_p99_ns: nearest_rank(&stack, Prob::P99),
+        stack_p999_ns: nearest_rank(&stack, Prob::P999),
+        gro: c.gro,
         full_wait_fraction: ratio(c.full_wait, delivered),
         timer_fired_fraction: ratio(c.fires[0], interrupts),
         count_fired_fraction: ratio(c.fires[1], interrupts),

@@ -16,8 +16,9 @@
 //! 2. When the interrupt fires, [`CoalescingPolicy::on_fire`] is told the batch size; the
 //!    interrupt is then masked while NAPI polls, and arrivals are not offered.
 //! 3. When NAPI completes, [`CoalescingPolicy::on_poll_complete`] decides whether the
-//!    interrupt is re-enabled now or a software poll is scheduled instead (deferral). The
-//!    next offered packet starts a fresh batch.
+//!    interrupt is re-enabled now or a software poll is scheduled instead (deferral), and
+//!    whether a `gro_flush_timeout` timer is armed (which also decides how GRO flushes).
+//!    The next offered packet starts a fresh batch.
 
 use crate::net_dim::{NetDim, NetDimMode, NetDimProfile, NetDimSample, NetDimTable, ProfileTable};
 use coalescope_timeline::Instant;
@@ -70,15 +71,24 @@ pub struct PollDone {
     pub packets: u32,
     /// Bytes of those packets.
     pub bytes: u64,
+    /// GRO holds packets of this queue when NAPI completes (`napi->gro_bitmask != 0`).
+    pub gro_held: bool,
 }
 
-/// What happens when NAPI completes a poll.
+/// What happens when NAPI completes a poll (the outcome of the kernel's
+/// `napi_complete_done`). Whenever a timer is armed, GRO flushes only the chains whose
+/// jiffy has passed (`flush_old`); otherwise it flushes everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterPoll {
-    /// Re-enable the hardware interrupt now.
+    /// Re-enable the hardware interrupt now; no timer is armed (a timer armed earlier
+    /// stays armed: the kernel does not cancel it).
     Rearm,
     /// Keep the interrupt masked and poll again (in software) at this instant.
     PollAt(Instant),
+    /// Re-enable the hardware interrupt *and* arm the `gro_flush_timeout` timer: at this
+    /// instant NAPI is polled in software unless it is already scheduled then. The kernel
+    /// does this when GRO holds packets and `napi_defer_hard_irqs` does not defer.
+    RearmAndPollAt(Instant),
 }
 
 /// When does the interrupt fire. See the module docs for the calling protocol.
@@ -438,13 +448,21 @@ impl CoalescingPolicy for Virtio {
 }
 
 /// Software interrupt deferral (`gro_flush_timeout` ns, `napi_defer_hard_irqs` count) on
-/// top of the NIC's own ethtool coalescing.
+/// top of the NIC's own ethtool coalescing: the kernel's `napi_complete_done` exactly.
 ///
-/// As the kernel's `napi_complete_done` describes it: a poll that did work reloads the
-/// deferral count; while the count is positive, completing NAPI decrements it and arms a
-/// `gro_flush_timeout` timer that polls again instead of re-enabling the interrupt. So
-/// after the last busy poll, `napi_defer_hard_irqs` empty re-polls happen before the
-/// hardware interrupt is enabled again. Either knob at 0 disables deferral.
+/// ```text
+/// timeout = 0
+/// if work_done { if GRO holds packets { timeout = gro_flush_timeout }
+///                defer_count = napi_defer_hard_irqs }
+/// if defer_count > 0 { defer_count -= 1; timeout = gro_flush_timeout
+///                      if timeout != 0 { keep the IRQ masked (NAPI stays scheduled) } }
+/// GRO flush (only chains of past jiffies if timeout != 0); if timeout { arm the timer }
+/// ```
+///
+/// So after the last busy poll, `napi_defer_hard_irqs` empty re-polls happen
+/// `gro_flush_timeout` apart before the hardware interrupt is enabled again; and even with
+/// `napi_defer_hard_irqs = 0`, a poll that did work while GRO holds packets re-enables the
+/// interrupt *and* arms the timer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferral {
     hardware: Ethtool,
@@ -472,15 +490,26 @@ impl CoalescingPolicy for Deferral {
     }
 
     fn on_poll_complete(&mut self, now: Instant, done: PollDone) -> AfterPoll {
-        // The kernel reloads the count from the work of the completing poll call only.
+        let mut timeout = 0;
+        // The kernel looks at the work of the completing poll call only.
         if done.last_poll_packets > 0 {
+            if done.gro_held {
+                timeout = self.gro_flush_timeout_ns;
+            }
             self.remaining = self.defer_hard_irqs;
         }
-        if self.remaining > 0 && self.gro_flush_timeout_ns > 0 {
+        let mut rearm = true;
+        if self.remaining > 0 {
             self.remaining -= 1;
-            AfterPoll::PollAt(Instant(now.0 + self.gro_flush_timeout_ns))
-        } else {
-            AfterPoll::Rearm
+            timeout = self.gro_flush_timeout_ns;
+            if timeout != 0 {
+                rearm = false;
+            }
+        }
+        match (timeout, rearm) {
+            (0, _) => AfterPoll::Rearm,
+            (t, false) => AfterPoll::PollAt(Instant(now.0 + t)),
+            (t, true) => AfterPoll::RearmAndPollAt(Instant(now.0 + t)),
         }
     }
 

@@ -12,6 +12,7 @@ use coalescope_timeline::{Duration, EventKind, Instant};
 use serde::Deserialize;
 
 use crate::dist::{CostDist, CostSpec};
+use crate::gro::{GroMode, Protocol};
 use crate::host::Device;
 use crate::policy::{
     Adaptive, AnyPolicy, CoalescingPolicy, Deferral, Ethtool, NoCoalescing, Nvme, PolicyKind,
@@ -105,6 +106,8 @@ pub struct StreamSpec {
     pub symbol: Option<String>,
     /// `venue` column of its events.
     pub venue: Option<String>,
+    /// `udp` (default) or `tcp`: which GRO rules apply (one stream = one flow).
+    pub protocol: Option<String>,
     /// The arrival process.
     pub arrivals: ArrivalSpec,
 }
@@ -188,6 +191,8 @@ pub struct NicSpec {
     pub ring_size: Option<i64>,
     /// The NIC driver whose default ring size applies (`veth`, `mlx5`, ...).
     pub device: Option<String>,
+    /// GRO: `off`, `on` (default) or `udp-forwarding`.
+    pub gro: Option<String>,
     /// Throttle: at most this many interrupts per second.
     #[serde(alias = "itr_rate_per_s")]
     pub max_interrupts_per_s: Option<f64>,
@@ -250,6 +255,12 @@ pub struct HostSpec {
     /// The application busy-polls the queues: no interrupts, one core at 100 %.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busy_poll: Option<bool>,
+    /// Kernel tick rate, CONFIG_HZ (default 250).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hz: Option<i64>,
+    /// Instant (ns) at which jiffy 0 starts (default 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tick_phase_ns: Option<i64>,
 }
 
 impl HostSpec {
@@ -271,7 +282,9 @@ impl HostSpec {
             ksoftirqd_delay_ns,
             timer_slack_ns,
             backlog,
-            busy_poll
+            busy_poll,
+            hz,
+            tick_phase_ns
         );
     }
 }
@@ -308,6 +321,7 @@ pub struct Scenario {
     pub(crate) start: Instant,
     pub(crate) streams: Vec<StreamConfig>,
     pub(crate) ring_size: u32,
+    pub(crate) gro: GroMode,
     pub(crate) policy: PolicyConfig,
     pub(crate) host: HostConfig,
 }
@@ -327,6 +341,8 @@ pub struct StreamConfig {
     pub symbol: Option<String>,
     /// `venue` column.
     pub venue: Option<String>,
+    /// Transport protocol (which GRO rules apply).
+    pub protocol: Protocol,
     /// The arrival process.
     pub arrivals: ArrivalConfig,
 }
@@ -537,6 +553,8 @@ pub struct ScenarioInfo<'a> {
     pub timer_ns: Duration,
     /// Receive ring descriptors per queue.
     pub ring_size: u32,
+    /// The receive device's GRO setting.
+    pub gro: GroMode,
     /// Host costs and limits.
     pub host: &'a HostConfig,
 }
@@ -573,6 +591,11 @@ pub struct HostConfig {
     pub backlog: u32,
     /// Busy-poll mode.
     pub busy_poll: bool,
+    /// Kernel tick rate (CONFIG_HZ): GRO ages chains in jiffies of `1 / hz`.
+    pub hz: u32,
+    /// Instant at which jiffy 0 starts.
+    #[serde(rename = "tick_phase_ns")]
+    pub tick_phase: Duration,
 }
 
 /// The host's packet-count limits and mode ([`HostConfig::limits`]).
@@ -588,6 +611,8 @@ pub struct HostLimits {
     pub backlog: u32,
     /// Busy-poll mode.
     pub busy_poll: bool,
+    /// Kernel tick rate (CONFIG_HZ).
+    pub hz: u32,
 }
 
 /// The named `[host] preset`s.
@@ -623,6 +648,8 @@ impl HostConfig {
         timer_slack: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
+        hz: 250,
+        tick_phase: Duration::ZERO,
     };
 
     /// Illustrative costs of a current x86 server (see `scenarios/README.md` for sources):
@@ -640,6 +667,8 @@ impl HostConfig {
         timer_slack: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
+        hz: 250,
+        tick_phase: Duration::ZERO,
     };
 
     /// The packet-count limits and mode (a `Copy` view for the event loop).
@@ -650,6 +679,7 @@ impl HostConfig {
             netdev_budget_usecs: self.netdev_budget_usecs,
             backlog: self.backlog,
             busy_poll: self.busy_poll,
+            hz: self.hz,
         }
     }
 }
@@ -697,6 +727,11 @@ impl Scenario {
         self.ring_size
     }
 
+    /// The receive device's GRO setting.
+    pub fn gro(&self) -> GroMode {
+        self.gro
+    }
+
     /// The coalescing policy (same for every queue).
     pub fn policy(&self) -> &PolicyConfig {
         &self.policy
@@ -716,6 +751,7 @@ impl Scenario {
             policy: self.policy.name(),
             timer_ns: self.policy.timer(),
             ring_size: self.ring_size,
+            gro: self.gro,
             host: &self.host,
         }
     }
@@ -745,7 +781,7 @@ impl ScenarioSpec {
     }
 
     /// Switches to policy `kind`: the `[nic]` settings are dropped except `ring_size`,
-    /// and `mode` when the new policy takes a timer mode.
+    /// `gro`, and `mode` when the new policy takes a timer mode.
     pub fn set_policy(&mut self, kind: PolicyKind) {
         let old = std::mem::take(&mut self.nic);
         self.nic = NicSpec {
@@ -757,6 +793,7 @@ impl ScenarioSpec {
             },
             ring_size: old.ring_size,
             device: old.device,
+            gro: old.gro,
             ..NicSpec::default()
         };
     }
@@ -771,6 +808,7 @@ impl ScenarioSpec {
             packet_bytes: None,
             symbol: None,
             venue: None,
+            protocol: None,
             arrivals: ArrivalSpec::Poisson { rate_per_s },
         }];
     }
@@ -781,6 +819,15 @@ impl ScenarioSpec {
             preset: Some(HostPreset::Ideal.name().to_string()),
             ..HostSpec::default()
         });
+    }
+
+    /// The `[host]` table, created with the realistic preset when the scenario has none
+    /// (so setting one key keeps the other costs).
+    pub fn host_spec_mut(&mut self) -> &mut HostSpec {
+        self.host.get_or_insert_with(|| HostSpec {
+            preset: Some(HostPreset::Realistic.name().to_string()),
+            ..HostSpec::default()
+        })
     }
 
     /// Turns busy-poll on, keeping the host costs (the realistic preset when the scenario
@@ -873,6 +920,16 @@ impl ScenarioSpec {
             1,
             65_536,
         )? as u32;
+        let gro = match self.nic.gro.as_deref() {
+            None => GroMode::default(),
+            Some(written) => written.parse::<GroMode>().map_err(|e| {
+                out_of_range(
+                    "nic.gro",
+                    format!("{:?}", e.written),
+                    "\"off\", \"on\" or \"udp-forwarding\"",
+                )
+            })?,
+        };
         let policy = validate_policy(&self.nic, ring_size)?;
         let host = validate_host(self.host.as_ref())?;
         Ok(Scenario {
@@ -882,6 +939,7 @@ impl ScenarioSpec {
             start,
             streams,
             ring_size,
+            gro,
             policy,
             host,
         })
@@ -967,6 +1025,22 @@ fn validate_stream(
     };
     let queue = int_in(&f("queue"), s.queue.unwrap_or(0), 0, MAX_QUEUE)? as u16;
     let packet_bytes = int_in(&f("packet_bytes"), s.packet_bytes.unwrap_or(128), 1, 65_535)? as u32;
+    let protocol = match s
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("udp") => Protocol::Udp,
+        Some("tcp") => Protocol::Tcp,
+        Some(other) => {
+            return Err(out_of_range(
+                f("protocol"),
+                format!("{other:?}"),
+                "\"udp\" or \"tcp\"",
+            ))
+        }
+    };
     let a = |name: &str| format!("stream[{i}].arrivals.{name}");
     let arrivals = match &s.arrivals {
         ArrivalSpec::Poisson { rate_per_s } => ArrivalConfig::Poisson {
@@ -1028,6 +1102,7 @@ fn validate_stream(
         packet_bytes,
         symbol: s.symbol.clone(),
         venue: s.venue.clone(),
+        protocol,
         arrivals,
     })
 }
@@ -1036,7 +1111,13 @@ fn validate_stream(
 /// [`PolicyKind::has_timer_mode`]) `mode`.
 fn nic_keys(kind: PolicyKind) -> &'static [&'static str] {
     match kind {
-        PolicyKind::Ethtool => &["rx_usecs", "rx_frames"],
+        // With either deferral knob non-zero, ethtool runs as deferral over its settings.
+        PolicyKind::Ethtool => &[
+            "rx_usecs",
+            "rx_frames",
+            "gro_flush_timeout_ns",
+            "napi_defer_hard_irqs",
+        ],
         PolicyKind::Adaptive | PolicyKind::None => &[],
         PolicyKind::Throttle => &["max_interrupts_per_s"],
         PolicyKind::Nvme => &["aggregation_time", "aggregation_threshold"],
@@ -1121,7 +1202,28 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
     let usecs = |field: &str, v: Option<i64>, default: i64| -> Result<u32, ScenarioError> {
         Ok(int_in(field, v.unwrap_or(default), 0, 1_000_000)? as u32)
     };
+    let gro_flush_timeout = Duration(int_in(
+        "nic.gro_flush_timeout_ns",
+        nic.gro_flush_timeout_ns.unwrap_or(0),
+        0,
+        10_000_000_000,
+    )?);
+    let defer_hard_irqs = int_in(
+        "nic.napi_defer_hard_irqs",
+        nic.napi_defer_hard_irqs.unwrap_or(0),
+        0,
+        i64::from(i32::MAX),
+    )? as u32;
     Ok(match kind {
+        PolicyKind::Ethtool if gro_flush_timeout.as_nanos() > 0 || defer_hard_irqs > 0 => {
+            PolicyConfig::Deferral {
+                usecs: usecs("nic.rx_usecs", nic.rx_usecs, 50)?,
+                frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
+                mode,
+                gro_flush_timeout,
+                defer_hard_irqs,
+            }
+        }
         PolicyKind::Ethtool => PolicyConfig::Ethtool {
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 50)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
@@ -1162,18 +1264,8 @@ fn validate_policy(nic: &NicSpec, ring_size: u32) -> Result<PolicyConfig, Scenar
             usecs: usecs("nic.rx_usecs", nic.rx_usecs, 0)?,
             frames: frames_range("nic.rx_frames", nic.rx_frames.unwrap_or(0))?,
             mode,
-            gro_flush_timeout: Duration(int_in(
-                "nic.gro_flush_timeout_ns",
-                nic.gro_flush_timeout_ns.unwrap_or(0),
-                0,
-                10_000_000_000,
-            )?),
-            defer_hard_irqs: int_in(
-                "nic.napi_defer_hard_irqs",
-                nic.napi_defer_hard_irqs.unwrap_or(0),
-                0,
-                i64::from(i32::MAX),
-            )? as u32,
+            gro_flush_timeout,
+            defer_hard_irqs,
         },
         PolicyKind::None => PolicyConfig::None,
     })
@@ -1265,6 +1357,13 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
         timer_slack: cost("host.timer_slack_ns", &h.timer_slack_ns, &base.timer_slack)?,
         backlog: count("host.backlog", h.backlog, base.backlog, 100_000_000)?,
         busy_poll: h.busy_poll.unwrap_or(base.busy_poll),
+        hz: count("host.hz", h.hz, base.hz, 10_000)?,
+        tick_phase: Duration(int_in(
+            "host.tick_phase_ns",
+            h.tick_phase_ns.unwrap_or(base.tick_phase.as_nanos()),
+            -(1 << 62),
+            1 << 62,
+        )?),
     })
 }
 

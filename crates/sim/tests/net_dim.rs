@@ -730,6 +730,7 @@ fn the_adaptive_policy_takes_the_replayed_decisions() {
                 last_poll_packets: batch as u32,
                 packets: batch as u32,
                 bytes: batch_bytes,
+                ..PollDone::default()
             };
             policy.on_poll_complete(Instant(now + 700), done);
             packets += batch;

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (HELPERS.md)
 
 use coalescope_sim::policy::{
-    CoalescingPolicy, Ethtool, Fire, FireReason, Nvme, Throttle, TimerMode, Virtio,
+    AfterPoll, CoalescingPolicy, Deferral, Ethtool, Fire, FireReason, Nvme, PollDone, Throttle,
+    TimerMode, Virtio,
 };
 use coalescope_sim::{simulate, Fate, Scenario, SimOutput};
 use coalescope_timeline::Instant;
@@ -284,4 +285,39 @@ fn adaptive_moves_off_its_start_profile_under_steady_load() {
         .records
         .iter()
         .all(|r| r.coalescing_delay_ns().unwrap() <= 256_000));
+}
+
+#[test]
+fn deferral_follows_napi_complete_done() {
+    let done = |work: u32, gro_held: bool| PollDone {
+        last_poll_packets: work,
+        packets: work,
+        bytes: 0,
+        gro_held,
+    };
+    let t = Instant(1_000);
+    // defer 2, timeout 200: work reloads the count; each completion spends one deferral.
+    let mut d = Deferral::new(Ethtool::new(0, 0, TimerMode::Eqe), 200, 2);
+    assert_eq!(
+        d.on_poll_complete(t, done(3, false)),
+        AfterPoll::PollAt(Instant(1_200))
+    );
+    assert_eq!(
+        d.on_poll_complete(t, done(0, true)),
+        AfterPoll::PollAt(Instant(1_200))
+    );
+    // Count spent and no work: timeout 0 even though GRO holds packets -> flush all.
+    assert_eq!(d.on_poll_complete(t, done(0, true)), AfterPoll::Rearm);
+    // defer 0: work with GRO holding arms the timer but re-enables the interrupt.
+    let mut d = Deferral::new(Ethtool::new(0, 0, TimerMode::Eqe), 200, 0);
+    assert_eq!(
+        d.on_poll_complete(t, done(1, true)),
+        AfterPoll::RearmAndPollAt(Instant(1_200))
+    );
+    assert_eq!(d.on_poll_complete(t, done(1, false)), AfterPoll::Rearm);
+    assert_eq!(d.on_poll_complete(t, done(0, true)), AfterPoll::Rearm);
+    // timeout 0: nothing is ever deferred or armed.
+    let mut d = Deferral::new(Ethtool::new(0, 0, TimerMode::Eqe), 0, 5);
+    assert_eq!(d.on_poll_complete(t, done(4, true)), AfterPoll::Rearm);
+    assert_eq!(d.on_poll_complete(t, done(0, true)), AfterPoll::Rearm);
 }

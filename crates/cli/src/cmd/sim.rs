@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coalescope_sim::{simulate, Device, PolicyKind, ScenarioSpec, SimOutput, Summary};
+use coalescope_sim::{simulate, Device, GroMode, PolicyKind, ScenarioSpec, SimOutput, Summary};
 use coalescope_timeline::io::{write_rows, Compression, EventWriter};
-use coalescope_timeline::Duration;
+use coalescope_timeline::{parse_duration, Duration};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 const EXAMPLES: &str = "\
@@ -20,6 +20,8 @@ Examples:
   coalescope sim --policy throttle --max-interrupts-per-s 20000
   coalescope sim --busy-poll --packets 200000
   coalescope sim --device veth --host host.toml --policy deferral --json
+  coalescope sim --rate 2000 --policy deferral --napi-defer-hard-irqs 2 --gro-flush-timeout 200us \
+                 --gro udp-forwarding --hz 250 --device veth --json
 
 Without --scenario the compiled-in default scenario runs (scenarios/default.toml).
 Flags override the scenario: --rate replaces its streams by one Poisson stream \"md\";
@@ -28,7 +30,12 @@ Flags override the scenario: --rate replaces its streams by one Poisson stream \
 its keys winning; then --device, --ring-size and the other flags apply, and last
 --ideal-host (every host cost 0: only the coalescing delay remains, SPEC §3 closed forms
 apply) and --busy-poll.
-Delay quantiles are exact nearest-rank on t_app - t_ingress. Scenario format reference:
+--napi-defer-hard-irqs / --gro-flush-timeout with --policy ethtool (or a scenario whose
+policy is ethtool) run software deferral over the ethtool settings (rx-usecs default 50);
+the summary then names the policy \"deferral\". Other policies reject them.
+Delay quantiles are exact nearest-rank on t_app - t_ingress; stack quantiles on
+t_stack - t_ingress (arrival to leaving GRO, what the kernel's software RX timestamp
+sees). Scenario format reference:
 scenarios/README.md. Invalid values exit 2 naming the field and its accepted range.";
 
 /// Flags of `coalescope sim`.
@@ -88,6 +95,19 @@ pub struct Args {
     /// --ideal-host and --busy-poll apply after it). Other tables are errors.
     #[arg(long, value_name = "FILE")]
     host: Option<PathBuf>,
+    /// napi_defer_hard_irqs: empty re-polls before the interrupt is re-enabled (deferral).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    napi_defer_hard_irqs: Option<i64>,
+    /// gro_flush_timeout: the NAPI timer, e.g. 200us, 1ms, 50000ns or plain ns (deferral).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    gro_flush_timeout: Option<Duration>,
+    /// GRO on the receiving device: off, on (kernel default: UDP not merged) or
+    /// udp-forwarding (rx-udp-gro-forwarding: UDP datagrams of a flow merge).
+    #[arg(long, value_name = "MODE")]
+    gro: Option<GroMode>,
+    /// Kernel tick rate CONFIG_HZ (1..=10000; GRO ages its chains in jiffies).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    hz: Option<i64>,
     /// Every host cost 0: measure the coalescing delay alone.
     #[arg(long, conflicts_with = "busy_poll")]
     ideal_host: bool,
@@ -180,11 +200,23 @@ fn apply_overrides(spec: &mut ScenarioSpec, args: &Args) -> anyhow::Result<()> {
     if let Some(v) = args.ring_size {
         spec.nic.ring_size = Some(v);
     }
+    if let Some(v) = args.napi_defer_hard_irqs {
+        spec.nic.napi_defer_hard_irqs = Some(v);
+    }
+    if let Some(v) = args.gro_flush_timeout {
+        spec.nic.gro_flush_timeout_ns = Some(v.as_nanos());
+    }
+    if let Some(v) = args.gro {
+        spec.nic.gro = Some(v.name().to_string());
+    }
     if args.ideal_host {
         spec.use_ideal_host();
     }
     if args.busy_poll {
         spec.use_busy_poll();
+    }
+    if let Some(v) = args.hz {
+        spec.host_spec_mut().hz = Some(v);
     }
     Ok(())
 }
@@ -265,6 +297,28 @@ fn print_human(out: &SimOutput, args: &Args) {
         (
             "p99 / p99.9 / max",
             format!("{} / {} / {}", ns(s.p99_ns), ns(s.p999_ns), ns(s.max_ns)),
+        ),
+        (
+            "stack p50 / p99 / p99.9 (t_stack - t_ingress)",
+            format!(
+                "{} / {} / {}",
+                ns(s.stack_p50_ns),
+                ns(s.stack_p99_ns),
+                ns(s.stack_p999_ns)
+            ),
+        ),
+        (
+            "GRO chains flushed",
+            format!(
+                "poll_complete {}, tick_old {}, full_weight {}, count_limit {}, size_limit {}, end_of_run {}; {} segments merged",
+                s.gro.poll_complete,
+                s.gro.tick_old,
+                s.gro.full_weight,
+                s.gro.count_limit,
+                s.gro.size_limit,
+                s.gro.end_of_run,
+                s.gro.segments_merged
+            ),
         ),
         (
             "CPU (cores busy)",
