@@ -506,6 +506,52 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
     })
 }
 
+/// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time in seconds (proleptic Gregorian).
+pub fn utc_text(unix_s: i64) -> String {
+    let days = unix_s.div_euclid(86_400);
+    let secs = unix_s.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The comment header of a written host file: how, when and where it was measured.
+pub fn host_file_header(source: &str, unix_s: i64, fs: &crate::hostfs::HostFs) -> Vec<String> {
+    let read = |path: &str| {
+        fs.read_opt(path)
+            .ok()
+            .flatten()
+            .map_or_else(|| "unknown".to_string(), |s| s.trim().to_string())
+    };
+    vec![
+        format!("[host] table written by coalescope calibrate {}", env!("CARGO_PKG_VERSION")),
+        format!("measured: {source}"),
+        format!("when: {}", utc_text(unix_s)),
+        format!(
+            "where: host {}, kernel {}",
+            read("/proc/sys/kernel/hostname"),
+            read("/proc/sys/kernel/osrelease")
+        ),
+        "t_ingress was the sender's send time: the send path is lumped into per_packet_cost_ns \
+         (irq_cost_ns = 0)"
+            .to_string(),
+        "read by: coalescope sim --host FILE".to_string(),
+    ]
+}
+
 /// One blast → probe run for calibration.
 #[derive(Debug, Clone)]
 pub struct LabRun {
@@ -744,6 +790,14 @@ mod tests {
             fit_timer_slack(&rows, 0),
             Err(CalibrateError::BadTimeout(0))
         ));
+    }
+
+    #[test]
+    fn utc_text_by_hand() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00 UTC");
+        // 2000-02-29 12:34:56 UTC = 951827696 (a leap day).
+        assert_eq!(utc_text(951_827_696), "2000-02-29 12:34:56 UTC");
+        assert_eq!(utc_text(1_798_761_600), "2027-01-01 00:00:00 UTC");
     }
 
     #[test]
