@@ -285,7 +285,10 @@ pub fn quantile_dist(samples: &mut [u64]) -> Option<Dist> {
     let robust_top = if n >= 2 { samples[n - 2] } else { samples[0] };
     let below = ns.last().copied().unwrap_or(0);
     ns.push(robust_top.max(below));
-    let p = GRID.iter().map(|&(num, den)| num as f64 / den as f64).collect();
+    let p = GRID
+        .iter()
+        .map(|&(num, den)| num as f64 / den as f64)
+        .collect();
     Some(Dist::Quantiles { p, ns })
 }
 
@@ -454,9 +457,8 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
     }
     match service {
         Some(s) => host.app_service_ns = Some(Cost::Dist(s)),
-        None => notes.push(
-            "app_service_ns not fitted: no event arrived while the receiver was busy".into(),
-        ),
+        None => notes
+            .push("app_service_ns not fitted: no event arrived while the receiver was busy".into()),
     }
     if n_service > 0 && (n_service as usize) < MIN_SERVICE_SAMPLES {
         notes.push(format!(
@@ -537,7 +539,10 @@ pub fn host_file_header(source: &str, unix_s: i64, fs: &crate::hostfs::HostFs) -
             .map_or_else(|| "unknown".to_string(), |s| s.trim().to_string())
     };
     vec![
-        format!("[host] table written by coalescope calibrate {}", env!("CARGO_PKG_VERSION")),
+        format!(
+            "[host] table written by coalescope calibrate {}",
+            env!("CARGO_PKG_VERSION")
+        ),
         format!("measured: {source}"),
         format!("when: {}", utc_text(unix_s)),
         format!(
@@ -581,7 +586,10 @@ fn enter(ns: &Option<String>) -> Result<(), CalibrateError> {
 
 /// Run `blast` → `probe` (blocking receiver) once, each in its own thread (and
 /// namespace); `stop` (SIGINT) ends both early.
-pub fn run_lab(run: &LabRun, stop: &AtomicBool) -> Result<(BlastReport, Recording), CalibrateError> {
+pub fn run_lab(
+    run: &LabRun,
+    stop: &AtomicBool,
+) -> Result<(BlastReport, Recording), CalibrateError> {
     // Expected duration plus margin, so a lost tail cannot hang the run.
     let secs = (run.count as f64 / run.rate_pps.max(1.0)).ceil() as i64 + 10;
     std::thread::scope(|scope| {
@@ -637,7 +645,9 @@ pub fn run_lab(run: &LabRun, stop: &AtomicBool) -> Result<(BlastReport, Recordin
             Ok(blast(&config, stop)?)
         });
         let report = tx.join().map_err(|_| CalibrateError::Thread("sender"))?;
-        let recording = rx.join().map_err(|_| CalibrateError::Thread("receiver"))??;
+        let recording = rx
+            .join()
+            .map_err(|_| CalibrateError::Thread("receiver"))??;
         Ok((report?, recording))
     })
 }
@@ -667,8 +677,16 @@ impl NetnsLab {
     }
 
     /// `deferral N NS` on the receiving veth.
-    pub fn deferral(&self, defer_hard_irqs: u32, flush_timeout_ns: i64) -> Result<(), CalibrateError> {
-        self.run(&["deferral", &defer_hard_irqs.to_string(), &flush_timeout_ns.to_string()])
+    pub fn deferral(
+        &self,
+        defer_hard_irqs: u32,
+        flush_timeout_ns: i64,
+    ) -> Result<(), CalibrateError> {
+        self.run(&[
+            "deferral",
+            &defer_hard_irqs.to_string(),
+            &flush_timeout_ns.to_string(),
+        ])
     }
 
     /// `gro-forwarding on|off` on the receiving veth.
@@ -727,7 +745,10 @@ mod tests {
         let Dist::Quantiles { p, ns } = quantile_dist(&mut v).unwrap() else {
             panic!("quantiles expected")
         };
-        assert_eq!(p, vec![0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]);
+        assert_eq!(
+            p,
+            vec![0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
+        );
         // ranks: 1, ceil(2)=2, ceil(5)=5, 10, 15, 18, 19, ceil(19.8)=20, 20; top: the
         // second largest (19) raised to the 0.999 point (20).
         assert_eq!(ns, vec![1, 2, 5, 10, 15, 18, 19, 20, 20, 20]);
@@ -744,7 +765,7 @@ mod tests {
     #[test]
     fn app_fit_splits_idle_and_back_to_back() {
         let rows = [
-            row(0, Some(10), Some(40)),    // idle: wake 30
+            row(0, Some(10), Some(40)),     // idle: wake 30
             row(100, Some(110), Some(150)), // idle (110 > 40): wake 40
             row(120, Some(130), Some(160)), // busy (130 <= 150): service 10
             row(140, Some(145), Some(175)), // busy (145 <= 160): service 15
@@ -761,7 +782,11 @@ mod tests {
         assert_eq!(service, Some(Dist::Fixed { ns: 10 }));
         let a = anomalies(&rows);
         assert_eq!(
-            (a.missing_t_stack, a.missing_t_app, a.negative_send_to_kernel),
+            (
+                a.missing_t_stack,
+                a.missing_t_app,
+                a.negative_send_to_kernel
+            ),
             (1, 1, 1)
         );
     }
@@ -829,8 +854,14 @@ mod tests {
         assert_eq!(back, file);
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["host"]["hz"].as_integer(), Some(250));
-        assert_eq!(v["host"]["per_packet_cost_ns"]["dist"].as_str(), Some("quantiles"));
-        assert_eq!(v["host"]["app_wakeup_ns"]["mean_ns"].as_integer(), Some(5000));
+        assert_eq!(
+            v["host"]["per_packet_cost_ns"]["dist"].as_str(),
+            Some("quantiles")
+        );
+        assert_eq!(
+            v["host"]["app_wakeup_ns"]["mean_ns"].as_integer(),
+            Some(5000)
+        );
     }
 
     #[test]
@@ -838,7 +869,10 @@ mod tests {
         let rows = [row(0, None, Some(5))];
         assert!(matches!(
             calibrate(&rows, FitInputs::default()),
-            Err(CalibrateError::NoStackSamples { rows: 1, missing_t_stack: 1 })
+            Err(CalibrateError::NoStackSamples {
+                rows: 1,
+                missing_t_stack: 1
+            })
         ));
     }
 }

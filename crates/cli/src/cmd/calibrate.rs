@@ -146,7 +146,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if interrupted() {
                 bail!("interrupted");
             }
-            let source = format!(
+            let source =
+                format!(
                 "blast -> probe in the veth namespace lab: {} datagrams poisson {} pps deferral \
                  off, then {} pps with napi_defer_hard_irqs {} gro_flush_timeout {} and \
                  rx-udp-gro-forwarding off",
@@ -154,7 +155,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.gro_flush_timeout
             );
             let rows = off.events.iter().map(Row::from).collect();
-            (rows, Some(on.events.iter().map(Row::from).collect()), source)
+            (
+                rows,
+                Some(on.events.iter().map(Row::from).collect()),
+                source,
+            )
         } else {
             let (_, off) = run_lab(&run, stop)?;
             if interrupted() {
@@ -288,7 +293,11 @@ fn print_table(cal: &Calibration, source: &str, out: Option<&Path>) {
         String::new(),
     );
     if let Some(path) = out {
-        row("[host] written to", path.display().to_string(), String::new());
+        row(
+            "[host] written to",
+            path.display().to_string(),
+            String::new(),
+        );
     }
     println!("{t}");
     for note in &cal.notes {
