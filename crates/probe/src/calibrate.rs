@@ -298,7 +298,7 @@ pub fn quantile_dist(samples: &mut [u64]) -> Option<Dist> {
 pub fn fit_stack_cost(rows: &[Row]) -> (Option<Dist>, u64) {
     let mut d: Vec<u64> = rows
         .iter()
-        .filter_map(|r| r.t_stack.map(|s| s - r.t_ingress))
+        .filter_map(|r| r.t_stack?.checked_sub(r.t_ingress))
         .filter_map(|v| u64::try_from(v).ok())
         .collect();
     let n = d.len() as u64;
@@ -324,8 +324,8 @@ pub fn fit_app(rows: &[Row]) -> (Option<Dist>, u64, Option<Dist>, u64) {
     for &(app, stack) in &delivered {
         if let Some(stack) = stack.filter(|&s| s <= app) {
             match prev_app {
-                Some(prev) if stack <= prev => service.push((app - prev) as u64),
-                _ => wake.push((app - stack) as u64),
+                Some(prev) if stack <= prev => service.push(app.abs_diff(prev)),
+                _ => wake.push(app.abs_diff(stack)),
             }
         }
         prev_app = Some(app);
@@ -350,7 +350,7 @@ pub fn poll_batches(rows: &[Row], timeout_ns: i64) -> Vec<i64> {
     let mut starts = Vec::new();
     let mut last: Option<i64> = None;
     for &s in &t {
-        if last.is_none_or(|l| s - l > gap) {
+        if last.is_none_or(|l| s.abs_diff(l) > gap.unsigned_abs()) {
             starts.push(s);
         }
         last = Some(s);
@@ -367,11 +367,12 @@ pub fn fit_timer_slack(rows: &[Row], timeout_ns: i64) -> Result<(Dist, u64, u64)
     }
     let starts = poll_batches(rows, timeout_ns);
     let max = timeout_ns.saturating_mul(2);
+    let (lo, hi) = (timeout_ns.unsigned_abs(), max.unsigned_abs());
     let mut slack: Vec<u64> = starts
         .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|&s| s >= timeout_ns && s < max)
-        .map(|s| (s - timeout_ns) as u64)
+        .map(|w| w[1].abs_diff(w[0]))
+        .filter(|&s| s >= lo && s < hi)
+        .map(|s| s - lo)
         .collect();
     let n = slack.len() as u64;
     let clusters = starts.len() as u64;
@@ -497,9 +498,15 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
     };
     Ok(Calibration {
         host,
-        send_to_kernel: summary(rows.iter().filter_map(|r| Some(r.t_stack? - r.t_ingress))),
-        kernel_to_app: summary(both().map(|(_, s, a)| a - s)),
-        send_to_app: summary(rows.iter().filter_map(|r| Some(r.t_app? - r.t_ingress))),
+        send_to_kernel: summary(
+            rows.iter()
+                .filter_map(|r| r.t_stack?.checked_sub(r.t_ingress)),
+        ),
+        kernel_to_app: summary(both().filter_map(|(_, s, a)| a.checked_sub(s))),
+        send_to_app: summary(
+            rows.iter()
+                .filter_map(|r| r.t_app?.checked_sub(r.t_ingress)),
+        ),
         samples,
         anomalies,
         gro_flush_timeout_ns,
@@ -862,6 +869,23 @@ mod tests {
             v["host"]["app_wakeup_ns"]["mean_ns"].as_integer(),
             Some(5000)
         );
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let rows = [
+            row(i64::MIN, Some(i64::MAX), Some(i64::MAX)),
+            row(0, Some(i64::MIN), Some(i64::MAX)),
+            row(10, Some(20), Some(30)),
+        ];
+        let cal = calibrate(&rows, FitInputs::default()).unwrap();
+        // The overflowing send->kernel difference is left out of the stack fit and the
+        // summary; the others are counted as they are.
+        assert_eq!(cal.samples.stack_cost, 1);
+        assert_eq!(cal.send_to_kernel.unwrap().count, 2);
+        assert_eq!(cal.anomalies.negative_send_to_kernel, 1);
+        assert!(fit_timer_slack(&rows, i64::MAX).is_err());
+        assert_eq!(poll_batches(&rows, 100).len(), 3);
     }
 
     #[test]
