@@ -140,6 +140,17 @@ fn missing_kernel_timestamps_are_an_error_naming_the_count() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 rows, 2 without t_stack"), "{err}");
+    // A lab run with no rate is refused before anything is sent.
+    let out = bin()
+        .args(["calibrate", "--lab", "--rate", "0", "--hz", "250"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rate must be a positive number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Timer slack needs several timer polls in a row.
     let off = repo("testdata/calibrate/events_off.csv");
     let out = bin()

@@ -104,6 +104,12 @@ pub enum CalibrateError {
         /// Exit status and stderr, or the spawn error.
         detail: String,
     },
+    /// A lab run parameter is out of range.
+    #[error("invalid lab run: {0}")]
+    BadRun(String),
+    /// SIGINT/SIGTERM stopped the lab run before it finished.
+    #[error("interrupted: the lab run was stopped before it finished")]
+    Interrupted,
     /// A thread of the lab run panicked.
     #[error("the {0} thread of the lab run panicked")]
     Thread(&'static str),
@@ -597,6 +603,15 @@ pub fn run_lab(
     run: &LabRun,
     stop: &AtomicBool,
 ) -> Result<(BlastReport, Recording), CalibrateError> {
+    if run.count == 0 {
+        return Err(CalibrateError::BadRun("count must be at least 1".into()));
+    }
+    if !(run.rate_pps.is_finite() && run.rate_pps > 0.0) {
+        return Err(CalibrateError::BadRun(format!(
+            "rate must be a positive number of datagrams per second, got {}",
+            run.rate_pps
+        )));
+    }
     // Expected duration plus margin, so a lost tail cannot hang the run.
     let secs = (run.count as f64 / run.rate_pps.max(1.0)).ceil() as i64 + 10;
     std::thread::scope(|scope| {
@@ -659,6 +674,79 @@ pub fn run_lab(
     })
 }
 
+fn rows_of(recording: &Recording) -> Vec<Row> {
+    recording.events.iter().map(Row::from).collect()
+}
+
+/// A loopback (or any single-namespace) calibration run: the rows of one deferral-off
+/// blast → probe run. [`CalibrateError::Interrupted`] when `stop` was raised.
+pub fn run_loopback(run: &LabRun, stop: &AtomicBool) -> Result<Vec<Row>, CalibrateError> {
+    let (_, recording) = run_lab(run, stop)?;
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(CalibrateError::Interrupted);
+    }
+    Ok(rows_of(&recording))
+}
+
+/// The two phases of a namespace-lab calibration.
+#[derive(Debug, Clone)]
+pub struct NetnsCalibration {
+    /// The lab script (`lab/netns.sh`).
+    pub script: PathBuf,
+    /// Poisson rate of the deferral-off phase.
+    pub rate_pps: f64,
+    /// Poisson rate of the deferral-on phase (several datagrams per timeout).
+    pub deferral_rate_pps: f64,
+    /// Datagrams per phase.
+    pub count: u64,
+    /// Seed of the first phase (the second uses seed + 1).
+    pub seed: u64,
+    /// `napi_defer_hard_irqs` of the deferral-on phase.
+    pub defer_hard_irqs: u32,
+    /// `gro_flush_timeout` of the deferral-on phase, ns.
+    pub flush_timeout_ns: i64,
+}
+
+/// Build the namespace lab, run deferral off, then deferral on with
+/// rx-udp-gro-forwarding off, and tear the lab down (also on error or `stop`). Returns
+/// the rows of both phases.
+pub fn run_netns(
+    cal: &NetnsCalibration,
+    stop: &AtomicBool,
+) -> Result<(Vec<Row>, Vec<Row>), CalibrateError> {
+    let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
+    if cal.flush_timeout_ns <= 0 {
+        return Err(CalibrateError::BadTimeout(cal.flush_timeout_ns));
+    }
+    let lab = NetnsLab::up(&cal.script)?;
+    let off_run = LabRun {
+        listen: SocketAddr::from(([10, 77, 0, 2], 0)),
+        rate_pps: cal.rate_pps,
+        count: cal.count,
+        seed: cal.seed,
+        rx_netns: Some(LAB_RX_NETNS.into()),
+        tx_netns: Some(LAB_TX_NETNS.into()),
+    };
+    lab.deferral(0, 0)?;
+    let (_, off) = run_lab(&off_run, stop)?;
+    if interrupted() {
+        return Err(CalibrateError::Interrupted);
+    }
+    lab.gro_forwarding(false)?;
+    lab.deferral(cal.defer_hard_irqs, cal.flush_timeout_ns)?;
+    let on_run = LabRun {
+        rate_pps: cal.deferral_rate_pps,
+        seed: cal.seed.wrapping_add(1),
+        ..off_run
+    };
+    let (_, on) = run_lab(&on_run, stop)?;
+    drop(lab);
+    if interrupted() {
+        return Err(CalibrateError::Interrupted);
+    }
+    Ok((rows_of(&off), rows_of(&on)))
+}
+
 /// The namespace lab of `lab/netns.sh`: [`NetnsLab::up`] builds it, dropping the value
 /// tears it down (also when the run fails or is interrupted).
 #[derive(Debug)]
@@ -666,8 +754,6 @@ pub struct NetnsLab {
     script: PathBuf,
 }
 
-/// The lab's receiver address (cs-rx).
-pub const LAB_RX_ADDR: &str = "10.77.0.2:0";
 /// The lab's receiver namespace.
 pub const LAB_RX_NETNS: &str = "cs-rx";
 /// The lab's sender namespace.

@@ -1,10 +1,10 @@
 //! `coalescope calibrate`: fit the simulator's `[host]` table from a probe events table
 //! or from a blast → probe run it makes itself.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use coalescope_probe::calibrate::{
-    calibrate, host_file_header, host_tick_ns, run_lab, Calibration, Cost, Dist, FitInputs,
-    HostFile, LabRun, NetnsLab, Row, LAB_RX_ADDR, LAB_RX_NETNS, LAB_TX_NETNS,
+    calibrate, host_file_header, host_tick_ns, run_loopback, run_netns, Calibration, Cost, Dist,
+    FitInputs, HostFile, LabRun, NetnsCalibration, Row,
 };
 use coalescope_probe::hostfs::HostFs;
 use coalescope_probe::receiver::stats::LatencySummary;
@@ -102,12 +102,6 @@ fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
 
 /// Run `coalescope calibrate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.rate > 0.0 && args.rate.is_finite() && args.deferral_rate > 0.0) {
-        bail!("--rate and --deferral-rate must be positive");
-    }
-    if args.count == 0 {
-        bail!("--count must be at least 1");
-    }
     let timeout_ns = args.gro_flush_timeout.as_nanos();
     let (rows, on_rows, source) = if let Some(path) = &args.events {
         let rows = read_rows(path)?;
@@ -115,61 +109,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (rows, on, format!("events table {}", path.display()))
     } else {
         let stop = termination_flag().context("installing the SIGINT/SIGTERM handler")?;
-        let mut run = LabRun {
-            listen: args.listen,
-            rate_pps: args.rate,
-            count: args.count,
-            seed: args.seed,
-            rx_netns: None,
-            tx_netns: None,
-        };
-        let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
         if args.netns {
-            let lab = NetnsLab::up(&args.lab_script)?;
-            run.listen = LAB_RX_ADDR.parse()?;
-            run.rx_netns = Some(LAB_RX_NETNS.into());
-            run.tx_netns = Some(LAB_TX_NETNS.into());
-            lab.deferral(0, 0)?;
-            let (_, off) = run_lab(&run, stop)?;
-            if interrupted() {
-                bail!("interrupted");
-            }
-            lab.gro_forwarding(false)?;
-            lab.deferral(args.defer_hard_irqs, timeout_ns)?;
-            let on_run = LabRun {
-                rate_pps: args.deferral_rate,
-                seed: args.seed + 1,
-                ..run.clone()
+            let cal = NetnsCalibration {
+                script: args.lab_script.clone(),
+                rate_pps: args.rate,
+                deferral_rate_pps: args.deferral_rate,
+                count: args.count,
+                seed: args.seed,
+                defer_hard_irqs: args.defer_hard_irqs,
+                flush_timeout_ns: timeout_ns,
             };
-            let (_, on) = run_lab(&on_run, stop)?;
-            drop(lab);
-            if interrupted() {
-                bail!("interrupted");
-            }
-            let source =
-                format!(
+            let (off, on) = run_netns(&cal, stop)?;
+            let source = format!(
                 "blast -> probe in the veth namespace lab: {} datagrams poisson {} pps deferral \
                  off, then {} pps with napi_defer_hard_irqs {} gro_flush_timeout {} and \
                  rx-udp-gro-forwarding off",
-                args.count, args.rate, args.deferral_rate, args.defer_hard_irqs,
+                args.count,
+                args.rate,
+                args.deferral_rate,
+                args.defer_hard_irqs,
                 args.gro_flush_timeout
             );
-            let rows = off.events.iter().map(Row::from).collect();
-            (
-                rows,
-                Some(on.events.iter().map(Row::from).collect()),
-                source,
-            )
+            (off, Some(on), source)
         } else {
-            let (_, off) = run_lab(&run, stop)?;
-            if interrupted() {
-                bail!("interrupted");
-            }
+            let run = LabRun {
+                listen: args.listen,
+                rate_pps: args.rate,
+                count: args.count,
+                seed: args.seed,
+                rx_netns: None,
+                tx_netns: None,
+            };
+            let rows = run_loopback(&run, stop)?;
             let source = format!(
                 "blast -> probe on {}: {} datagrams poisson {} pps seed {}",
                 args.listen, args.count, args.rate, args.seed
             );
-            (off.events.iter().map(Row::from).collect(), None, source)
+            (rows, None, source)
         }
     };
     let tick_ns = match args.hz {
