@@ -5,6 +5,9 @@
 #   lab/netns.sh up                 create cs-tx and cs-rx, the veth pair, addresses
 #   lab/netns.sh deferral N NS      napi_defer_hard_irqs=N, gro_flush_timeout=NS (ns) on
 #                                   the receiving veth (0 0 = deferral off)
+#   lab/netns.sh gro-forwarding on|off
+#                                   rx-udp-gro-forwarding on the receiving veth (up turns
+#                                   it on; off leaves UDP datagrams out of GRO)
 #   lab/netns.sh status             show addresses, features and the deferral knobs
 #   lab/netns.sh down               delete both namespaces (and with them the veth pair)
 #
@@ -71,6 +74,11 @@ deferral() {
         echo $2 > /sys/class/net/$RX_DEV/gro_flush_timeout"
 }
 
+gro_forwarding() {
+    case "$1" in on|off) ;; *) echo "netns.sh: gro-forwarding needs on or off" >&2; exit 2;; esac
+    ip netns exec "$RX_NS" ethtool -K "$RX_DEV" rx-udp-gro-forwarding "$1"
+}
+
 status() {
     ip -n "$TX_NS" -br addr show dev "$TX_DEV"
     ip -n "$RX_NS" -br addr show dev "$RX_DEV"
@@ -90,6 +98,8 @@ case "${1:-}" in
     down) down_quiet ;;
     deferral) [ $# -eq 3 ] || { echo "usage: netns.sh deferral DEFER_HARD_IRQS GRO_FLUSH_TIMEOUT_NS" >&2; exit 2; }
         deferral "$2" "$3" ;;
+    gro-forwarding) [ $# -eq 2 ] || { echo "usage: netns.sh gro-forwarding on|off" >&2; exit 2; }
+        gro_forwarding "$2" ;;
     status) status ;;
-    *) echo "usage: netns.sh up | down | deferral N NS | status" >&2; exit 2 ;;
+    *) echo "usage: netns.sh up | down | deferral N NS | gro-forwarding on|off | status" >&2; exit 2 ;;
 esac

@@ -39,6 +39,8 @@ enum Command {
     Nic(cmd::nic::Args),
     /// Read-only checklist of host settings that matter for low-latency receive.
     Audit(cmd::audit::Args),
+    /// Fit the simulator's [host] table from a probe run (or events table) on this host.
+    Calibrate(cmd::calibrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Probe(a) => cmd::probe::run(a),
         Command::Nic(a) => cmd::nic::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Calibrate(a) => cmd::calibrate::run(a),
     };
     match result {
         Ok(code) => code,

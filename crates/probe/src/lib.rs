@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod calibrate;
 pub mod counters;
 pub mod hostfs;
 pub mod nic;

@@ -2,6 +2,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod blast;
+pub mod calibrate;
 pub mod demo;
 pub mod join;
 pub mod model;

@@ -15,3 +15,17 @@ pub fn restore_default_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// Resolution of `CLOCK_MONOTONIC_COARSE` in ns: the kernel advances that clock once per
+/// tick, so its resolution is one jiffy (`1e9 / CONFIG_HZ`).
+pub fn coarse_clock_resolution_ns() -> Result<i64, nix::errno::Errno> {
+    let res = nix::time::clock_getres(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)?;
+    Ok(res.tv_sec() * 1_000_000_000 + res.tv_nsec())
+}
+
+/// Move the calling thread into the network namespace `/var/run/netns/<name>` (made by
+/// `ip netns add`). Only this thread moves; the rest of the process stays where it was.
+pub fn enter_netns(name: &str) -> std::io::Result<()> {
+    let file = std::fs::File::open(format!("/var/run/netns/{name}"))?;
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+}
