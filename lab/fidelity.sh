@@ -4,11 +4,13 @@
 # predicted p50/p99/p999 of send->kernel and send->app with predicted/measured ratios,
 # one row per setting and rate.
 #
-#   sudo lab/fidelity.sh [--bin PATH] [--count N] [--quick] [--check-p50 LO,HI]
+#   sudo lab/fidelity.sh [--bin PATH] [--count N] [--sim-packets N] [--quick] [--check-p50 LO,HI]
 #                        [--check-p99 LO,HI] [--out FILE]
 #
 #   --bin PATH         coalescope binary (default target/release/coalescope)
-#   --count N          datagrams per row and per calibration phase (default 5000)
+#   --count N          datagrams per row and per calibration phase (default 20000)
+#   --sim-packets N    packets per simulated row (default 200000: predictions are
+#                      expectations, so they use more packets than a lab row)
 #   --quick            two rows only: (0,0) and (1000,200us) at 2000 pps, forwarding on
 #   --check-p50 LO,HI  exit 1 if any row's send->kernel p50 ratio (predicted/measured)
 #                      is outside [LO, HI]
@@ -35,18 +37,20 @@
 set -eu
 
 BIN=target/release/coalescope
-COUNT=5000
+COUNT=20000
+SIM_PACKETS=200000
 QUICK=0
 CHECK_P50=
 CHECK_P99=
 OUT=
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) BIN=${2:?}; shift 2 ;;
         --count) COUNT=${2:?}; shift 2 ;;
+        --sim-packets) SIM_PACKETS=${2:?}; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --check-p50) CHECK_P50=${2:?}; shift 2 ;;
         --check-p99) CHECK_P99=${2:?}; shift 2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$COUNT" in ''|*[!0-9]*) echo "fidelity.sh: --count needs a positive integer" >&2; exit 2 ;; esac
+case "$SIM_PACKETS" in ''|*[!0-9]*) echo "fidelity.sh: --sim-packets needs a positive integer" >&2; exit 2 ;; esac
 [ "$COUNT" -gt 0 ] || { echo "fidelity.sh: --count needs a positive integer" >&2; exit 2; }
 for b in "$CHECK_P50" "$CHECK_P99"; do
     [ -z "$b" ] && continue
@@ -191,7 +196,7 @@ while read -r defer timeout fwd mode rate; do
     fi
     if [ "$fwd" = on ]; then gro=udp-forwarding; else gro=on; fi
     # shellcheck disable=SC2086 # sim_mode is a list of flags
-    if ! "$BIN" sim --rate "$rate" --packets "$COUNT" --seed "$seed" $sim_mode --gro "$gro" \
+    if ! "$BIN" sim --rate "$rate" --packets "$SIM_PACKETS" --seed "$seed" $sim_mode --gro "$gro" \
         --hz "$HZ" --device veth --host "$WORK/host.toml" --json \
         >"$WORK/$tag.sim.json" 2>"$WORK/$tag.sim.err"; then
         echo "fidelity.sh: sim failed for $defer $timeout $fwd $mode $rate: $(head -c 300 "$WORK/$tag.sim.err")" >&2

@@ -58,12 +58,18 @@ fn fixture_fit_matches_hand_computed_quantiles() {
     // send->kernel of rows 1-6, 8, 10 (row 7 has no t_stack, row 9 is negative):
     // sorted 1000 1000 2000 2000 3000 4000 5000 10000 (n 8); nearest ranks
     // 1, ceil(.8)=1, 2, 4, 6, ceil(7.2)=8, 8, 8, 8; top = max(second largest 5000, 10000).
-    assert_eq!(h["per_packet_cost_ns"]["dist"], "quantiles");
+    // The deferral run's batches hold two packets 800 ns apart: the poll's own cost is a
+    // fixed 800 ns and the ingress delay is send->kernel less 800 ns.
     assert_eq!(
-        ns(&h["per_packet_cost_ns"]),
-        [1000, 1000, 1000, 2000, 4000, 10000, 10000, 10000, 10000, 10000]
+        h["per_packet_cost_ns"],
+        serde_json::json!({"dist": "fixed", "ns": 800})
     );
-    let p: Vec<f64> = h["per_packet_cost_ns"]["p"]
+    assert_eq!(h["ingress_delay_ns"]["dist"], "quantiles");
+    assert_eq!(
+        ns(&h["ingress_delay_ns"]),
+        [200, 200, 200, 1200, 3200, 9200, 9200, 9200, 9200, 9200]
+    );
+    let p: Vec<f64> = h["ingress_delay_ns"]["p"]
         .as_array()
         .unwrap()
         .iter()
@@ -82,11 +88,13 @@ fn fixture_fit_matches_hand_computed_quantiles() {
         h["app_service_ns"],
         serde_json::json!({"dist": "fixed", "ns": 3000})
     );
-    // Timer-poll spacings 103, 105, 101, 104 us (the 492 us idle gap is out) minus 100 us:
-    // sorted 1000 3000 4000 5000: ranks 1, 1, 1, 2, 3, 4, 4, 4, 4; top max(4000, 5000).
+    // Timer-poll spacings 103, 105, 101, 104 us (the 492 us idle gap is out) minus 100 us
+    // minus the earlier batch's simulated poll work (2 packets x 800 ns): 1400, 3400, 0
+    // (clamped), 2400; sorted 0 1400 2400 3400: ranks 1, 1, 1, 2, 3, 4, 4, 4, 4; top
+    // max(2400, 3400).
     assert_eq!(
         ns(&h["timer_slack_ns"]),
-        [1000, 1000, 1000, 3000, 4000, 5000, 5000, 5000, 5000, 5000]
+        [0, 0, 0, 1400, 2400, 3400, 3400, 3400, 3400, 3400]
     );
     assert_eq!(h["hz"], 250);
     assert_eq!(j["samples"]["rows"], 10);
@@ -120,8 +128,10 @@ fn fixture_fit_matches_hand_computed_quantiles() {
     assert_eq!(host["hz"].as_integer(), Some(250));
     assert_eq!(
         host["timer_slack_ns"]["ns"].as_array().unwrap()[3].as_integer(),
-        Some(3000)
+        Some(1400)
     );
+    assert_eq!(host["per_packet_cost_ns"].as_integer(), None);
+    assert_eq!(host["per_packet_cost_ns"]["ns"].as_integer(), Some(800));
 }
 
 #[test]

@@ -172,6 +172,37 @@ pub enum Dist {
     },
 }
 
+impl Dist {
+    /// The distribution moved down by `ns` (values clamped at 0).
+    pub fn shifted_down(&self, ns: u64) -> Dist {
+        match self {
+            Dist::Fixed { ns: v } => Dist::Fixed {
+                ns: v.saturating_sub(ns),
+            },
+            Dist::Exponential { mean_ns } => Dist::Exponential {
+                mean_ns: mean_ns.saturating_sub(ns),
+            },
+            Dist::Quantiles { p, ns: v } => Dist::Quantiles {
+                p: p.clone(),
+                ns: v.iter().map(|x| x.saturating_sub(ns)).collect(),
+            },
+        }
+    }
+
+    /// The mean of the distribution (for quantiles: of the piecewise-linear inverse CDF).
+    pub fn mean_ns(&self) -> f64 {
+        match self {
+            Dist::Fixed { ns } => *ns as f64,
+            Dist::Exponential { mean_ns } => *mean_ns as f64,
+            Dist::Quantiles { p, ns } => p
+                .windows(2)
+                .zip(ns.windows(2))
+                .map(|(p, v)| (p[1] - p[0]) * (v[0] as f64 + v[1] as f64) / 2.0)
+                .sum(),
+        }
+    }
+}
+
 /// The simulator's `[host]` table as calibrate writes it; `None` keys are left out (the
 /// simulator's defaults apply).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -200,6 +231,9 @@ pub struct HostTable {
     /// Extra delay of every timer expiry (hrtimer slack).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timer_slack_ns: Option<Cost>,
+    /// Delay from `t_ingress` (the send) until the packet is in the receive ring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_delay_ns: Option<Cost>,
 }
 
 /// A host file: the `[host]` table.
@@ -347,41 +381,77 @@ pub fn fit_app(rows: &[Row]) -> (Option<Dist>, u64, Option<Dist>, u64) {
     (wake, nw, service, ns)
 }
 
-/// The start times of the poll batches: `t_stack` values sorted, a new batch where the
-/// gap to the previous `t_stack` exceeds `min(10 µs, timeout / 4)`.
-pub fn poll_batches(rows: &[Row], timeout_ns: i64) -> Vec<i64> {
+/// The poll batches: `t_stack` values sorted, a new batch where the gap to the previous
+/// `t_stack` exceeds `min(10 µs, timeout / 4)`; each as (first `t_stack`, packets).
+pub fn poll_batches(rows: &[Row], timeout_ns: i64) -> Vec<(i64, u64)> {
     let mut t: Vec<i64> = rows.iter().filter_map(|r| r.t_stack).collect();
     t.sort_unstable();
     let gap = (timeout_ns / 4).clamp(1, 10_000);
-    let mut starts = Vec::new();
+    let mut batches: Vec<(i64, u64)> = Vec::new();
     let mut last: Option<i64> = None;
     for &s in &t {
-        if last.is_none_or(|l| s.abs_diff(l) > gap.unsigned_abs()) {
-            starts.push(s);
+        match batches.last_mut() {
+            Some(b) if last.is_some_and(|l| s.abs_diff(l) <= gap.unsigned_abs()) => b.1 += 1,
+            _ => batches.push((s, 1)),
         }
         last = Some(s);
     }
-    starts
+    batches
+}
+
+/// The NAPI poll's own cost per packet from a deferral-on run (GRO forwarding off): the
+/// median spacing of consecutive `t_stack` inside one poll batch (see [`poll_batches`]);
+/// `None` when no batch holds two packets.
+pub fn fit_poll_cost(rows: &[Row], timeout_ns: i64) -> Option<u64> {
+    let mut t: Vec<i64> = rows.iter().filter_map(|r| r.t_stack).collect();
+    t.sort_unstable();
+    let gap = (timeout_ns / 4).clamp(1, 10_000).unsigned_abs();
+    let mut within: Vec<u64> = t
+        .windows(2)
+        .map(|w| w[1].abs_diff(w[0]))
+        .filter(|&d| d <= gap)
+        .collect();
+    within.sort_unstable();
+    nearest_rank(&within, Prob::P50)
 }
 
 /// Timer slack from a deferral-on run (GRO forwarding off) whose `gro_flush_timeout` was
-/// `timeout_ns`: spacings of consecutive poll batches in `[timeout, 2 timeout)` minus the
-/// timeout. Returns the distribution, its sample count and the number of batches.
-pub fn fit_timer_slack(rows: &[Row], timeout_ns: i64) -> Result<(Dist, u64, u64), CalibrateError> {
+/// `timeout_ns`, for a simulator whose per-packet poll cost averages `poll_cost_ns`.
+///
+/// In the simulator (as in the kernel) the timer is re-armed when the poll completes,
+/// after the batch's per-packet work, so the spacing of two consecutive batch starts is
+/// `timeout + slack + n_prev · cost` (n_prev = packets of the earlier batch; the first
+/// packet's own cost appears in both starts and cancels). The fit takes the spacings in
+/// `[timeout, 2 timeout)` and solves for the slack (clamped at 0), so the simulator
+/// reproduces the measured poll spacing with the per-packet cost it will draw. Returns
+/// the distribution, its sample count and the number of batches.
+pub fn fit_timer_slack(
+    rows: &[Row],
+    timeout_ns: i64,
+    poll_cost_ns: f64,
+) -> Result<(Dist, u64, u64), CalibrateError> {
     if timeout_ns <= 0 {
         return Err(CalibrateError::BadTimeout(timeout_ns));
     }
-    let starts = poll_batches(rows, timeout_ns);
+    let batches = poll_batches(rows, timeout_ns);
     let max = timeout_ns.saturating_mul(2);
     let (lo, hi) = (timeout_ns.unsigned_abs(), max.unsigned_abs());
-    let mut slack: Vec<u64> = starts
+    let cost = if poll_cost_ns.is_finite() {
+        poll_cost_ns.max(0.0)
+    } else {
+        0.0
+    };
+    let mut slack: Vec<u64> = batches
         .windows(2)
-        .map(|w| w[1].abs_diff(w[0]))
-        .filter(|&s| s >= lo && s < hi)
-        .map(|s| s - lo)
+        .map(|w| (w[1].0.abs_diff(w[0].0), w[0].1))
+        .filter(|&(s, _)| s >= lo && s < hi)
+        .map(|(s, n_prev)| {
+            let busy = (n_prev as f64 * cost).round();
+            ((s - lo) as f64 - busy).max(0.0) as u64
+        })
         .collect();
     let n = slack.len() as u64;
-    let clusters = starts.len() as u64;
+    let clusters = batches.len() as u64;
     let dist = quantile_dist(&mut slack).ok_or(CalibrateError::NoTimerPolls {
         timeout_ns,
         max_ns: max,
@@ -447,6 +517,7 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
         rows: rows.len() as u64,
         missing_t_stack: anomalies.missing_t_stack,
     })?;
+    let stack_mean_ns = stack.mean_ns();
     let (wake, n_wake, service, n_service) = fit_app(rows);
     let mut notes = vec![
         "t_ingress is the sender's send time: the send path (syscall, device xmit, IRQ entry) is \
@@ -455,7 +526,7 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
     ];
     let mut host = HostTable {
         irq_cost_ns: Some(Cost::Ns(0)),
-        per_packet_cost_ns: Some(Cost::Dist(stack)),
+        per_packet_cost_ns: Some(Cost::Dist(stack.clone())),
         ..HostTable::default()
     };
     match wake {
@@ -482,7 +553,31 @@ pub fn calibrate(rows: &[Row], inputs: FitInputs<'_>) -> Result<Calibration, Cal
     let mut gro_flush_timeout_ns = None;
     match inputs.deferral_on {
         Some((on_rows, timeout)) => {
-            let (slack, n, batches) = fit_timer_slack(on_rows, timeout)?;
+            // The deferral run's poll batches separate the poll's own per-packet cost
+            // from the send path: the rest of send->kernel is the ingress delay.
+            let poll_cost = fit_poll_cost(on_rows, timeout.max(1));
+            let cost_ns = match poll_cost {
+                Some(c) => {
+                    host.per_packet_cost_ns = Some(Cost::Dist(Dist::Fixed { ns: c }));
+                    host.ingress_delay_ns = Some(Cost::Dist(stack.shifted_down(c)));
+                    notes[0] = format!(
+                        "t_ingress is the sender's send time: per_packet_cost_ns ({c} ns) is the \
+                         median spacing of packets inside a timer poll of the deferral run, and \
+                         the rest of the deferral-off send->kernel delay (send path, device \
+                         xmit) is ingress_delay_ns; irq_cost_ns is 0"
+                    );
+                    c as f64
+                }
+                None => {
+                    notes.push(
+                        "no timer poll of the deferral run held two packets: the send path \
+                         stays lumped into per_packet_cost_ns"
+                            .into(),
+                    );
+                    stack_mean_ns
+                }
+            };
+            let (slack, n, batches) = fit_timer_slack(on_rows, timeout, cost_ns)?;
             host.timer_slack_ns = Some(Cost::Dist(slack));
             samples.timer_slack = Some(n);
             samples.poll_batches = Some(batches);
@@ -885,6 +980,21 @@ mod tests {
     }
 
     #[test]
+    fn quantile_mean_by_hand() {
+        // Segments [0, .5] from 0 to 10 (mean 5) and [.5, 1] from 10 to 30 (mean 20).
+        let d = Dist::Quantiles {
+            p: vec![0.0, 0.5, 1.0],
+            ns: vec![0, 10, 30],
+        };
+        assert_eq!(d.mean_ns(), 12.5);
+        let Dist::Quantiles { ns, .. } = d.shifted_down(15) else {
+            panic!()
+        };
+        assert_eq!(ns, vec![0, 0, 15]);
+        assert_eq!(Dist::Fixed { ns: 7 }.mean_ns(), 7.0);
+    }
+
+    #[test]
     fn timer_slack_from_poll_spacing() {
         // Timeout 100: batches at 0, 105, 215, 600 (idle gap), 710; packets 1 ns apart.
         let mut rows = Vec::new();
@@ -893,19 +1003,31 @@ mod tests {
                 rows.push(row(start - 50, Some(start + k), Some(start + 20)));
             }
         }
-        assert_eq!(poll_batches(&rows, 100), vec![0, 105, 215, 600, 710]);
-        let (Dist::Quantiles { ns, .. }, n, b) = fit_timer_slack(&rows, 100).unwrap() else {
+        assert_eq!(
+            poll_batches(&rows, 100),
+            vec![(0, 3), (105, 3), (215, 3), (600, 3), (710, 3)]
+        );
+        let (Dist::Quantiles { ns, .. }, n, b) = fit_timer_slack(&rows, 100, 0.0).unwrap() else {
             panic!()
         };
         // Spacings 105, 110, 385 (out), 110 -> slack 5, 10, 10.
         assert_eq!((n, b), (3, 5));
         assert_eq!(ns, vec![5, 5, 5, 10, 10, 10, 10, 10, 10, 10]);
+        // A simulated poll cost of 2 ns per packet re-arms the timer 3 · 2 = 6 ns after
+        // each batch start: slack 5 - 6 -> 0 (clamped), 10 - 6 = 4, 10 - 6 = 4.
+        let (Dist::Quantiles { ns, .. }, _, _) = fit_timer_slack(&rows, 100, 2.0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(ns, vec![0, 0, 0, 4, 4, 4, 4, 4, 4, 4]);
+        // Packets inside a batch are 1 ns apart: the poll's own cost is 1 ns.
+        assert_eq!(fit_poll_cost(&rows, 100), Some(1));
+        assert_eq!(fit_poll_cost(&rows[..1], 100), None);
         assert!(matches!(
-            fit_timer_slack(&rows[..3], 100),
+            fit_timer_slack(&rows[..3], 100, 0.0),
             Err(CalibrateError::NoTimerPolls { .. })
         ));
         assert!(matches!(
-            fit_timer_slack(&rows, 0),
+            fit_timer_slack(&rows, 0, 0.0),
             Err(CalibrateError::BadTimeout(0))
         ));
     }
@@ -970,7 +1092,7 @@ mod tests {
         assert_eq!(cal.samples.stack_cost, 1);
         assert_eq!(cal.send_to_kernel.unwrap().count, 2);
         assert_eq!(cal.anomalies.negative_send_to_kernel, 1);
-        assert!(fit_timer_slack(&rows, i64::MAX).is_err());
+        assert!(fit_timer_slack(&rows, i64::MAX, 0.0).is_err());
         assert_eq!(poll_batches(&rows, 100).len(), 3);
     }
 

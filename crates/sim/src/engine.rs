@@ -237,6 +237,7 @@ impl<P: CoalescingPolicy> Engine<P> {
             .collect();
         let mut seqs = vec![0u64; streams.len()];
         let mut last_arrival = i64::MIN;
+        let mut last_ring = i64::MIN;
         for _ in 0..packets {
             let mut best: Option<(i64, usize)> = None;
             for (i, h) in heads.iter().enumerate() {
@@ -250,12 +251,16 @@ impl<P: CoalescingPolicy> Engine<P> {
             heads[s] = streams[s].arrivals.next_arrival();
             let seq = seqs[s];
             seqs[s] += 1;
-            last_arrival = t;
+            // The packet reaches the ring after the ingress delay, never before the one
+            // ahead of it (the path from the sender to the ring is FIFO).
+            let ring = t.saturating_add(self.costs.ingress_delay()).max(last_ring);
+            last_ring = ring;
+            last_arrival = ring;
             if self.host.busy_poll {
-                self.arrive_busy_poll(t, s, streams[s].queue, seq);
+                self.arrive_busy_poll(ring, t, s, streams[s].queue, seq);
             } else {
-                self.advance(t);
-                self.arrive(t, s, streams[s].queue, seq);
+                self.advance(ring);
+                self.arrive(ring, t, s, streams[s].queue, seq);
             }
         }
         if !self.host.busy_poll {
@@ -293,8 +298,9 @@ impl<P: CoalescingPolicy> Engine<P> {
     }
 
     #[inline]
-    fn arrive(&mut self, t: i64, stream: usize, queue: usize, seq: u64) {
-        let idx = self.push_record(t, stream, seq);
+    /// Packet `seq` of `stream`, sent at `t_ingress`, reaches the ring of `queue` at `t`.
+    fn arrive(&mut self, t: i64, t_ingress: i64, stream: usize, queue: usize, seq: u64) {
+        let idx = self.push_record(t_ingress, stream, seq);
         let q = &mut self.queues[queue];
         if !q.ring.push(idx) {
             self.drop_packet(idx, DropReason::RingFull);
@@ -584,8 +590,8 @@ impl<P: CoalescingPolicy> Engine<P> {
     }
 
     #[inline]
-    fn arrive_busy_poll(&mut self, t: i64, stream: usize, queue: usize, seq: u64) {
-        let idx = self.push_record(t, stream, seq);
+    fn arrive_busy_poll(&mut self, t: i64, t_ingress: i64, stream: usize, queue: usize, seq: u64) {
+        let idx = self.push_record(t_ingress, stream, seq);
         // In busy-poll mode the ring holds the packets the polling thread has not picked
         // yet; pick instants are non-decreasing, so the ring's time order is FIFO.
         let q = &mut self.queues[queue];

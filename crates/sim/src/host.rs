@@ -172,6 +172,8 @@ const PER_PACKET_RNG_NAME: &str = "\u{0}host-per_packet_cost";
 const KSOFTIRQD_RNG_NAME: &str = "\u{0}host-ksoftirqd_delay";
 /// RNG of the software timer slack.
 const TIMER_SLACK_RNG_NAME: &str = "\u{0}host-timer_slack";
+/// RNG of the ingress delay.
+const INGRESS_DELAY_RNG_NAME: &str = "\u{0}host-ingress_delay";
 
 /// The softirq core's costs, each drawn from its own seeded RNG (a fixed cost draws
 /// nothing).
@@ -181,6 +183,7 @@ pub(crate) struct HostCosts {
     per_packet: CostSampler,
     ksoftirqd_delay: CostSampler,
     timer_slack: CostSampler,
+    ingress_delay: CostSampler,
 }
 
 impl HostCosts {
@@ -197,6 +200,9 @@ impl HostCosts {
             timer_slack: host
                 .timer_slack
                 .sampler(derived_rng(seed, TIMER_SLACK_RNG_NAME)),
+            ingress_delay: host
+                .ingress_delay
+                .sampler(derived_rng(seed, INGRESS_DELAY_RNG_NAME)),
         }
     }
 
@@ -222,6 +228,12 @@ impl HostCosts {
     #[inline]
     pub(crate) fn timer_slack(&mut self) -> i64 {
         self.timer_slack.sample()
+    }
+
+    /// Delay from `t_ingress` until the packet is in the ring, ns.
+    #[inline]
+    pub(crate) fn ingress_delay(&mut self) -> i64 {
+        self.ingress_delay.sample()
     }
 }
 

@@ -249,6 +249,10 @@ pub struct HostSpec {
     /// Lateness of software (hrtimer) timers past their deadline, ns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer_slack_ns: Option<CostSpec>,
+    /// Delay from `t_ingress` until the packet is in the receive ring (send path, wire,
+    /// DMA), ns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_delay_ns: Option<CostSpec>,
     /// Socket backlog between stack and application, packets.
     #[serde(alias = "backlog_packets", skip_serializing_if = "Option::is_none")]
     pub backlog: Option<i64>,
@@ -281,6 +285,7 @@ impl HostSpec {
             netdev_budget_usecs,
             ksoftirqd_delay_ns,
             timer_slack_ns,
+            ingress_delay_ns,
             backlog,
             busy_poll,
             hz,
@@ -587,6 +592,10 @@ pub struct HostConfig {
     /// Lateness of software (hrtimer) timers: added to every deferral re-poll deadline.
     #[serde(rename = "timer_slack_ns")]
     pub timer_slack: CostDist,
+    /// Delay from `t_ingress` until the packet is in the receive ring; the ring stays
+    /// FIFO (a packet never overtakes the one before it).
+    #[serde(rename = "ingress_delay_ns")]
+    pub ingress_delay: CostDist,
     /// Socket backlog, packets.
     pub backlog: u32,
     /// Busy-poll mode.
@@ -646,6 +655,7 @@ impl HostConfig {
         netdev_budget_usecs: 2_000,
         ksoftirqd_delay: CostDist::ZERO,
         timer_slack: CostDist::ZERO,
+        ingress_delay: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
         hz: 250,
@@ -665,6 +675,7 @@ impl HostConfig {
         netdev_budget_usecs: 2_000,
         ksoftirqd_delay: CostDist::fixed(50_000),
         timer_slack: CostDist::ZERO,
+        ingress_delay: CostDist::ZERO,
         backlog: 1_000,
         busy_poll: false,
         hz: 250,
@@ -1355,6 +1366,11 @@ fn validate_host(spec: Option<&HostSpec>) -> Result<HostConfig, ScenarioError> {
             &base.ksoftirqd_delay,
         )?,
         timer_slack: cost("host.timer_slack_ns", &h.timer_slack_ns, &base.timer_slack)?,
+        ingress_delay: cost(
+            "host.ingress_delay_ns",
+            &h.ingress_delay_ns,
+            &base.ingress_delay,
+        )?,
         backlog: count("host.backlog", h.backlog, base.backlog, 100_000_000)?,
         busy_poll: h.busy_poll.unwrap_or(base.busy_poll),
         hz: count("host.hz", h.hz, base.hz, 10_000)?,
