@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, PoisonError};
 
 use coalescope_timeline::io::{
-    read_events_parallel, read_events_with, read_fills, read_orders_with, read_parents_with,
-    Format,
+    read_events_parallel, read_events_with, read_fills, read_orders_with, read_parents_with, Format,
 };
 use coalescope_timeline::{Event, Remap, Strings, TimelineError};
 use rayon::prelude::*;
@@ -143,14 +142,17 @@ fn read_one(
     let mut local = Strings::new();
     let mut remap = Remap::new(shared);
     match table {
-        Table::Events if Format::from_path(path)? == Format::Parquet => {
-            read_events_parallel(path, &mut local, rayon::current_num_threads(), |batch, keys| {
+        Table::Events if Format::from_path(path)? == Format::Parquet => read_events_parallel(
+            path,
+            &mut local,
+            rayon::current_num_threads(),
+            |batch, keys| {
                 for e in batch {
                     a.update_event(&remap.event(keys, e));
                 }
                 progress(batch.len() as u64);
-            })?
-        }
+            },
+        )?,
         Table::Events => return read_events_pipelined(path, a, &mut local, remap, progress),
         Table::Orders => read_orders_with(path, &mut local, |batch, keys| {
             for o in batch {

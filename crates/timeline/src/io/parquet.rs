@@ -934,7 +934,14 @@ pub(crate) fn read<T: Table>(
         return Ok(stats);
     }
     drop(file);
-    read_parallel(path, &opened, strings, decoders.min(groups), &mut stats, on_batch)?;
+    read_parallel(
+        path,
+        &opened,
+        strings,
+        decoders.min(groups),
+        &mut stats,
+        on_batch,
+    )?;
     Ok(stats)
 }
 
@@ -962,9 +969,7 @@ fn read_parallel<T: Table>(
     std::thread::scope(|scope| {
         for decoder in 0..decoders {
             let (senders, next, spare, stop) = (&senders, &next, &spare, &stop);
-            scope.spawn(move || {
-                decode_worker(path, opened, decoder, senders, next, spare, stop)
-            });
+            scope.spawn(move || decode_worker(path, opened, decoder, senders, next, spare, stop));
         }
         // Key maps of each decoder's own table into `strings`.
         let mut maps: Vec<Vec<Sym>> = vec![Vec::new(); decoders];
