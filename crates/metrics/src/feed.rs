@@ -11,10 +11,13 @@
 //!   `non_monotonic_app` are summed over partials and miss the step across each
 //!   boundary, and an instant late beyond the horizon in one pass becomes an overlapping
 //!   merge in a split one.) Memory: at most `threads x 4` decoded batches of
-//!   [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS) records wait for their turn, whatever the file's size.
+//!   [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS) records wait for their turn,
+//!   whatever the file's size.
 //! - CSV: one thread decodes (and re-interns) while another runs the metrics, with
 //!   decoded batches travelling over a bounded channel and their buffers travelling back
-//!   to be reused. Keys are re-interned into one shared
+//!   to be reused.
+//!
+//! Keys are re-interned into one shared
 //! [`Strings`] table as they first appear ([`Remap`]), so every partial speaks the same
 //! `Sym`s and the partials merge. Partials are merged in input order, so the result does
 //! not depend on thread scheduling.

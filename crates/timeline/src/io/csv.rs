@@ -951,16 +951,14 @@ mod tests {
     use crate::record::{Event, Fill, Order, Parent};
     use crate::strings::Strings;
 
+    type Reader<T> = fn(
+        &Path,
+        &mut Strings,
+        &mut dyn FnMut(&[T], &Strings),
+    ) -> Result<super::ReadStats, crate::TimelineError>;
     type Outcome<T> = Result<(Vec<T>, Vec<String>, Vec<usize>, super::ReadStats), String>;
 
-    fn run<T: Table>(
-        path: &Path,
-        reader: fn(
-            &Path,
-            &mut Strings,
-            &mut dyn FnMut(&[T], &Strings),
-        ) -> Result<super::ReadStats, crate::TimelineError>,
-    ) -> Outcome<T> {
+    fn run<T: Table>(path: &Path, reader: Reader<T>) -> Outcome<T> {
         let mut strings = Strings::new();
         let mut all = Vec::new();
         let mut sizes = Vec::new();

@@ -800,13 +800,14 @@ fn row_group_error(
 fn decode_row_group<T: Table>(
     path: &Path,
     opened: &Opened,
-    file: File,
     rg: usize,
     strings: &mut Strings,
     stats: &mut ReadStats,
     records: &mut Vec<T>,
     emit: &mut dyn FnMut(&mut Vec<T>, &mut Strings, &mut ReadStats) -> bool,
 ) -> Result<(), TimelineError> {
+    // Each reader opens its own file: clones of one handle would share its offset.
+    let file = open_file(path)?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, opened.meta.clone())
         .with_projection(opened.mask.clone())
         .with_row_groups(vec![rg])
@@ -910,16 +911,10 @@ pub(crate) fn read<T: Table>(
     let groups = opened.offsets.len() - 1;
     if decoders < 2 || groups < 2 {
         let mut records = Vec::with_capacity(BATCH_ROWS.min(4096));
-        let mut file = Some(file);
         for rg in 0..groups {
-            let f = match file.take() {
-                Some(f) => f,
-                None => open_file(path)?,
-            };
             decode_row_group(
                 path,
                 &opened,
-                f,
                 rg,
                 strings,
                 &mut stats,
@@ -933,7 +928,6 @@ pub(crate) fn read<T: Table>(
         }
         return Ok(stats);
     }
-    drop(file);
     read_parallel(
         path,
         &opened,
@@ -1047,13 +1041,6 @@ fn decode_worker<T: Table>(
         else {
             return;
         };
-        let file = match open_file(path) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.send(Piece::Failed(e));
-                return;
-            }
-        };
         let mut stats = ReadStats {
             format: Format::Parquet,
             rows: 0,
@@ -1066,7 +1053,6 @@ fn decode_worker<T: Table>(
         let decoded = decode_row_group(
             path,
             opened,
-            file,
             rg,
             &mut strings,
             &mut stats,
