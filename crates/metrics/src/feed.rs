@@ -10,7 +10,7 @@
 //!   range merged in order would not be: input-order counters such as
 //!   `non_monotonic_app` are summed over partials and miss the step across each
 //!   boundary, and an instant late beyond the horizon in one pass becomes an overlapping
-//!   merge in a split one.) Memory: at most `threads x 4` decoded batches of
+//!   merge in a split one.) Memory: at most `3 x threads + 1` decoded batches of
 //!   [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS) records wait for their turn,
 //!   whatever the file's size.
 //! - CSV: one thread decodes (and re-interns) while another runs the metrics, with

@@ -78,27 +78,52 @@ pub(crate) fn parse_side(text: &str) -> Option<Side> {
         .and_then(Side::from_i8)
 }
 
-/// Digits with an optional leading `-`, at most 18 of them (so no overflow): the value.
-/// `None` for anything else (signs, spaces, decimals, exponents, longer numbers), which
-/// the general parser handles.
+/// Digits with an optional leading `-` whose magnitude fits `u64`: the value. `None` for
+/// anything else (signs, spaces, decimals, exponents, larger numbers), which the general
+/// parser handles.
 #[inline]
 fn plain_int(bytes: &[u8]) -> Option<i128> {
     let (neg, digits) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, bytes),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    let mut v: i64 = 0;
+    let mut v: u64 = 0;
     for &b in digits {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
-        v = v * 10 + i64::from(d);
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
     }
-    Some(i128::from(if neg { -v } else { v }))
+    let v = i128::from(v);
+    Some(if neg { -v } else { v })
+}
+
+/// A direct-mapped cache of recently seen keys of one column: 64 slots indexed by a hash
+/// of the text, each slot's buffer reused. A miss costs one interner lookup, so any input
+/// (however many keys, however they collide) is read at most that much slower.
+#[derive(Clone)]
+pub(crate) struct KeyCache(Vec<(Vec<u8>, Option<Sym>)>);
+
+impl KeyCache {
+    const SLOTS: usize = 64;
+
+    fn new() -> Self {
+        KeyCache(vec![(Vec::new(), None); Self::SLOTS])
+    }
+
+    /// FNV-1a of the text: good enough to spread a few dozen keys over 64 slots.
+    #[inline]
+    fn slot(bytes: &[u8]) -> usize {
+        let mut h: u32 = 0x811c_9dc5;
+        for &b in bytes {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        (h ^ (h >> 16)) as usize % Self::SLOTS
+    }
 }
 
 /// One CSV data row being decoded into a record.
@@ -113,9 +138,9 @@ pub(crate) struct CsvRow<'a> {
     fields: &'a [(usize, usize)],
     line: u64,
     strings: &'a mut Strings,
-    /// Last (text, sym) per column: keys repeat in runs, and this skips the hash lookup.
-    /// The buffers are reused, so a change of key allocates nothing.
-    last: &'a mut [(Vec<u8>, Option<Sym>)],
+    /// Recent (text, sym) pairs per column: a table has few distinct keys, and this
+    /// skips the interner's hash lookup.
+    last: &'a mut [KeyCache],
     stats: &'a mut ReadStats,
 }
 
@@ -254,11 +279,19 @@ impl<'a> CsvRow<'a> {
     }
     /// Nullable boolean.
     pub(crate) fn opt_bool(&self, col: usize) -> Result<Option<bool>, TimelineError> {
-        self.opt_parsed(col, parse_bool)
+        match self.bytes(col) {
+            Some(b"true") => Ok(Some(true)),
+            Some(b"false") => Ok(Some(false)),
+            _ => self.opt_parsed(col, parse_bool),
+        }
     }
     /// Required event kind.
     pub(crate) fn kind(&self, col: usize) -> Result<EventKind, TimelineError> {
-        self.parsed(col, |t| EventKind::parse(t.trim()))
+        match self.bytes(col) {
+            Some(b"md") => Ok(EventKind::Md),
+            Some(b"ctl") => Ok(EventKind::Ctl),
+            _ => self.parsed(col, |t| EventKind::parse(t.trim())),
+        }
     }
     /// Required side.
     pub(crate) fn side(&self, col: usize) -> Result<Side, TimelineError> {
@@ -269,7 +302,8 @@ impl<'a> CsvRow<'a> {
         let Some(bytes) = self.bytes(col).filter(|b| !b.is_empty()) else {
             return Ok(None);
         };
-        if let (prev, Some(sym)) = &self.last[col] {
+        let slot = KeyCache::slot(bytes);
+        if let (prev, Some(sym)) = &self.last[col].0[slot] {
             if prev.as_slice() == bytes {
                 return Ok(Some(*sym));
             }
@@ -278,7 +312,7 @@ impl<'a> CsvRow<'a> {
             return Ok(None);
         };
         let sym = self.strings.intern(text);
-        let (prev, last) = &mut self.last[col];
+        let (prev, last) = &mut self.last[col].0[slot];
         prev.clear();
         prev.extend_from_slice(bytes);
         *last = Some(sym);
@@ -403,7 +437,7 @@ pub(crate) fn read<T: Table>(
     // csv's rule: every record has as many fields as the first (the header); an empty
     // file has no header and no records.
     let mut expected = (header_len > 0 || records.saw_header).then_some(header_len);
-    let mut last = vec![(Vec::new(), None); T::COLUMNS.len()];
+    let mut last = vec![KeyCache::new(); T::COLUMNS.len()];
     let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
     while let Some(line) = records.next_record().map_err(io_error)? {
         let len = records.fields.len();
@@ -692,7 +726,7 @@ pub(crate) fn read_reference<T: Table>(
         nan_as_null: 0,
         imprecise_integers: 0,
     };
-    let mut last = vec![(Vec::new(), None); T::COLUMNS.len()];
+    let mut last = vec![KeyCache::new(); T::COLUMNS.len()];
     let mut fields = Vec::new();
     let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
     let mut record = csv::ByteRecord::new();

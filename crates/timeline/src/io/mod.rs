@@ -156,7 +156,7 @@ pub fn read_events_with(
 /// threads (0 or 1: on the calling thread) while the calling thread runs `on_batch` on
 /// the batches in file order. Records, keys (interned into `strings` in the same order),
 /// batches, counters and the first error are those of a one-thread read; memory holds at
-/// most `decoders x 4` batches of [`BATCH_ROWS`] records whatever the file's size. A CSV
+/// most `3 x decoders + 1` batches of [`BATCH_ROWS`] records whatever the file's size. A CSV
 /// file is read on the calling thread.
 pub fn read_events_parallel(
     path: &Path,

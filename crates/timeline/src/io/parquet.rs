@@ -862,9 +862,10 @@ fn decode_row_group<T: Table>(
     }
 }
 
-/// Decoded batches of one row group waiting for their turn, per decoder thread; with the
-/// one being decoded and the one being consumed, a decoder holds at most `QUEUE + 2`.
-const QUEUE: usize = 2;
+/// Decoded batches of one row group waiting for their turn, per decoder thread. With the
+/// one each decoder is filling, the one being consumed and at most one spare buffer per
+/// decoder, a read holds at most `decoders x (QUEUE + 2) + 1` batches.
+const QUEUE: usize = 1;
 
 /// What a decoder thread sends for its row group.
 enum Piece<T> {
@@ -889,7 +890,8 @@ enum Piece<T> {
 /// columns (projection). With `decoders` >= 2, that many threads decode row groups in
 /// parallel while this thread hands the batches to `on_batch` in file order: a decoder
 /// works on one row group at a time and queues at most [`QUEUE`] decoded batches of it,
-/// so at most `decoders x (QUEUE + 2)` batches exist at once however large the file is.
+/// so at most `decoders x (QUEUE + 2) + 1` batches exist at once however large the file
+/// is.
 /// Records, keys (interned into `strings` in the order a one-thread read interns them),
 /// batch boundaries (each batch lies within one row group), counters and the first error
 /// in file order are the same for every `decoders`.
