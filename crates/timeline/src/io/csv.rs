@@ -91,12 +91,23 @@ fn plain_int(bytes: &[u8]) -> Option<i128> {
         return None;
     }
     let mut v: u64 = 0;
-    for &b in digits {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
+    if digits.len() <= 19 {
+        // At most 19 digits: below 10^19 < 2^64, no overflow possible.
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
         }
-        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    } else {
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+        }
     }
     let v = i128::from(v);
     Some(if neg { -v } else { v })
@@ -635,17 +646,18 @@ impl<R: std::io::Read> Records<R> {
             Some(i) => (i, i + 1, true),
             None => (self.end, self.end, false),
         };
-        let content = &self.buf[self.start..content_end];
-        if memchr::memchr2(b'"', b'\r', content).is_some() {
-            return self.slow_record().map(|()| Some(at));
-        }
-        self.slow = false;
+        // One pass: split on `,`; a `"` or a stray `\r` sends the record to csv_core.
         self.fields.clear();
         let mut field = self.start;
-        for i in memchr::memchr_iter(b',', content) {
-            self.fields.push((field, self.start + i));
-            field = self.start + i + 1;
+        for (i, &b) in self.buf[self.start..content_end].iter().enumerate() {
+            if b == b',' {
+                self.fields.push((field, self.start + i));
+                field = self.start + i + 1;
+            } else if b == b'"' || b == b'\r' {
+                return self.slow_record().map(|()| Some(at));
+            }
         }
+        self.slow = false;
         self.fields.push((field, content_end));
         self.start = next;
         self.line += u64::from(newline);
