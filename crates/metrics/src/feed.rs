@@ -2,9 +2,22 @@
 //!
 //! Each input file is streamed batch by batch by its own rayon task into its own
 //! [`Analyzer`] (memory bounded by the batch and the analyzer state, never by the file).
-//! An `events` file, the big table, gets two threads: one decodes (and re-interns) while
-//! the other runs the metrics, with decoded batches travelling over a bounded channel and
-//! their buffers travelling back to be reused. Keys are re-interned into one shared
+//! An `events` file, the big table, gets more threads:
+//! - Parquet: its row groups are decoded by as many threads as the current rayon pool
+//!   has ([`read_events_parallel`]) while the task's own thread runs the metrics on the
+//!   batches in file order. The analyzer sees exactly the sequence of a one-thread read,
+//!   so the result is identical for any thread count. (Partial analyzers per row-group
+//!   range merged in order would not be: input-order counters such as
+//!   `non_monotonic_app` are summed over partials and miss the step across each
+//!   boundary, and an instant late beyond the horizon in one pass becomes an overlapping
+//!   merge in a split one.) Memory: at most `3 x threads + 1` decoded batches of
+//!   [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS) records wait for their turn,
+//!   whatever the file's size.
+//! - CSV: one thread decodes (and re-interns) while another runs the metrics, with
+//!   decoded batches travelling over a bounded channel and their buffers travelling back
+//!   to be reused.
+//!
+//! Keys are re-interned into one shared
 //! [`Strings`] table as they first appear ([`Remap`]), so every partial speaks the same
 //! `Sym`s and the partials merge. Partials are merged in input order, so the result does
 //! not depend on thread scheduling.
@@ -14,7 +27,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, PoisonError};
 
-use coalescope_timeline::io::{read_events_with, read_fills, read_orders_with, read_parents_with};
+use coalescope_timeline::io::{
+    read_events_parallel, read_events_with, read_fills, read_orders_with, read_parents_with, Format,
+};
 use coalescope_timeline::{Event, Remap, Strings, TimelineError};
 use rayon::prelude::*;
 
@@ -130,6 +145,17 @@ fn read_one(
     let mut local = Strings::new();
     let mut remap = Remap::new(shared);
     match table {
+        Table::Events if Format::from_path(path)? == Format::Parquet => read_events_parallel(
+            path,
+            &mut local,
+            rayon::current_num_threads(),
+            |batch, keys| {
+                for e in batch {
+                    a.update_event(&remap.event(keys, e));
+                }
+                progress(batch.len() as u64);
+            },
+        )?,
         Table::Events => return read_events_pipelined(path, a, &mut local, remap, progress),
         Table::Orders => read_orders_with(path, &mut local, |batch, keys| {
             for o in batch {

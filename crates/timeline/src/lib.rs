@@ -58,9 +58,10 @@ pub mod time;
 pub use error::{Location, TimelineError};
 pub use io::{
     load_events, load_fills, load_orders, load_parents, load_timeline, read_events,
-    read_events_with, read_fills, read_orders, read_orders_with, read_parents, read_parents_with,
-    write_events, write_fills, write_orders, write_parents, write_rows, write_timeline,
-    Compression, EventWriter, FillWriter, Format, OrderWriter, ParentWriter, ReadStats, RowWriter,
+    read_events_parallel, read_events_with, read_fills, read_orders, read_orders_with,
+    read_parents, read_parents_with, write_events, write_fills, write_orders, write_parents,
+    write_rows, write_timeline, Compression, EventWriter, FillWriter, Format, OrderWriter,
+    ParentWriter, ReadStats, RowWriter,
 };
 pub use lobster::{
     lobster_to_events, read_lobster_messages, read_lobster_orderbook, LobsterBook, LobsterFileName,

@@ -68,6 +68,12 @@ impl Strings {
         sym.map(|s| self.resolve(s))
     }
 
+    /// The strings interned after the first `from`, in interning order (what a reader
+    /// on another thread learned since it last reported).
+    pub(crate) fn since(&self, from: usize) -> impl Iterator<Item = &str> {
+        self.values.iter().skip(from).map(|s| &**s)
+    }
+
     /// Number of distinct strings.
     pub fn len(&self) -> usize {
         self.values.len()

@@ -3,7 +3,9 @@
 //! The format comes from the file extension ([`Format::from_path`]). Readers stream:
 //! records reach the caller's closure in batches of at most [`BATCH_ROWS`], so memory
 //! is bounded by the batch, not the file; `load_*` collect everything for callers that
-//! want a `Vec`. Writers take records and the [`Strings`] table their keys point into;
+//! want a `Vec`. A Parquet file is read row group by row group (each batch lies within
+//! one row group), only the table's columns decoded; [`read_events_parallel`] decodes
+//! row groups on several threads and still delivers batches in file order. Writers take records and the [`Strings`] table their keys point into;
 //! the `*Writer` types append incrementally for producers that flush as they go.
 //!
 //! # Conventions shared by both formats
@@ -106,9 +108,18 @@ fn read_table<T: Table>(
     strings: &mut Strings,
     on_batch: &mut dyn FnMut(&[T], &Strings),
 ) -> Result<ReadStats, TimelineError> {
+    read_table_with(path, strings, 1, on_batch)
+}
+
+fn read_table_with<T: Table>(
+    path: &Path,
+    strings: &mut Strings,
+    decoders: usize,
+    on_batch: &mut dyn FnMut(&[T], &Strings),
+) -> Result<ReadStats, TimelineError> {
     match Format::from_path(path)? {
         Format::Csv => csv::read(path, strings, on_batch),
-        Format::Parquet => parquet::read(path, strings, on_batch),
+        Format::Parquet => parquet::read(path, strings, decoders, on_batch),
     }
 }
 
@@ -139,6 +150,21 @@ pub fn read_events_with(
     mut on_batch: impl FnMut(&[Event], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     read_table(path, strings, &mut on_batch)
+}
+
+/// Like [`read_events_with`], with a Parquet file's row groups decoded by `decoders`
+/// threads (0 or 1: on the calling thread) while the calling thread runs `on_batch` on
+/// the batches in file order. Records, keys (interned into `strings` in the same order),
+/// batches, counters and the first error are those of a one-thread read; memory holds at
+/// most `3 x decoders + 1` batches of [`BATCH_ROWS`] records whatever the file's size. A CSV
+/// file is read on the calling thread.
+pub fn read_events_parallel(
+    path: &Path,
+    strings: &mut Strings,
+    decoders: usize,
+    mut on_batch: impl FnMut(&[Event], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    read_table_with(path, strings, decoders, &mut on_batch)
 }
 
 /// Stream the `orders` table of `path` to `on_batch`; keys are interned in `strings`.

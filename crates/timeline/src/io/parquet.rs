@@ -18,7 +18,8 @@
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -723,19 +724,27 @@ fn dictionary_hint<T: Table>(schema: &Schema, binding: &Binding) -> Option<Schem
     changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
 }
 
-/// Stream a Parquet table in batches of at most [`BATCH_ROWS`] records.
-pub(crate) fn read<T: Table>(
-    path: &Path,
-    strings: &mut Strings,
-    on_batch: &mut dyn FnMut(&[T], &Strings),
-) -> Result<ReadStats, TimelineError> {
-    let file = File::open(path).map_err(|source| TimelineError::Io {
+/// A Parquet table opened for reading: what every row-group decoder shares.
+struct Opened {
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    ignored: Vec<String>,
+    /// First row (0-based) of each row group, and the total as the last entry.
+    offsets: Vec<u64>,
+}
+
+fn open_file(path: &Path) -> Result<File, TimelineError> {
+    File::open(path).map_err(|source| TimelineError::Io {
         path: path.to_path_buf(),
         action: "open",
         source,
-    })?;
+    })
+}
+
+/// Read the footer, bind the columns and build the projection.
+fn open<T: Table>(path: &Path, file: &File) -> Result<Opened, TimelineError> {
     let meta = guarded(path, || {
-        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        ArrowReaderMetadata::load(file, ArrowReaderOptions::new())
     })?;
     let binding = bind::<T>(path, meta.schema())?;
     let meta = match dictionary_hint::<T>(meta.schema(), &binding) {
@@ -752,31 +761,83 @@ pub(crate) fn read<T: Table>(
         }
         None => meta,
     };
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     let roots: Vec<usize> = binding.fields.iter().flatten().copied().collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let mut reader = guarded(path, || {
-        builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-    })?;
+    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+    let mut offsets = vec![0u64];
+    for rg in meta.metadata().row_groups() {
+        // A negative count is corrupt metadata; the decoder reports it when it gets there.
+        let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
+        offsets.push(offsets.last().copied().unwrap_or(0).saturating_add(rows));
+    }
+    Ok(Opened {
+        meta,
+        mask,
+        ignored: binding.ignored,
+        offsets,
+    })
+}
 
-    let mut stats = ReadStats {
-        format: Format::Parquet,
-        rows: 0,
-        ignored_columns: binding.ignored,
-        nan_as_null: 0,
-        imprecise_integers: 0,
+fn row_group_error(
+    path: &Path,
+    opened: &Opened,
+    rg: usize,
+    message: impl std::fmt::Display,
+) -> TimelineError {
+    let n = opened.offsets.len() - 1;
+    let (first, end) = (opened.offsets[rg], opened.offsets[rg + 1]);
+    parquet_error(
+        path,
+        format!(
+            "row group {rg} of {n} (0-based; rows {}..={end}): {message}",
+            first + 1
+        ),
+    )
+}
+
+/// Decode row group `rg` of `file` batch by batch into `records` (keys interned in
+/// `strings`, counters in `stats`) and hand each non-empty batch to `emit`, which returns
+/// false to stop early.
+fn decode_row_group<T: Table>(
+    path: &Path,
+    opened: &Opened,
+    rg: usize,
+    strings: &mut Strings,
+    stats: &mut ReadStats,
+    records: &mut Vec<T>,
+    emit: &mut dyn FnMut(&mut Vec<T>, &mut Strings, &mut ReadStats) -> bool,
+) -> Result<(), TimelineError> {
+    // Each reader opens its own file: clones of one handle would share its offset.
+    let file = open_file(path)?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, opened.meta.clone())
+        .with_projection(opened.mask.clone())
+        .with_row_groups(vec![rg])
+        .with_batch_size(BATCH_ROWS);
+    let mut reader = match catch_unwind(AssertUnwindSafe(|| builder.build())) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(row_group_error(path, opened, rg, e)),
+        Err(_) => {
+            return Err(row_group_error(
+                path,
+                opened,
+                rg,
+                "the decoder failed on corrupt data",
+            ))
+        }
     };
-    let mut records = Vec::with_capacity(BATCH_ROWS);
+    let mut row = opened.offsets[rg];
     loop {
-        let next = catch_unwind(AssertUnwindSafe(|| reader.next()));
-        let batch = match next {
-            Ok(None) => break,
+        let batch = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+            Ok(None) => return Ok(()),
             Ok(Some(Ok(b))) => b,
-            Ok(Some(Err(e))) => return Err(parquet_error(path, e)),
-            Err(_) => return Err(parquet_error(path, "the decoder failed on corrupt data")),
+            Ok(Some(Err(e))) => return Err(row_group_error(path, opened, rg, e)),
+            Err(_) => {
+                return Err(row_group_error(
+                    path,
+                    opened,
+                    rg,
+                    "the decoder failed on corrupt data",
+                ))
+            }
         };
         let arrays = T::COLUMNS
             .iter()
@@ -788,18 +849,245 @@ pub(crate) fn read<T: Table>(
             columns: T::COLUMNS,
             arrays,
             rows: batch.num_rows(),
-            first_row: stats.rows,
+            first_row: row,
             strings,
-            stats: &mut stats,
+            stats,
         };
         records.clear();
-        T::from_arrow(&mut cols, &mut records)?;
-        if !records.is_empty() {
-            stats.rows += records.len() as u64;
-            on_batch(&records, strings);
+        T::from_arrow(&mut cols, records)?;
+        row += batch.num_rows() as u64;
+        if !records.is_empty() && !emit(records, strings, stats) {
+            return Ok(());
         }
     }
+}
+
+/// Decoded batches of one row group waiting for their turn, per decoder thread. With the
+/// one each decoder is filling, the one being consumed and at most one spare buffer per
+/// decoder, a read holds at most `decoders x (QUEUE + 2) + 1` batches.
+const QUEUE: usize = 1;
+
+/// What a decoder thread sends for its row group.
+enum Piece<T> {
+    /// A batch with keys of decoder `decoder`'s own table, the keys it interned since
+    /// its previous batch, and the counters of this batch.
+    Batch {
+        decoder: usize,
+        records: Vec<T>,
+        new_keys: Vec<Box<str>>,
+        nan_as_null: u64,
+        imprecise_integers: u64,
+    },
+    /// The row group is complete.
+    Done,
+    /// The row group cannot be read.
+    Failed(TimelineError),
+}
+
+/// Stream a Parquet table in batches of at most [`BATCH_ROWS`] records, in file order.
+///
+/// Row groups are decoded one at a time each (`with_row_groups`), only the table's
+/// columns (projection). With `decoders` >= 2, that many threads decode row groups in
+/// parallel while this thread hands the batches to `on_batch` in file order: a decoder
+/// works on one row group at a time and queues at most [`QUEUE`] decoded batches of it,
+/// so at most `decoders x (QUEUE + 2) + 1` batches exist at once however large the file
+/// is.
+/// Records, keys (interned into `strings` in the order a one-thread read interns them),
+/// batch boundaries (each batch lies within one row group), counters and the first error
+/// in file order are the same for every `decoders`.
+pub(crate) fn read<T: Table>(
+    path: &Path,
+    strings: &mut Strings,
+    decoders: usize,
+    on_batch: &mut dyn FnMut(&[T], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    let file = open_file(path)?;
+    let opened = open::<T>(path, &file)?;
+    let mut stats = ReadStats {
+        format: Format::Parquet,
+        rows: 0,
+        ignored_columns: opened.ignored.clone(),
+        nan_as_null: 0,
+        imprecise_integers: 0,
+    };
+    let groups = opened.offsets.len() - 1;
+    if decoders < 2 || groups < 2 {
+        let mut records = Vec::with_capacity(BATCH_ROWS.min(4096));
+        for rg in 0..groups {
+            decode_row_group(
+                path,
+                &opened,
+                rg,
+                strings,
+                &mut stats,
+                &mut records,
+                &mut |records, strings, stats| {
+                    stats.rows += records.len() as u64;
+                    on_batch(records, strings);
+                    true
+                },
+            )?;
+        }
+        return Ok(stats);
+    }
+    read_parallel(
+        path,
+        &opened,
+        strings,
+        decoders.min(groups),
+        &mut stats,
+        on_batch,
+    )?;
     Ok(stats)
+}
+
+fn read_parallel<T: Table>(
+    path: &Path,
+    opened: &Opened,
+    strings: &mut Strings,
+    decoders: usize,
+    stats: &mut ReadStats,
+    on_batch: &mut dyn FnMut(&[T], &Strings),
+) -> Result<(), TimelineError> {
+    let groups = opened.offsets.len() - 1;
+    let mut senders = Vec::with_capacity(groups);
+    let mut receivers = Vec::with_capacity(groups);
+    for _ in 0..groups {
+        let (tx, rx) = mpsc::sync_channel::<Piece<T>>(QUEUE);
+        senders.push(Mutex::new(Some(tx)));
+        receivers.push(rx);
+    }
+    let next = AtomicUsize::new(0);
+    // Emptied batch buffers travel back to the decoders, so a long read allocates a
+    // bounded number of them once.
+    let spare: Mutex<Vec<Vec<T>>> = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for decoder in 0..decoders {
+            let (senders, next, spare, stop) = (&senders, &next, &spare, &stop);
+            scope.spawn(move || decode_worker(path, opened, decoder, senders, next, spare, stop));
+        }
+        // Key maps of each decoder's own table into `strings`.
+        let mut maps: Vec<Vec<Sym>> = vec![Vec::new(); decoders];
+        let result = (|| {
+            for (rg, rx) in receivers.iter().enumerate() {
+                loop {
+                    // A decoder that vanished without `Done` panicked (a bug): the scope
+                    // re-raises its panic when it joins.
+                    let Ok(piece) = rx.recv() else {
+                        return Err(row_group_error(
+                            path,
+                            opened,
+                            rg,
+                            "the decoding thread stopped",
+                        ));
+                    };
+                    match piece {
+                        Piece::Done => break,
+                        Piece::Failed(e) => return Err(e),
+                        Piece::Batch {
+                            decoder,
+                            mut records,
+                            new_keys,
+                            nan_as_null,
+                            imprecise_integers,
+                        } => {
+                            let map = &mut maps[decoder];
+                            map.extend(new_keys.iter().map(|k| strings.intern(k)));
+                            for r in &mut records {
+                                r.remap_keys(map);
+                            }
+                            stats.rows += records.len() as u64;
+                            stats.nan_as_null += nan_as_null;
+                            stats.imprecise_integers += imprecise_integers;
+                            on_batch(&records, strings);
+                            let mut pool = spare.lock().unwrap_or_else(PoisonError::into_inner);
+                            if pool.len() < decoders {
+                                pool.push(records);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        // On an error, stop the decoders: they check the flag between batches, and a
+        // send to a dropped receiver fails.
+        stop.store(true, Ordering::Relaxed);
+        drop(receivers);
+        result
+    })
+}
+
+/// One decoder thread: take the next row group, decode it into its own channel, repeat.
+fn decode_worker<T: Table>(
+    path: &Path,
+    opened: &Opened,
+    decoder: usize,
+    senders: &[Mutex<Option<mpsc::SyncSender<Piece<T>>>>],
+    next: &AtomicUsize,
+    spare: &Mutex<Vec<Vec<T>>>,
+    stop: &AtomicBool,
+) {
+    let mut strings = Strings::new();
+    let mut reported = 0;
+    loop {
+        let rg = next.fetch_add(1, Ordering::Relaxed);
+        if rg >= senders.len() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(tx) = senders[rg]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let mut stats = ReadStats {
+            format: Format::Parquet,
+            rows: 0,
+            ignored_columns: Vec::new(),
+            nan_as_null: 0,
+            imprecise_integers: 0,
+        };
+        let mut records = Vec::new();
+        let mut sent = true;
+        let decoded = decode_row_group(
+            path,
+            opened,
+            rg,
+            &mut strings,
+            &mut stats,
+            &mut records,
+            &mut |records, strings, stats| {
+                let fresh = spare
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop()
+                    .unwrap_or_default();
+                let piece = Piece::Batch {
+                    decoder,
+                    records: std::mem::replace(records, fresh),
+                    new_keys: strings.since(reported).map(Box::from).collect(),
+                    nan_as_null: std::mem::take(&mut stats.nan_as_null),
+                    imprecise_integers: std::mem::take(&mut stats.imprecise_integers),
+                };
+                reported = strings.len();
+                sent = tx.send(piece).is_ok() && !stop.load(Ordering::Relaxed);
+                sent
+            },
+        );
+        if !sent {
+            return;
+        }
+        let last = match decoded {
+            Ok(()) => Piece::Done,
+            Err(e) => Piece::Failed(e),
+        };
+        if tx.send(last).is_err() {
+            return;
+        }
+    }
 }
 
 /// Encodes records into Arrow arrays of the SPEC types.

@@ -9,6 +9,7 @@ use super::csv::{CsvOut, CsvRow};
 use super::parquet::{ArrowCols, ArrowEnc};
 use crate::error::TimelineError;
 use crate::record::{Event, Fill, Order, Parent};
+use crate::strings::Sym;
 
 /// The logical type of a column (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,7 @@ const fn opt(name: &'static str, ty: ColumnType) -> Column {
 }
 
 /// A record type stored as one SPEC §1 table.
-pub(crate) trait Table: Copy {
+pub(crate) trait Table: Copy + Send {
     /// Table name (`events`, ...).
     const NAME: &'static str;
     /// Columns in SPEC order; the codecs index them by position.
@@ -85,6 +86,8 @@ pub(crate) trait Table: Copy {
     fn from_arrow(cols: &mut ArrowCols<'_>, out: &mut Vec<Self>) -> Result<(), TimelineError>;
     /// Encode records as Arrow arrays in `COLUMNS` order.
     fn to_arrow(records: &[Self], enc: &ArrowEnc<'_>) -> Result<Vec<ArrayRef>, TimelineError>;
+    /// Replace every key by `map[key.index()]` (a key table moved to another [`Strings`]).
+    fn remap_keys(&mut self, map: &[Sym]);
 }
 
 use ColumnType::{Bool, Kind, Side as SideT, Str, F64, I64, U64};
@@ -179,6 +182,12 @@ impl Table for Event {
             e.opt_bool(rs.iter().map(|r| r.transition)),
         ])
     }
+
+    fn remap_keys(&mut self, map: &[Sym]) {
+        self.stream = map[self.stream.index()];
+        self.symbol = self.symbol.map(|s| map[s.index()]);
+        self.venue = self.venue.map(|s| map[s.index()]);
+    }
 }
 
 impl Table for Order {
@@ -265,6 +274,12 @@ impl Table for Order {
             e.opt_u64(rs.iter().map(|r| r.trigger_seq)),
         ])
     }
+
+    fn remap_keys(&mut self, map: &[Sym]) {
+        self.strategy = self.strategy.map(|s| map[s.index()]);
+        self.symbol = self.symbol.map(|s| map[s.index()]);
+        self.venue = self.venue.map(|s| map[s.index()]);
+    }
 }
 
 impl Table for Fill {
@@ -315,6 +330,8 @@ impl Table for Fill {
             e.f64(3, rs.iter().map(|r| r.fill_qty))?,
         ])
     }
+
+    fn remap_keys(&mut self, _map: &[Sym]) {}
 }
 
 impl Table for Parent {
@@ -382,5 +399,10 @@ impl Table for Parent {
             e.i64(rs.iter().map(|r| r.t_start.0)),
             e.i64(rs.iter().map(|r| r.t_deadline.0)),
         ])
+    }
+
+    fn remap_keys(&mut self, map: &[Sym]) {
+        self.strategy = self.strategy.map(|s| map[s.index()]);
+        self.symbol = self.symbol.map(|s| map[s.index()]);
     }
 }
