@@ -496,9 +496,9 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
     }
 
     #[inline]
-    fn step(&mut self, t: i64, event: Event) {
+    fn step(&mut self, t: i64, event: Event, limit: i64) {
         match event {
-            Event::Cpu => self.cpu_step(),
+            Event::Cpu => self.cpu_step(limit),
             Event::Deadline(i) => {
                 let reason = self.queues[i].next_reason;
                 self.fire(i, t, reason);
@@ -518,7 +518,7 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
     fn advance(&mut self, limit: i64) {
         while let Some((t, event)) = self.next_event(limit) {
             self.counters.engine_steps += 1;
-            self.step(t, event);
+            self.step(t, event, limit);
         }
     }
 
@@ -545,7 +545,7 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
                     trailing[qi] += 1;
                 }
             }
-            self.step(t, event);
+            self.step(t, event, NEVER);
         }
         // Every completion either flushes GRO or arms a timer, so nothing is held now.
         debug_assert!(!self.gro.holds_any());
@@ -559,27 +559,33 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
         }
         let mut out = std::mem::take(&mut self.gro.out);
         for seg in out.drain(..) {
-            match self.app.deliver(t) {
-                Some(t_app) => {
-                    if seg.full_wait {
-                        self.counters.full_wait += 1;
-                    }
-                    self.complete(&seg.pkt, t, t_app, seg.cdelay, Fate::Delivered);
-                }
-                None => {
-                    self.counters.drops[drop_index(DropReason::BacklogFull)] += 1;
-                    self.complete(
-                        &seg.pkt,
-                        t,
-                        NONE_TIME,
-                        seg.cdelay,
-                        Fate::Dropped(DropReason::BacklogFull),
-                    );
-                }
-            }
+            self.deliver(seg, t);
         }
         // Keep the buffer's capacity for the next flush.
         self.gro.out = out;
+    }
+
+    /// A segment leaves GRO at `t` for the socket.
+    #[inline]
+    fn deliver(&mut self, seg: Segment, t: i64) {
+        match self.app.deliver(t) {
+            Some(t_app) => {
+                if seg.full_wait {
+                    self.counters.full_wait += 1;
+                }
+                self.complete(&seg.pkt, t, t_app, seg.cdelay, Fate::Delivered);
+            }
+            None => {
+                self.counters.drops[drop_index(DropReason::BacklogFull)] += 1;
+                self.complete(
+                    &seg.pkt,
+                    t,
+                    NONE_TIME,
+                    seg.cdelay,
+                    Fate::Dropped(DropReason::BacklogFull),
+                );
+            }
+        }
     }
 
     fn fire(&mut self, qi: usize, t: i64, reason: FireReason) {
@@ -625,7 +631,65 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
         cpu.list.push_back(qi);
     }
 
-    fn cpu_step(&mut self) {
+    /// Polls packets of queue `qi` one after another for as long as the CPU stays the
+    /// next host action (its clock before `limit` and before every queue's deadline and
+    /// timer, which polling does not move): the steps `advance` would take one by one.
+    /// Returns whether it polled any.
+    #[inline]
+    fn poll_packets(&mut self, qi: usize, weight: u32, limit: i64) -> bool {
+        let bound = self
+            .queues
+            .iter()
+            .fold(limit, |b, q| b.min(q.next_time).min(q.napi_timer));
+        let mut polled = false;
+        loop {
+            let q = &mut self.queues[qi];
+            if q.poll_work >= weight {
+                break;
+            }
+            let Some((ring_seq, pkt)) = q.ring.pop() else {
+                break;
+            };
+            if polled {
+                self.counters.engine_steps += 1;
+            }
+            polled = true;
+            let cost = self.costs.per_packet();
+            self.cpu.now += cost;
+            if self.cpu.in_ksoftirqd {
+                self.counters.cpu.ksoftirqd_ns += cost;
+            } else {
+                self.counters.cpu.softirq_ns += cost;
+            }
+            let t = self.cpu.now;
+            let signalled = ring_seq < q.signalled_end;
+            let cdelay = if signalled { q.fire_time - pkt.t } else { 0 };
+            q.poll_work += 1;
+            q.scheduled_packets += 1;
+            let stream = usize::from(pkt.stream);
+            q.scheduled_bytes += u64::from(self.stream_bytes[stream]);
+            let full_wait = signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns;
+            let seg = Segment {
+                pkt,
+                cdelay,
+                full_wait,
+            };
+            if self.gro.passes(stream) {
+                // Nothing is held: the packet leaves GRO now (what `receive` + `leave_gro`
+                // do for a flow that does not coalesce).
+                self.deliver(seg, t);
+            } else {
+                self.gro.receive(stream, seg, t);
+                self.leave_gro(t);
+            }
+            if self.cpu.now >= bound {
+                break;
+            }
+        }
+        polled
+    }
+
+    fn cpu_step(&mut self, limit: i64) {
         let host = self.host.limits();
         if self.cpu.waiting {
             self.cpu.waiting = false;
@@ -638,37 +702,10 @@ impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
         let Some(&qi) = self.cpu.list.front() else {
             return;
         };
-        let q = &mut self.queues[qi];
-        if q.poll_work < host.napi_weight {
-            if let Some((ring_seq, pkt)) = q.ring.pop() {
-                let cost = self.costs.per_packet();
-                self.cpu.now += cost;
-                if self.cpu.in_ksoftirqd {
-                    self.counters.cpu.ksoftirqd_ns += cost;
-                } else {
-                    self.counters.cpu.softirq_ns += cost;
-                }
-                let t = self.cpu.now;
-                let signalled = ring_seq < q.signalled_end;
-                let cdelay = if signalled { q.fire_time - pkt.t } else { 0 };
-                q.poll_work += 1;
-                q.scheduled_packets += 1;
-                let stream = usize::from(pkt.stream);
-                q.scheduled_bytes += u64::from(self.stream_bytes[stream]);
-                let full_wait = signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns;
-                self.gro.receive(
-                    stream,
-                    Segment {
-                        pkt,
-                        cdelay,
-                        full_wait,
-                    },
-                    t,
-                );
-                self.leave_gro(t);
-                return;
-            }
+        if self.poll_packets(qi, host.napi_weight, limit) {
+            return;
         }
+        let q = &mut self.queues[qi];
         // The poll call ends.
         let work = q.poll_work;
         q.poll_work = 0;

@@ -270,6 +270,12 @@ impl Gro {
         }
     }
 
+    /// Whether packets of `stream` pass straight through (their flow never coalesces).
+    #[inline]
+    pub(crate) fn passes(&self, stream: usize) -> bool {
+        !self.flows[stream].coalesces
+    }
+
     /// A packet of `stream` reaches GRO at `now` (ns) in a poll: it passes through, joins
     /// its flow's chain, or starts one. Whatever leaves is appended to `out`.
     #[inline]

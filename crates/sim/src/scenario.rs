@@ -23,7 +23,8 @@ use crate::policy::{
 /// stream on realistic (illustrative) host costs.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../../scenarios/default.toml");
 
-/// Largest accepted `packets`: records take about 40 bytes each.
+/// Largest accepted `packets` (a streamed run keeps nothing per packet; [`crate::simulate`]
+/// keeps about 48 bytes each).
 pub const MAX_PACKETS: i64 = 100_000_000;
 /// Largest accepted receive queue index.
 pub const MAX_QUEUE: i64 = 63;

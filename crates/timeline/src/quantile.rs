@@ -205,7 +205,7 @@ impl<const B: u32> LogHistogram<B> {
     }
 
     /// Count one value.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, v: i64) {
         let (vec, mag) = if v >= 0 {
             (&mut self.pos, v as u64)
@@ -293,19 +293,22 @@ impl<const B: u32> Quantiles<B> {
     }
 
     /// Add one value.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, v: i64) {
         self.count += 1;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         match &mut self.hist {
             Some(h) => h.record(v),
-            None => {
-                self.exact.push(v);
-                if self.exact.len() > self.exact_limit {
-                    self.fold();
-                }
-            }
+            None => self.push_exact(v),
+        }
+    }
+
+    #[inline(never)]
+    fn push_exact(&mut self, v: i64) {
+        self.exact.push(v);
+        if self.exact.len() > self.exact_limit {
+            self.fold();
         }
     }
 
