@@ -493,9 +493,7 @@ fn gro_flags_reject_bad_values_by_name() {
 fn sim_limited(kib: u64, args: &str) -> Output {
     Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "ulimit -v {kib} && exec \"$0\" sim {args}",
-        ))
+        .arg(format!("ulimit -v {kib} && exec \"$0\" sim {args}",))
         .arg(env!("CARGO_BIN_EXE_coalescope"))
         .output()
         .unwrap()
@@ -532,7 +530,10 @@ fn twenty_million_packets_fit_in_128_mib_of_address_space() {
             s[key].as_f64().unwrap(),
             short["summary"][key].as_f64().unwrap(),
         );
-        assert!((long - short).abs() <= 0.02 * short, "{key}: {long} vs {short}");
+        assert!(
+            (long - short).abs() <= 0.02 * short,
+            "{key}: {long} vs {short}"
+        );
     }
 }
 
@@ -577,7 +578,10 @@ arrivals = { kind = "poisson", rate_per_s = 1e-300 }
     assert_eq!(v["summary"]["streams"][1]["packets"], 0);
     assert_eq!(v["summary"]["streams"][1]["out_of_time_range"], true);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: stream `dead` stopped after 0 packets"), "{stderr}");
+    assert!(
+        stderr.contains("warning: stream `dead` stopped after 0 packets"),
+        "{stderr}"
+    );
     assert_eq!(
         v["summary"]["warnings"][0].as_str().unwrap(),
         stderr.trim().strip_prefix("warning: ").unwrap()
@@ -599,27 +603,28 @@ arrivals = { kind = "mmpp", rates_per_s = [1, 1], switch_per_s = [1000000, 10000
 
 #[test]
 fn quantiles_exact_flag_matches_the_records() {
-    let args = |mode: &str| {
-        json_of(&sim(&[
-            "--packets",
-            "30000",
-            "--quantiles",
-            mode,
-            "--json",
-        ]))
-    };
+    let args = |mode: &str| json_of(&sim(&["--packets", "30000", "--quantiles", mode, "--json"]));
     let exact = args("exact");
     let sketch = args("sketch");
     let (e, s) = (&exact["summary"], &sketch["summary"]);
     assert_eq!(e["quantiles"], "exact");
     assert_eq!(e["quantile_relative_error"], 0.0);
     assert_eq!(s["quantiles"], "sketch");
-    for key in ["packets", "delivered", "interrupts", "mean_added_delay_ns", "max_ns"] {
+    for key in [
+        "packets",
+        "delivered",
+        "interrupts",
+        "mean_added_delay_ns",
+        "max_ns",
+    ] {
         assert_eq!(e[key], s[key], "{key}");
     }
     for key in ["p50_ns", "p99_ns", "p999_ns", "stack_p99_ns"] {
         let (x, y) = (e[key].as_f64().unwrap(), s[key].as_f64().unwrap());
-        assert!((x - y).abs() <= x / 256.0 + 0.5, "{key}: exact {x} sketch {y}");
+        assert!(
+            (x - y).abs() <= x / 256.0 + 0.5,
+            "{key}: exact {x} sketch {y}"
+        );
     }
     let bad = sim(&["--quantiles", "fuzzy", "--packets", "10"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -72,7 +72,10 @@ mod tests {
             q.update(v);
         }
         let s = QuantileSummary::of(&q);
-        assert_eq!((s.n, s.p50, s.p90, s.p95, s.max), (10, Some(50), Some(90), Some(100), Some(100)));
+        assert_eq!(
+            (s.n, s.p50, s.p90, s.p95, s.max),
+            (10, Some(50), Some(90), Some(100), Some(100))
+        );
         assert!(s.exact);
         let mut folded = Quantiles::new(4);
         (1..=10).for_each(|v| folded.update(v * 1000));

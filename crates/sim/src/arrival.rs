@@ -40,14 +40,21 @@ pub trait ArrivalProcess {
     }
 }
 
+/// Whether `clock` is past the horizon (or NaN).
+#[inline]
+fn past_horizon(clock: f64) -> bool {
+    use std::cmp::Ordering::{Equal, Less};
+    !matches!(clock.partial_cmp(&HORIZON), Some(Less | Equal))
+}
+
 /// `clock` as an arrival, or `None` (and `ended` set) past the horizon (or NaN).
 #[inline]
 fn within_horizon(clock: f64, ended: &mut bool) -> Option<i64> {
-    if clock <= HORIZON {
-        Some(to_ns(clock))
-    } else {
+    if past_horizon(clock) {
         *ended = true;
         None
+    } else {
+        Some(to_ns(clock))
     }
 }
 
@@ -156,7 +163,7 @@ impl ArrivalProcess for Mmpp2 {
                 return within_horizon(candidate, &mut self.ended);
             }
             self.clock = self.switch_at;
-            if !(self.clock <= HORIZON) {
+            if past_horizon(self.clock) {
                 self.ended = true;
                 break;
             }
@@ -219,7 +226,7 @@ impl ArrivalProcess for OnOff {
             }
             let off = exp_ns(&mut self.rng, self.off_mean_ns);
             self.clock = self.on_until + off;
-            if !(self.clock <= HORIZON) {
+            if past_horizon(self.clock) {
                 self.ended = true;
                 break;
             }

@@ -26,10 +26,10 @@ use crate::arrival::ArrivalProcess;
 use crate::gro::{Flush, FlushCause, Gro, Segment};
 use crate::host::{App, DropReason, HostCosts};
 use crate::output::{Counters, Fate, InterruptRecord, PacketRecord, Stats};
-use crate::sink::RecordSink;
-use crate::SimError;
 use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
 use crate::scenario::HostConfig;
+use crate::sink::RecordSink;
+use crate::SimError;
 
 /// Sentinel for "no time" in the engine's internal `i64` fields only.
 const NEVER: i64 = i64::MAX;
@@ -122,11 +122,7 @@ impl Window {
         if let Some(slot) = self.slots.get_mut((qpos - self.base) as usize) {
             *slot = rec;
         }
-        while self
-            .slots
-            .front()
-            .is_some_and(|r| r.fate != Fate::InFlight)
-        {
+        while self.slots.front().is_some_and(|r| r.fate != Fate::InFlight) {
             if let Some(r) = self.slots.pop_front() {
                 out.push(r);
             }

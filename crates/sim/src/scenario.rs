@@ -1060,8 +1060,7 @@ fn validate_stream(
             // 2 s0 s1 / (s0 + s1); arrivals per second π0 λ0 + π1 λ1.
             let total = switch[0] + switch[1];
             let (pi0, pi1) = (switch[1] / total, switch[0] / total);
-            let per_arrival =
-                (2.0 * pi0 * switch[0]) / (pi0 * rates[0] + pi1 * rates[1]);
+            let per_arrival = (2.0 * pi0 * switch[0]) / (pi0 * rates[0] + pi1 * rates[1]);
             if per_arrival.is_nan() || per_arrival > MAX_SWITCHES_PER_ARRIVAL {
                 return Err(out_of_range(
                     a("switch_per_s"),

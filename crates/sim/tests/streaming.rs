@@ -82,8 +82,11 @@ preset = "realistic"
 /// Per stream and overall: (generated, delivered, sorted delays, sorted stack delays,
 /// sum of coalescing delays), computed from the records alone.
 struct Independent {
-    per_stream: Vec<(u64, u64, Vec<i64>, Vec<i64>, i128)>,
+    per_stream: Vec<StreamFacts>,
 }
+
+/// (generated, delivered, sorted delays, sorted stack delays, sum of coalescing delays).
+type StreamFacts = (u64, u64, Vec<i64>, Vec<i64>, i128);
 
 fn independent(out: &SimOutput) -> Independent {
     let n = out.scenario.streams().len();
@@ -126,7 +129,10 @@ fn check_against_records(out: &SimOutput, s: &Summary, exact: bool) {
     let mut cd: i128 = 0;
     for (i, (gen, del, d, k, c)) in ind.per_stream.iter().enumerate() {
         let st = &s.streams[i];
-        assert_eq!((st.packets, st.delivered, st.dropped), (*gen, *del, gen - del));
+        assert_eq!(
+            (st.packets, st.delivered, st.dropped),
+            (*gen, *del, gen - del)
+        );
         let mean = |sum: i128, n: usize| (n > 0).then(|| sum as f64 / n as f64);
         let dsum: i128 = d.iter().map(|&x| i128::from(x)).sum();
         assert_eq!(st.mean_added_delay_ns, mean(dsum, d.len()));
@@ -168,7 +174,11 @@ fn check_against_records(out: &SimOutput, s: &Summary, exact: bool) {
         (s.p999_ns, nearest_rank(&all_d, Prob::P999), "p999"),
         (s.stack_p50_ns, nearest_rank(&all_k, Prob::P50), "stack p50"),
         (s.stack_p99_ns, nearest_rank(&all_k, Prob::P99), "stack p99"),
-        (s.stack_p999_ns, nearest_rank(&all_k, Prob::P999), "stack p999"),
+        (
+            s.stack_p999_ns,
+            nearest_rank(&all_k, Prob::P999),
+            "stack p999",
+        ),
     ];
     for (got, want, what) in pairs {
         if exact {
@@ -179,7 +189,14 @@ fn check_against_records(out: &SimOutput, s: &Summary, exact: bool) {
     }
     // Everything the engine counts is the same whatever keeps the records.
     assert_eq!(
-        (s.interrupts, s.software_polls, s.time_squeeze, s.span_ns, s.gro, s.drops),
+        (
+            s.interrupts,
+            s.software_polls,
+            s.time_squeeze,
+            s.span_ns,
+            s.gro,
+            s.drops
+        ),
         (
             out.summary.interrupts,
             out.summary.software_polls,
@@ -275,7 +292,8 @@ fn streamed_files_hold_the_records_and_are_deterministic() {
             let ra = simulate_to_files(&sc, QuantileMode::Sketch, &a).unwrap();
             let rb = simulate_to_files(&sc, QuantileMode::Sketch, &b).unwrap();
             assert_eq!(ra.summary, rb.summary);
-            let bytes = |p: &Option<std::path::PathBuf>| std::fs::read(p.as_ref().unwrap()).unwrap();
+            let bytes =
+                |p: &Option<std::path::PathBuf>| std::fs::read(p.as_ref().unwrap()).unwrap();
             assert_eq!(bytes(&a.events), bytes(&b.events), "{name}.{ext}");
             assert_eq!(bytes(&a.interrupts), bytes(&b.interrupts), "{name}.{ext}");
             // The interrupt log is byte for byte what writing every record at once gives.
@@ -366,7 +384,11 @@ arrivals = { kind = "poisson", rate_per_s = 1e-300 }
     assert_eq!((s.packets, s.delivered), (0, 0));
     assert!(s.streams[0].out_of_time_range);
     assert_eq!(s.warnings.len(), 1);
-    assert!(s.warnings[0].contains("stream `dead` stopped after 0 packets"), "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("stream `dead` stopped after 0 packets"),
+        "{:?}",
+        s.warnings
+    );
     // Beside a live stream: that stream gets every packet.
     let s = bounded(
         r#"
@@ -438,12 +460,19 @@ napi_defer_hard_irqs = 100000000
     assert_eq!(s.delivered + s.dropped, 20_000);
     // After the last arrival at most max(packets, 1024) = 20000 trailing polls; before
     // it at most one software poll per 50 µs timer of the ~1 s span.
-    assert!(s.software_polls <= 20_000 + 1_100_000 / 50, "{}", s.software_polls);
+    assert!(
+        s.software_polls <= 20_000 + 1_100_000 / 50,
+        "{}",
+        s.software_polls
+    );
 }
 
 fn rejected(text: &str) -> String {
     let e = Scenario::from_toml_str(text, None).unwrap_err().to_string();
-    assert!(e.contains("state switches per arrival") || e.contains("on periods per arrival"), "{e}");
+    assert!(
+        e.contains("state switches per arrival") || e.contains("on periods per arrival"),
+        "{e}"
+    );
     e
 }
 
@@ -457,7 +486,10 @@ arrivals = { kind = "mmpp", rates_per_s = [1, 1], switch_per_s = [1000000, 10000
 "#,
     );
     // 2 s0 s1 / (s0 + s1) = 1e6 switches per second over 1 arrival per second.
-    assert!(e.contains("stream[0].arrivals.switch_per_s") && e.contains("1.000e6"), "{e}");
+    assert!(
+        e.contains("stream[0].arrivals.switch_per_s") && e.contains("1.000e6"),
+        "{e}"
+    );
     let e = rejected(
         r#"
 [[stream]]

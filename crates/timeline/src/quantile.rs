@@ -428,7 +428,10 @@ mod tests {
             let (lo, w) = H7::bucket_range(idx);
             assert!(lo <= v && v < lo + w, "B=7 v={v} idx={idx} lo={lo} w={w}");
             let mid = H7::bucket_mid(idx) as f64;
-            assert!((mid - v as f64).abs() <= v as f64 / 256.0 + 0.5, "B=7 v={v}");
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 256.0 + 0.5,
+                "B=7 v={v}"
+            );
         }
         assert_eq!(H6::bucket_of(u64::MAX), 128 + 56 * 64 + 63);
         assert_eq!(H7::bucket_of(u64::MAX), 256 + 55 * 128 + 127);
