@@ -488,3 +488,144 @@ fn gro_flags_reject_bad_values_by_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ethtool, deferral"));
 }
+
+/// Runs `coalescope sim ARGS` under `ulimit -v` (KiB of address space).
+fn sim_limited(kib: u64, args: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" sim {args}",))
+        .arg(env!("CARGO_BIN_EXE_coalescope"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn twenty_million_packets_fit_in_128_mib_of_address_space() {
+    // 2e7 packets: keeping a 40-byte record per packet alone needs 800 MB (the code
+    // before streaming aborted here); the streaming run needs a few MB whatever the count.
+    // 2e7 rather than the 1e8 maximum keeps the debug-build test to a few seconds.
+    let d = dir("memory");
+    let path = d.join("eqe.toml");
+    std::fs::write(&path, EQE_EXAMPLE).unwrap();
+    let out = sim_limited(
+        128 * 1024,
+        &format!("--scenario {} --packets 20000000 --json", path.display()),
+    );
+    let v = json_of(&out);
+    let s = &v["summary"];
+    assert_eq!(s["packets"], 20_000_000);
+    assert_eq!(s["delivered"], 20_000_000);
+    assert_eq!(s["quantiles"], "sketch");
+    assert_eq!(s["quantile_relative_error"], 1.0 / 256.0);
+    // The same steady state as a short run (no limit): mean delays within 2 %.
+    let short = json_of(&sim(&[
+        "--scenario",
+        path.to_str().unwrap(),
+        "--packets",
+        "200000",
+        "--json",
+    ]));
+    for key in ["mean_coalescing_delay_ns", "mean_added_delay_ns"] {
+        let (long, short) = (
+            s[key].as_f64().unwrap(),
+            short["summary"][key].as_f64().unwrap(),
+        );
+        assert!(
+            (long - short).abs() <= 0.02 * short,
+            "{key}: {long} vs {short}"
+        );
+    }
+}
+
+#[test]
+fn huge_deferral_and_tiny_rates_stay_small_without_outputs() {
+    let d = dir("cost");
+    let defer = d.join("defer.toml");
+    std::fs::write(
+        &defer,
+        r#"packets = 20000
+[[stream]]
+name = "md"
+arrivals = { kind = "poisson", rate_per_s = 20000 }
+[nic]
+policy = "deferral"
+rx_usecs = 10
+gro_flush_timeout_ns = 50000
+napi_defer_hard_irqs = 100000000
+"#,
+    )
+    .unwrap();
+    let v = json_of(&sim_limited(
+        128 * 1024,
+        &format!("--scenario {} --json", defer.display()),
+    ));
+    assert_eq!(v["summary"]["packets"], 20_000);
+    let tiny = d.join("tiny.toml");
+    std::fs::write(
+        &tiny,
+        r#"packets = 20000
+[[stream]]
+name = "live"
+arrivals = { kind = "poisson", rate_per_s = 300000 }
+[[stream]]
+name = "dead"
+arrivals = { kind = "poisson", rate_per_s = 1e-300 }
+"#,
+    )
+    .unwrap();
+    let out = sim_limited(128 * 1024, &format!("--scenario {} --json", tiny.display()));
+    let v = json_of(&out);
+    assert_eq!(v["summary"]["streams"][1]["packets"], 0);
+    assert_eq!(v["summary"]["streams"][1]["out_of_time_range"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: stream `dead` stopped after 0 packets"),
+        "{stderr}"
+    );
+    assert_eq!(
+        v["summary"]["warnings"][0].as_str().unwrap(),
+        stderr.trim().strip_prefix("warning: ").unwrap()
+    );
+    // MMPP switching a million times per arrival is refused, naming the field.
+    let mmpp = d.join("mmpp.toml");
+    std::fs::write(
+        &mmpp,
+        r#"[[stream]]
+name = "m"
+arrivals = { kind = "mmpp", rates_per_s = [1, 1], switch_per_s = [1000000, 1000000] }
+"#,
+    )
+    .unwrap();
+    let out = sim(&["--scenario", mmpp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stream[0].arrivals.switch_per_s"));
+}
+
+#[test]
+fn quantiles_exact_flag_matches_the_records() {
+    let args = |mode: &str| json_of(&sim(&["--packets", "30000", "--quantiles", mode, "--json"]));
+    let exact = args("exact");
+    let sketch = args("sketch");
+    let (e, s) = (&exact["summary"], &sketch["summary"]);
+    assert_eq!(e["quantiles"], "exact");
+    assert_eq!(e["quantile_relative_error"], 0.0);
+    assert_eq!(s["quantiles"], "sketch");
+    for key in [
+        "packets",
+        "delivered",
+        "interrupts",
+        "mean_added_delay_ns",
+        "max_ns",
+    ] {
+        assert_eq!(e[key], s[key], "{key}");
+    }
+    for key in ["p50_ns", "p99_ns", "p999_ns", "stack_p99_ns"] {
+        let (x, y) = (e[key].as_f64().unwrap(), s[key].as_f64().unwrap());
+        assert!(
+            (x - y).abs() <= x / 256.0 + 0.5,
+            "{key}: exact {x} sketch {y}"
+        );
+    }
+    let bad = sim(&["--quantiles", "fuzzy", "--packets", "10"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -20,10 +20,42 @@ use crate::scenario::{ArrivalConfig, StreamConfig};
 /// its output for a seed is fixed by its published algorithm, unlike `StdRng`).
 pub type SimRng = Xoshiro256PlusPlus;
 
+/// Arrivals must fall at or before this instant (2^62 ns, about 146 years after the
+/// epoch): a synthetic stream whose next arrival falls later stops there (the summary
+/// warns), so host delays added to an arrival never overflow `i64`.
+pub const TIME_HORIZON_NS: i64 = 1 << 62;
+
+const HORIZON: f64 = TIME_HORIZON_NS as f64;
+
 /// A source of packet arrival instants, in non-decreasing order.
 pub trait ArrivalProcess {
-    /// The next arrival (integer ns), or `None` when the process is exhausted (replay).
+    /// The next arrival (integer ns), or `None` when the process is exhausted (replay)
+    /// or its next arrival falls past [`TIME_HORIZON_NS`].
     fn next_arrival(&mut self) -> Option<i64>;
+
+    /// True once the process stopped because its next arrival fell past
+    /// [`TIME_HORIZON_NS`].
+    fn out_of_range(&self) -> bool {
+        false
+    }
+}
+
+/// Whether `clock` is past the horizon (or NaN).
+#[inline]
+fn past_horizon(clock: f64) -> bool {
+    use std::cmp::Ordering::{Equal, Less};
+    !matches!(clock.partial_cmp(&HORIZON), Some(Less | Equal))
+}
+
+/// `clock` as an arrival, or `None` (and `ended` set) past the horizon (or NaN).
+#[inline]
+fn within_horizon(clock: f64, ended: &mut bool) -> Option<i64> {
+    if past_horizon(clock) {
+        *ended = true;
+        None
+    } else {
+        Some(to_ns(clock))
+    }
 }
 
 /// An exponential sample with the given mean (ns).
@@ -49,6 +81,7 @@ fn to_ns(t: f64) -> i64 {
 pub struct Poisson {
     mean_gap_ns: f64,
     clock: f64,
+    ended: bool,
     rng: SimRng,
 }
 
@@ -58,6 +91,7 @@ impl Poisson {
         Poisson {
             mean_gap_ns: 1e9 / rate_per_s,
             clock: start_ns as f64,
+            ended: false,
             rng,
         }
     }
@@ -66,8 +100,15 @@ impl Poisson {
 impl ArrivalProcess for Poisson {
     #[inline]
     fn next_arrival(&mut self) -> Option<i64> {
+        if self.ended {
+            return None;
+        }
         self.clock += exp_ns(&mut self.rng, self.mean_gap_ns);
-        Some(to_ns(self.clock))
+        within_horizon(self.clock, &mut self.ended)
+    }
+
+    fn out_of_range(&self) -> bool {
+        self.ended
     }
 }
 
@@ -80,6 +121,7 @@ pub struct Mmpp2 {
     state: usize,
     clock: f64,
     switch_at: f64,
+    ended: bool,
     rng: SimRng,
 }
 
@@ -102,6 +144,7 @@ impl Mmpp2 {
             state: 0,
             clock,
             switch_at,
+            ended: false,
             rng,
         }
     }
@@ -109,18 +152,29 @@ impl Mmpp2 {
 
 impl ArrivalProcess for Mmpp2 {
     fn next_arrival(&mut self) -> Option<i64> {
-        loop {
+        // Validation bounds the expected switches per arrival
+        // (`MAX_SWITCHES_PER_ARRIVAL`); the horizon bounds the loop in any case.
+        while !self.ended {
             // Memorylessness: a candidate arrival past the switch is discarded and the
             // race restarts from the switch instant in the new state.
             let candidate = self.clock + exp_ns(&mut self.rng, self.mean_gap_ns[self.state]);
             if candidate <= self.switch_at {
                 self.clock = candidate;
-                return Some(to_ns(candidate));
+                return within_horizon(candidate, &mut self.ended);
             }
             self.clock = self.switch_at;
+            if past_horizon(self.clock) {
+                self.ended = true;
+                break;
+            }
             self.state ^= 1;
             self.switch_at = self.clock + exp_ns(&mut self.rng, self.mean_stay_ns[self.state]);
         }
+        None
+    }
+
+    fn out_of_range(&self) -> bool {
+        self.ended
     }
 }
 
@@ -133,6 +187,7 @@ pub struct OnOff {
     off_mean_ns: f64,
     clock: f64,
     on_until: f64,
+    ended: bool,
     rng: SimRng,
 }
 
@@ -153,6 +208,7 @@ impl OnOff {
             off_mean_ns,
             clock,
             on_until,
+            ended: false,
             rng,
         }
     }
@@ -160,16 +216,27 @@ impl OnOff {
 
 impl ArrivalProcess for OnOff {
     fn next_arrival(&mut self) -> Option<i64> {
-        loop {
+        // Validation bounds the expected on periods per arrival
+        // (`MAX_SWITCHES_PER_ARRIVAL`); the horizon bounds the loop in any case.
+        while !self.ended {
             let candidate = self.clock + exp_ns(&mut self.rng, self.mean_gap_ns);
             if candidate <= self.on_until {
                 self.clock = candidate;
-                return Some(to_ns(candidate));
+                return within_horizon(candidate, &mut self.ended);
             }
             let off = exp_ns(&mut self.rng, self.off_mean_ns);
             self.clock = self.on_until + off;
+            if past_horizon(self.clock) {
+                self.ended = true;
+                break;
+            }
             self.on_until = self.clock + exp_ns(&mut self.rng, self.on_mean_ns);
         }
+        None
+    }
+
+    fn out_of_range(&self) -> bool {
+        self.ended
     }
 }
 
@@ -181,6 +248,7 @@ pub struct Periodic {
     period_ns: i64,
     jitter_ns: i64,
     last: i64,
+    ended: bool,
     rng: SimRng,
 }
 
@@ -192,6 +260,7 @@ impl Periodic {
             period_ns,
             jitter_ns,
             last: i64::MIN,
+            ended: false,
             rng,
         }
     }
@@ -199,15 +268,28 @@ impl Periodic {
 
 impl ArrivalProcess for Periodic {
     fn next_arrival(&mut self) -> Option<i64> {
+        if self.ended || self.next_tick > TIME_HORIZON_NS {
+            self.ended = true;
+            return None;
+        }
         let jitter = if self.jitter_ns > 0 {
             self.rng.random_range(0..=self.jitter_ns)
         } else {
             0
         };
+        // next_tick <= 2^62 and jitter <= period <= 1e15: no overflow.
         let t = (self.next_tick + jitter).max(self.last);
-        self.next_tick += self.period_ns;
+        if t > TIME_HORIZON_NS {
+            self.ended = true;
+            return None;
+        }
+        self.next_tick = self.next_tick.saturating_add(self.period_ns);
         self.last = t;
         Some(t)
+    }
+
+    fn out_of_range(&self) -> bool {
+        self.ended
     }
 }
 
@@ -269,6 +351,16 @@ impl ArrivalProcess for AnyArrival {
             AnyArrival::OnOff(p) => p.next_arrival(),
             AnyArrival::Periodic(p) => p.next_arrival(),
             AnyArrival::Replay(p) => p.next_arrival(),
+        }
+    }
+
+    fn out_of_range(&self) -> bool {
+        match self {
+            AnyArrival::Poisson(p) => p.out_of_range(),
+            AnyArrival::Mmpp2(p) => p.out_of_range(),
+            AnyArrival::OnOff(p) => p.out_of_range(),
+            AnyArrival::Periodic(p) => p.out_of_range(),
+            AnyArrival::Replay(p) => p.out_of_range(),
         }
     }
 }

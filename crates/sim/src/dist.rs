@@ -323,8 +323,17 @@ pub(crate) struct CostSampler {
 
 impl CostSampler {
     /// The next cost, ns (>= 0).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample(&mut self) -> i64 {
+        if let CostDist::Fixed(d) = &self.dist {
+            return d.as_nanos();
+        }
+        self.sample_random()
+    }
+
+    /// A draw of a random distribution.
+    #[inline(never)]
+    fn sample_random(&mut self) -> i64 {
         match &self.dist {
             CostDist::Fixed(d) => d.as_nanos(),
             CostDist::Exponential(mean) => {

@@ -5,8 +5,15 @@
 //! over the few streams); before each arrival at `t`, [`Engine::advance`] runs every host
 //! action strictly before `t` (timer fires, deferral polls, one NAPI step at a time), so
 //! an arrival at exactly a timer's deadline joins the batch that closes then (SPEC §3 tie
-//! rule). The engine is generic over the policy type, so the per-packet path is
-//! monomorphised and allocation-free: records go into a preallocated `Vec`.
+//! rule). The engine is generic over the policy type and the record sink, so the
+//! per-packet path is monomorphised and allocation-free.
+//!
+//! Nothing per packet outlives the packet's stay in the host: a ring entry carries the
+//! packet's own fields ([`Pkt`]); when the packet reaches its fate (delivered or dropped)
+//! its delays go into the summary accumulator ([`Stats`]) and, only when the sink wants
+//! records, into a per-queue reorder window that hands them to the sink in batches, in
+//! each queue's arrival order. Memory is O(streams + queues + ring sizes + GRO chains +
+//! the packets of a queue that arrived after its oldest packet still in the host).
 //!
 //! Every polled packet passes the queue's GRO stage ([`crate::gro`]); its `t_stack` is the
 //! instant it leaves GRO. Each queue has, besides the hardware coalescing deadline, the
@@ -18,17 +25,38 @@ use coalescope_timeline::Instant;
 use crate::arrival::ArrivalProcess;
 use crate::gro::{Flush, FlushCause, Gro, Segment};
 use crate::host::{App, DropReason, HostCosts};
-use crate::output::{Counters, Fate, InterruptRecord, PacketRecord};
+use crate::output::{Counters, Fate, InterruptRecord, PacketRecord, Stats};
 use crate::policy::{AfterPoll, CoalescingPolicy, Fire, FireReason, PollDone};
 use crate::scenario::HostConfig;
+use crate::sink::RecordSink;
+use crate::SimError;
 
 /// Sentinel for "no time" in the engine's internal `i64` fields only.
 const NEVER: i64 = i64::MAX;
+/// "No value" for a record's time fields (see [`PacketRecord`]).
+const NONE_TIME: i64 = crate::output::NONE;
 
-/// A receive ring of packet indices with monotone sequence numbers.
+/// A packet in the host: its own fields, carried by the ring and GRO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Pkt {
+    /// `t_ingress` (ns): when the packet was sent / reached the NIC.
+    pub(crate) t: i64,
+    /// When it is in the receive ring: `t` plus the host's ingress delay (ns).
+    pub(crate) ring: i64,
+    /// Sequence number within its stream.
+    pub(crate) seq: u64,
+    /// 0-based arrival index over the whole run.
+    pub(crate) arrival: u64,
+    /// 0-based arrival index within its queue (its slot in the queue's reorder window).
+    pub(crate) qpos: u64,
+    /// Stream index.
+    pub(crate) stream: u16,
+}
+
+/// A receive ring of packets with monotone sequence numbers.
 #[derive(Debug)]
 struct Ring {
-    buf: Vec<u32>,
+    buf: Vec<Pkt>,
     mask: u64,
     head: u64,
     tail: u64,
@@ -39,7 +67,7 @@ impl Ring {
     fn new(capacity: u32) -> Self {
         let size = capacity.max(1).next_power_of_two() as usize;
         Ring {
-            buf: vec![0; size],
+            buf: vec![Pkt::default(); size],
             mask: size as u64 - 1,
             head: 0,
             tail: 0,
@@ -53,27 +81,60 @@ impl Ring {
     }
 
     #[inline]
-    fn push(&mut self, idx: u32) -> bool {
+    fn push(&mut self, pkt: Pkt) -> bool {
         if self.len() >= self.capacity {
             return false;
         }
-        self.buf[(self.tail & self.mask) as usize] = idx;
+        self.buf[(self.tail & self.mask) as usize] = pkt;
         self.tail += 1;
         true
     }
 
     /// Pops the oldest entry with its ring sequence number.
     #[inline]
-    fn pop(&mut self) -> Option<(u64, u32)> {
+    fn pop(&mut self) -> Option<(u64, Pkt)> {
         if self.head == self.tail {
             return None;
         }
         let seq = self.head;
-        let idx = self.buf[(seq & self.mask) as usize];
+        let pkt = self.buf[(seq & self.mask) as usize];
         self.head += 1;
-        Some((seq, idx))
+        Some((seq, pkt))
     }
 }
+
+/// A queue's finished records waiting for the queue's older packets, so the sink sees
+/// each queue's packets in arrival order. A slot whose fate is `InFlight` is pending.
+#[derive(Debug, Default)]
+struct Window {
+    /// `qpos` of the front slot.
+    base: u64,
+    slots: std::collections::VecDeque<PacketRecord>,
+}
+
+impl Window {
+    #[inline]
+    fn arrive(&mut self, pkt: &Pkt) {
+        self.slots.push_back(PacketRecord::arrived(pkt));
+    }
+
+    /// Stores a finished record and moves every record now in order to `out`.
+    #[inline]
+    fn finish(&mut self, qpos: u64, rec: PacketRecord, out: &mut Vec<PacketRecord>) {
+        if let Some(slot) = self.slots.get_mut((qpos - self.base) as usize) {
+            *slot = rec;
+        }
+        while self.slots.front().is_some_and(|r| r.fate != Fate::InFlight) {
+            if let Some(r) = self.slots.pop_front() {
+                out.push(r);
+            }
+            self.base += 1;
+        }
+    }
+}
+
+/// Records handed to the sink per call.
+const SINK_BATCH: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QueueState {
@@ -141,11 +202,10 @@ pub(crate) struct EngineStream {
     pub(crate) packet_bytes: u32,
 }
 
-/// What a run produced.
+/// What a run produced besides what went to the sink.
 #[derive(Debug)]
 pub(crate) struct EngineResult {
-    pub(crate) records: Vec<PacketRecord>,
-    pub(crate) interrupts: Vec<InterruptRecord>,
+    pub(crate) stats: Stats,
     pub(crate) counters: Counters,
 }
 
@@ -166,8 +226,8 @@ fn drop_index(r: DropReason) -> usize {
     }
 }
 
-/// The whole simulated host for one policy type.
-pub(crate) struct Engine<P> {
+/// The whole simulated host for one policy type, writing to sink `S`.
+pub(crate) struct Engine<'s, P, S: RecordSink> {
     host: HostConfig,
     costs: HostCosts,
     /// Busy-poll mode: per queue, the pick instants of the packets still in its ring
@@ -178,12 +238,24 @@ pub(crate) struct Engine<P> {
     app: App,
     gro: Gro,
     stream_bytes: Vec<u32>,
-    records: Vec<PacketRecord>,
-    interrupts: Vec<InterruptRecord>,
+    stream_queue: Vec<usize>,
+    stats: Stats,
     counters: Counters,
+    sink: &'s mut S,
+    /// Whether the sink takes packet records / interrupt records.
+    want_packets: bool,
+    want_interrupts: bool,
+    windows: Vec<Window>,
+    /// Per queue: packets that arrived on it (the next `qpos`).
+    queue_arrivals: Vec<u64>,
+    packet_batch: Vec<PacketRecord>,
+    interrupt_batch: Vec<InterruptRecord>,
+    /// The first error of the sink; the run stops at the next arrival.
+    error: Option<SimError>,
 }
 
-impl<P: CoalescingPolicy> Engine<P> {
+impl<'s, P: CoalescingPolicy, S: RecordSink> Engine<'s, P, S> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         host: HostConfig,
         costs: HostCosts,
@@ -191,7 +263,8 @@ impl<P: CoalescingPolicy> Engine<P> {
         policies: Vec<P>,
         app: App,
         gro: Gro,
-        packets: u64,
+        stats: Stats,
+        sink: &'s mut S,
     ) -> Self {
         let queues: Vec<Queue<P>> = policies
             .into_iter()
@@ -210,7 +283,9 @@ impl<P: CoalescingPolicy> Engine<P> {
                 scheduled_bytes: 0,
             })
             .collect();
-        let reserve = usize::try_from(packets).unwrap_or(usize::MAX).min(1 << 27);
+        let want_packets = sink.wants_packets();
+        let want_interrupts = sink.wants_interrupts();
+        let n_queues = queues.len();
         Engine {
             host,
             costs,
@@ -222,15 +297,28 @@ impl<P: CoalescingPolicy> Engine<P> {
             app,
             gro,
             stream_bytes: Vec::new(),
-            records: Vec::with_capacity(reserve),
-            interrupts: Vec::with_capacity(reserve / 4),
+            stream_queue: Vec::new(),
+            stats,
             counters: Counters::default(),
+            sink,
+            want_packets,
+            want_interrupts,
+            windows: (0..n_queues).map(|_| Window::default()).collect(),
+            queue_arrivals: vec![0; n_queues],
+            packet_batch: Vec::new(),
+            interrupt_batch: Vec::new(),
+            error: None,
         }
     }
 
     /// Runs `packets` arrivals merged from `streams` through the host.
-    pub(crate) fn run(mut self, streams: &mut [EngineStream], packets: u64) -> EngineResult {
+    pub(crate) fn run(
+        mut self,
+        streams: &mut [EngineStream],
+        packets: u64,
+    ) -> Result<EngineResult, SimError> {
         self.stream_bytes = streams.iter().map(|s| s.packet_bytes).collect();
+        self.stream_queue = streams.iter().map(|s| s.queue).collect();
         let mut heads: Vec<Option<i64>> = streams
             .iter_mut()
             .map(|s| s.arrivals.next_arrival())
@@ -238,7 +326,11 @@ impl<P: CoalescingPolicy> Engine<P> {
         let mut seqs = vec![0u64; streams.len()];
         let mut last_arrival = i64::MIN;
         let mut last_ring = i64::MIN;
-        for _ in 0..packets {
+        for arrival in 0..packets {
+            if self.error.is_some() {
+                break;
+            }
+            self.counters.engine_steps += 1;
             let mut best: Option<(i64, usize)> = None;
             for (i, h) in heads.iter().enumerate() {
                 if let Some(t) = *h {
@@ -256,18 +348,85 @@ impl<P: CoalescingPolicy> Engine<P> {
             let ring = t.saturating_add(self.costs.ingress_delay()).max(last_ring);
             last_ring = ring;
             last_arrival = ring;
+            let queue = streams[s].queue;
+            let qpos = self.queue_arrivals[queue];
+            self.queue_arrivals[queue] += 1;
+            let pkt = Pkt {
+                t,
+                ring,
+                seq,
+                arrival,
+                qpos,
+                stream: s as u16,
+            };
+            self.stats.arrived(s);
+            if self.want_packets {
+                self.windows[queue].arrive(&pkt);
+            }
             if self.host.busy_poll {
-                self.arrive_busy_poll(ring, t, s, streams[s].queue, seq);
+                self.arrive_busy_poll(pkt, queue);
             } else {
                 self.advance(ring);
-                self.arrive(ring, t, s, streams[s].queue, seq);
+                self.arrive(pkt, queue);
+            }
+        }
+        for (i, s) in streams.iter().enumerate() {
+            if heads[i].is_none() && s.arrivals.out_of_range() {
+                self.stats.ended_out_of_range(i);
             }
         }
         if !self.host.busy_poll {
             self.drain(packets.max(MIN_TRAILING_POLLS));
             self.strand_leftovers();
         }
-        self.finish(last_arrival)
+        self.flush_packets();
+        self.flush_interrupts();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        Ok(self.finish(last_arrival))
+    }
+
+    /// Hands the batched packet records to the sink.
+    fn flush_packets(&mut self) {
+        if !self.packet_batch.is_empty() {
+            if self.error.is_none() {
+                if let Err(e) = self.sink.packets(&self.packet_batch) {
+                    self.error = Some(e);
+                }
+            }
+            self.packet_batch.clear();
+        }
+    }
+
+    /// Hands the batched interrupt records to the sink.
+    fn flush_interrupts(&mut self) {
+        if !self.interrupt_batch.is_empty() {
+            if self.error.is_none() {
+                if let Err(e) = self.sink.interrupts(&self.interrupt_batch) {
+                    self.error = Some(e);
+                }
+            }
+            self.interrupt_batch.clear();
+        }
+    }
+
+    /// A packet reached its fate: into the summary and, when wanted, to the sink.
+    #[inline]
+    fn complete(&mut self, pkt: &Pkt, t_stack: i64, t_app: i64, cdelay: i64, fate: Fate) {
+        let stream = usize::from(pkt.stream);
+        if fate == Fate::Delivered {
+            self.stats
+                .delivered(stream, t_app - pkt.t, t_stack - pkt.t, cdelay);
+        }
+        if self.want_packets {
+            let rec = PacketRecord::finished(pkt, t_stack, t_app, cdelay, fate);
+            let queue = self.stream_queue[stream];
+            self.windows[queue].finish(pkt.qpos, rec, &mut self.packet_batch);
+            if self.packet_batch.len() >= SINK_BATCH {
+                self.flush_packets();
+            }
+        }
     }
 
     fn finish(mut self, last_arrival: i64) -> EngineResult {
@@ -278,32 +437,23 @@ impl<P: CoalescingPolicy> Engine<P> {
         self.counters.app_wakeups = self.app.wakeups;
         self.counters.gro = self.gro.counts;
         EngineResult {
-            records: self.records,
-            interrupts: self.interrupts,
+            stats: self.stats,
             counters: self.counters,
         }
     }
 
-    fn push_record(&mut self, t: i64, stream: usize, seq: u64) -> u32 {
-        // `validate` caps packets at MAX_PACKETS (< u32::MAX), so indices fit.
-        let idx = self.records.len() as u32;
-        self.records
-            .push(PacketRecord::arrived(t, seq, stream as u16));
-        idx
-    }
-
-    fn drop_packet(&mut self, idx: u32, reason: DropReason) {
-        self.records[idx as usize].fate = Fate::Dropped(reason);
+    /// Drops a packet that never reached the stack.
+    fn drop_packet(&mut self, pkt: &Pkt, reason: DropReason) {
         self.counters.drops[drop_index(reason)] += 1;
+        self.complete(pkt, NONE_TIME, NONE_TIME, NONE_TIME, Fate::Dropped(reason));
     }
 
     #[inline]
-    /// Packet `seq` of `stream`, sent at `t_ingress`, reaches the ring of `queue` at `t`.
-    fn arrive(&mut self, t: i64, t_ingress: i64, stream: usize, queue: usize, seq: u64) {
-        let idx = self.push_record(t_ingress, stream, seq);
+    fn arrive(&mut self, pkt: Pkt, queue: usize) {
+        let t = pkt.ring;
         let q = &mut self.queues[queue];
-        if !q.ring.push(idx) {
-            self.drop_packet(idx, DropReason::RingFull);
+        if !q.ring.push(pkt) {
+            self.drop_packet(&pkt, DropReason::RingFull);
             return;
         }
         if q.state != QueueState::Armed {
@@ -350,9 +500,9 @@ impl<P: CoalescingPolicy> Engine<P> {
     }
 
     #[inline]
-    fn step(&mut self, t: i64, event: Event) {
+    fn step(&mut self, t: i64, event: Event, limit: i64) {
         match event {
-            Event::Cpu => self.cpu_step(),
+            Event::Cpu => self.cpu_step(limit),
             Event::Deadline(i) => {
                 let reason = self.queues[i].next_reason;
                 self.fire(i, t, reason);
@@ -371,7 +521,8 @@ impl<P: CoalescingPolicy> Engine<P> {
     #[inline]
     fn advance(&mut self, limit: i64) {
         while let Some((t, event)) = self.next_event(limit) {
-            self.step(t, event);
+            self.counters.engine_steps += 1;
+            self.step(t, event, limit);
         }
     }
 
@@ -380,6 +531,7 @@ impl<P: CoalescingPolicy> Engine<P> {
     fn drain(&mut self, bound: u64) {
         let mut trailing = vec![0u64; self.queues.len()];
         while let Some((t, event)) = self.next_event(NEVER) {
+            self.counters.engine_steps += 1;
             if let Event::Timer(qi) = event {
                 let q = &mut self.queues[qi];
                 if q.state != QueueState::Scheduled {
@@ -397,7 +549,7 @@ impl<P: CoalescingPolicy> Engine<P> {
                     trailing[qi] += 1;
                 }
             }
-            self.step(t, event);
+            self.step(t, event, NEVER);
         }
         // Every completion either flushes GRO or arms a timer, so nothing is held now.
         debug_assert!(!self.gro.holds_any());
@@ -406,28 +558,36 @@ impl<P: CoalescingPolicy> Engine<P> {
     /// Delivers what left GRO (`gro.out`) to the socket at `t`.
     #[inline]
     fn leave_gro(&mut self, t: i64) {
-        let Engine {
-            gro,
-            app,
-            records,
-            counters,
-            ..
-        } = self;
-        for seg in gro.out.drain(..) {
-            let rec = &mut records[seg.idx as usize];
-            rec.t_stack = t;
-            match app.deliver(t) {
-                Some(t_app) => {
-                    rec.t_app = t_app;
-                    rec.fate = Fate::Delivered;
-                    if seg.full_wait {
-                        counters.full_wait += 1;
-                    }
+        if self.gro.out.is_empty() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.gro.out);
+        for seg in out.drain(..) {
+            self.deliver(seg, t);
+        }
+        // Keep the buffer's capacity for the next flush.
+        self.gro.out = out;
+    }
+
+    /// A segment leaves GRO at `t` for the socket.
+    #[inline]
+    fn deliver(&mut self, seg: Segment, t: i64) {
+        match self.app.deliver(t) {
+            Some(t_app) => {
+                if seg.full_wait {
+                    self.counters.full_wait += 1;
                 }
-                None => {
-                    rec.fate = Fate::Dropped(DropReason::BacklogFull);
-                    counters.drops[drop_index(DropReason::BacklogFull)] += 1;
-                }
+                self.complete(&seg.pkt, t, t_app, seg.cdelay, Fate::Delivered);
+            }
+            None => {
+                self.counters.drops[drop_index(DropReason::BacklogFull)] += 1;
+                self.complete(
+                    &seg.pkt,
+                    t,
+                    NONE_TIME,
+                    seg.cdelay,
+                    Fate::Dropped(DropReason::BacklogFull),
+                );
             }
         }
     }
@@ -441,13 +601,18 @@ impl<P: CoalescingPolicy> Engine<P> {
         q.fire_time = t;
         q.fire_timer_ns = q.policy.timer_ns();
         q.policy.on_fire(Instant(t), batch);
-        self.interrupts.push(InterruptRecord {
-            time: Instant(t),
-            queue: qi as u16,
-            batch,
-            reason,
-            timer_ns: q.fire_timer_ns,
-        });
+        if self.want_interrupts {
+            self.interrupt_batch.push(InterruptRecord {
+                time: Instant(t),
+                queue: qi as u16,
+                batch,
+                reason,
+                timer_ns: q.fire_timer_ns,
+            });
+            if self.interrupt_batch.len() >= SINK_BATCH {
+                self.flush_interrupts();
+            }
+        }
         self.counters.fires[reason_index(reason)] += 1;
         if reason == FireReason::Poll {
             self.counters.software_poll_batch_sum += u64::from(batch);
@@ -470,7 +635,65 @@ impl<P: CoalescingPolicy> Engine<P> {
         cpu.list.push_back(qi);
     }
 
-    fn cpu_step(&mut self) {
+    /// Polls packets of queue `qi` one after another for as long as the CPU stays the
+    /// next host action (its clock before `limit` and before every queue's deadline and
+    /// timer, which polling does not move): the steps `advance` would take one by one.
+    /// Returns whether it polled any.
+    #[inline]
+    fn poll_packets(&mut self, qi: usize, weight: u32, limit: i64) -> bool {
+        let bound = self
+            .queues
+            .iter()
+            .fold(limit, |b, q| b.min(q.next_time).min(q.napi_timer));
+        let mut polled = false;
+        loop {
+            let q = &mut self.queues[qi];
+            if q.poll_work >= weight {
+                break;
+            }
+            let Some((ring_seq, pkt)) = q.ring.pop() else {
+                break;
+            };
+            if polled {
+                self.counters.engine_steps += 1;
+            }
+            polled = true;
+            let cost = self.costs.per_packet();
+            self.cpu.now += cost;
+            if self.cpu.in_ksoftirqd {
+                self.counters.cpu.ksoftirqd_ns += cost;
+            } else {
+                self.counters.cpu.softirq_ns += cost;
+            }
+            let t = self.cpu.now;
+            let signalled = ring_seq < q.signalled_end;
+            let cdelay = if signalled { q.fire_time - pkt.t } else { 0 };
+            q.poll_work += 1;
+            q.scheduled_packets += 1;
+            let stream = usize::from(pkt.stream);
+            q.scheduled_bytes += u64::from(self.stream_bytes[stream]);
+            let full_wait = signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns;
+            let seg = Segment {
+                pkt,
+                cdelay,
+                full_wait,
+            };
+            if self.gro.passes(stream) {
+                // Nothing is held: the packet leaves GRO now (what `receive` + `leave_gro`
+                // do for a flow that does not coalesce).
+                self.deliver(seg, t);
+            } else {
+                self.gro.receive(stream, seg, t);
+                self.leave_gro(t);
+            }
+            if self.cpu.now >= bound {
+                break;
+            }
+        }
+        polled
+    }
+
+    fn cpu_step(&mut self, limit: i64) {
         let host = self.host.limits();
         if self.cpu.waiting {
             self.cpu.waiting = false;
@@ -483,35 +706,10 @@ impl<P: CoalescingPolicy> Engine<P> {
         let Some(&qi) = self.cpu.list.front() else {
             return;
         };
-        let q = &mut self.queues[qi];
-        if q.poll_work < host.napi_weight {
-            if let Some((ring_seq, idx)) = q.ring.pop() {
-                let cost = self.costs.per_packet();
-                self.cpu.now += cost;
-                if self.cpu.in_ksoftirqd {
-                    self.counters.cpu.ksoftirqd_ns += cost;
-                } else {
-                    self.counters.cpu.softirq_ns += cost;
-                }
-                let t = self.cpu.now;
-                let rec = &mut self.records[idx as usize];
-                let signalled = ring_seq < q.signalled_end;
-                let cdelay = if signalled {
-                    q.fire_time - rec.t_ingress
-                } else {
-                    0
-                };
-                q.poll_work += 1;
-                q.scheduled_packets += 1;
-                q.scheduled_bytes += u64::from(self.stream_bytes[usize::from(rec.stream)]);
-                rec.coalescing_delay = cdelay;
-                let full_wait = signalled && q.fire_timer_ns > 0 && cdelay >= q.fire_timer_ns;
-                let stream = usize::from(rec.stream);
-                self.gro.receive(stream, Segment { idx, full_wait }, t);
-                self.leave_gro(t);
-                return;
-            }
+        if self.poll_packets(qi, host.napi_weight, limit) {
+            return;
         }
+        let q = &mut self.queues[qi];
         // The poll call ends.
         let work = q.poll_work;
         q.poll_work = 0;
@@ -583,15 +781,15 @@ impl<P: CoalescingPolicy> Engine<P> {
 
     fn strand_leftovers(&mut self) {
         for qi in 0..self.queues.len() {
-            while let Some((_, idx)) = self.queues[qi].ring.pop() {
-                self.drop_packet(idx, DropReason::Stranded);
+            while let Some((_, pkt)) = self.queues[qi].ring.pop() {
+                self.drop_packet(&pkt, DropReason::Stranded);
             }
         }
     }
 
     #[inline]
-    fn arrive_busy_poll(&mut self, t: i64, t_ingress: i64, stream: usize, queue: usize, seq: u64) {
-        let idx = self.push_record(t_ingress, stream, seq);
+    fn arrive_busy_poll(&mut self, pkt: Pkt, queue: usize) {
+        let t = pkt.ring;
         // In busy-poll mode the ring holds the packets the polling thread has not picked
         // yet; pick instants are non-decreasing, so the ring's time order is FIFO.
         let q = &mut self.queues[queue];
@@ -605,21 +803,17 @@ impl<P: CoalescingPolicy> Engine<P> {
             }
         }
         if q.ring.len() >= q.ring.capacity {
-            self.drop_packet(idx, DropReason::RingFull);
+            self.drop_packet(&pkt, DropReason::RingFull);
             return;
         }
         let cost = self.costs.per_packet();
         let (t_stack, t_app) = self.app.busy_poll(t, cost);
         self.counters.cpu.busy_poll_stack_ns += cost;
         if t_stack - cost > t {
-            q.ring.push(idx);
+            q.ring.push(pkt);
             self.busy_picks[queue].push_back(t_stack - cost);
         }
-        let rec = &mut self.records[idx as usize];
-        rec.t_stack = t_stack;
-        rec.t_app = t_app;
-        rec.coalescing_delay = 0;
-        rec.fate = Fate::Delivered;
         self.cpu.now = self.cpu.now.max(t_stack);
+        self.complete(&pkt, t_stack, t_app, 0, Fate::Delivered);
     }
 }

@@ -174,10 +174,12 @@ pub(crate) enum Flush {
     OlderThan(i64),
 }
 
-/// A packet in GRO: its record index and whether it waited the full coalescing timer.
+/// A packet in GRO: the packet, its coalescing delay and whether it waited the full
+/// coalescing timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Segment {
-    pub(crate) idx: u32,
+    pub(crate) pkt: crate::engine::Pkt,
+    pub(crate) cdelay: i64,
     pub(crate) full_wait: bool,
 }
 
@@ -266,6 +268,12 @@ impl Gro {
         if let Some(pos) = q.iter().position(|&s| s == stream) {
             q.remove(pos);
         }
+    }
+
+    /// Whether packets of `stream` pass straight through (their flow never coalesces).
+    #[inline]
+    pub(crate) fn passes(&self, stream: usize) -> bool {
+        !self.flows[stream].coalesces
     }
 
     /// A packet of `stream` reaches GRO at `now` (ns) in a poll: it passes through, joins
@@ -390,7 +398,11 @@ mod tests {
             &[(0, 100, Protocol::Udp), (0, 100, Protocol::Udp)],
         );
         let s = |idx| Segment {
-            idx,
+            pkt: crate::engine::Pkt {
+                arrival: idx,
+                ..Default::default()
+            },
+            cdelay: 0,
             full_wait: false,
         };
         g.receive(0, s(0), 500_000); // jiffy 0

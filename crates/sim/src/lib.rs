@@ -6,7 +6,9 @@
 //! cost, NAPI weight, netdev_budget, ksoftirqd, busy-poll, the application thread, CPU and
 //! drop accounting, ring presets per device), host costs as distributions ([`dist`]),
 //! the GRO stage and kernel tick between the poll and the stack ([`gro`]), the scenario
-//! format ([`scenario`]) and the event loop (`engine`).
+//! format ([`scenario`]), the event loop (`engine`) and where records go ([`sink`]):
+//! [`simulate`] keeps every record; [`simulate_summary`] and [`simulate_to_files`] stream,
+//! keeping nothing per packet; [`sweep`] runs several scenarios on all cores.
 //!
 //! Same scenario and seed, same output, byte for byte: every stream draws from its own
 //! xoshiro256++ generator derived from the seed and the stream's name.
@@ -45,6 +47,7 @@ pub mod output;
 pub mod policy;
 mod replay;
 pub mod scenario;
+pub mod sink;
 
 pub use dist::{CostDist, CostSpec, DistSpec, QuantileTable};
 pub use error::SimError;
@@ -57,45 +60,83 @@ pub use scenario::{
     ScenarioInfo, ScenarioSpec, DEFAULT_SCENARIO_TOML,
 };
 
+pub use coalescope_timeline::quantile::QuantileMode;
+pub use output::{SKETCH_EXACT_LIMIT, SKETCH_RELATIVE_ERROR};
+pub use sink::{Collect, FileOutputs, FileSink, RecordSink, SummaryOnly};
+
 use engine::{Engine, EngineStream};
 use host::{App, HostCosts};
 
-/// Runs a scenario: [`simulate_records`] then [`RawRun::finish`].
+/// Runs a scenario keeping every record (memory O(packets)); quantiles are exact.
+/// For long runs use [`simulate_summary`] or [`simulate_to_files`], which keep nothing
+/// per packet.
 pub fn simulate(scenario: &Scenario) -> Result<SimOutput, SimError> {
-    Ok(simulate_records(scenario)?.finish())
+    let (streams, templates) = prepare(scenario)?;
+    let mut sink = Collect::new();
+    let run = run_streams(scenario, streams, QuantileMode::Exact, &mut sink)?;
+    let (records, interrupts) = sink.into_parts();
+    Ok(SimOutput {
+        scenario: scenario.clone(),
+        records,
+        interrupts,
+        summary: run.summary,
+        templates,
+    })
 }
 
-/// A finished run whose summary is not computed yet (the summary sorts every delay; the
-/// throughput benchmark times the two parts separately).
-#[derive(Debug)]
-pub struct RawRun {
-    scenario: Scenario,
-    result: engine::EngineResult,
-    templates: output::Templates,
+/// What a streamed run returns besides what went to its sink.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The run's summary.
+    pub summary: Summary,
+    /// Iterations of the engine's loops (one per arrival and per host action): the
+    /// work done, for tests that bound it.
+    pub engine_steps: u64,
 }
 
-impl RawRun {
-    /// Packets generated.
-    pub fn packets(&self) -> usize {
-        self.result.records.len()
-    }
-
-    /// Computes the summary.
-    pub fn finish(self) -> SimOutput {
-        let summary =
-            output::summarize(&self.scenario, &self.result.records, &self.result.counters);
-        SimOutput {
-            scenario: self.scenario,
-            records: self.result.records,
-            interrupts: self.result.interrupts,
-            summary,
-            templates: self.templates,
-        }
-    }
+/// Runs a scenario, handing its records to `sink` as they are produced; the summary's
+/// quantiles follow `quantiles` (`Sketch`: at most [`SKETCH_RELATIVE_ERROR`] off).
+pub fn simulate_with<S: RecordSink>(
+    scenario: &Scenario,
+    quantiles: QuantileMode,
+    sink: &mut S,
+) -> Result<Run, SimError> {
+    let (streams, _) = prepare(scenario)?;
+    run_streams(scenario, streams, quantiles, sink)
 }
 
-/// Runs a scenario's event loop only.
-pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
+/// Runs a scenario for its summary alone: memory independent of the packet count
+/// (in `Sketch` mode).
+pub fn simulate_summary(scenario: &Scenario, quantiles: QuantileMode) -> Result<Run, SimError> {
+    simulate_with(scenario, quantiles, &mut SummaryOnly)
+}
+
+/// Runs a scenario writing the files of `outputs` as it goes (the `events` table in
+/// each queue's arrival order, the interrupt log in time order).
+pub fn simulate_to_files(
+    scenario: &Scenario,
+    quantiles: QuantileMode,
+    outputs: &FileOutputs,
+) -> Result<Run, SimError> {
+    let (streams, templates) = prepare(scenario)?;
+    let mut sink = FileSink::create(scenario, &templates, outputs)?;
+    let run = run_streams(scenario, streams, quantiles, &mut sink)?;
+    sink.finish()?;
+    Ok(run)
+}
+
+/// Runs several scenarios (settings or seeds) on all cores; the results, in the order of
+/// `scenarios`, are identical to running them one after the other.
+pub fn sweep(scenarios: &[Scenario], quantiles: QuantileMode) -> Vec<Result<Run, SimError>> {
+    use rayon::prelude::*;
+    scenarios
+        .par_iter()
+        .map(|s| simulate_summary(s, quantiles))
+        .collect()
+}
+
+/// A scenario's arrival processes and the extra columns of its replayed streams.
+fn prepare(scenario: &Scenario) -> Result<(Vec<EngineStream>, output::Templates), SimError> {
     let mut templates = Vec::with_capacity(scenario.streams.len());
     let mut streams = Vec::with_capacity(scenario.streams.len());
     for s in &scenario.streams {
@@ -107,6 +148,16 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
             packet_bytes: s.packet_bytes,
         });
     }
+    Ok((streams, templates))
+}
+
+/// Runs the event loop over prepared `streams`.
+fn run_streams<S: RecordSink>(
+    scenario: &Scenario,
+    mut streams: Vec<EngineStream>,
+    quantiles: QuantileMode,
+    sink: &mut S,
+) -> Result<Run, SimError> {
     let flows: Vec<_> = scenario
         .streams
         .iter()
@@ -124,6 +175,7 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
     let app = App::new(&scenario.host, scenario.seed);
     let costs = HostCosts::new(&scenario.host, scenario.seed);
     let policies = vec![scenario.policy.build(); scenario.queue_count()];
+    let stats = output::Stats::new(scenario.streams.len(), quantiles);
     let result = Engine::new(
         scenario.host.clone(),
         costs,
@@ -131,12 +183,12 @@ pub fn simulate_records(scenario: &Scenario) -> Result<RawRun, SimError> {
         policies,
         app,
         gro,
-        scenario.packets,
+        stats,
+        sink,
     )
-    .run(&mut streams, scenario.packets);
-    Ok(RawRun {
-        scenario: scenario.clone(),
-        result,
-        templates,
+    .run(&mut streams, scenario.packets)?;
+    Ok(Run {
+        summary: output::summarize(scenario, result.stats, &result.counters),
+        engine_steps: result.counters.engine_steps,
     })
 }

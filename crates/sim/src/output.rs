@@ -1,8 +1,8 @@
 //! What a run produces: per-packet records (convertible to the SPEC §1 `events`
 //! table), the interrupt log, and the [`Summary`].
 
-use coalescope_timeline::quantile::{nearest_rank, Prob};
-use coalescope_timeline::{Event, EventKind, Instant, Strings, Timeline};
+use coalescope_timeline::quantile::{Prob, QuantileMode, Quantiles};
+use coalescope_timeline::{Event, EventKind, Instant, Strings, Sym, Timeline};
 
 use crate::gro::GroCounts;
 use crate::host::{CpuTime, DropReason};
@@ -11,7 +11,7 @@ use crate::scenario::Scenario;
 
 /// Internal "no value" for the `i64` time fields of [`PacketRecord`]; the accessors turn
 /// it into `None`.
-const NONE: i64 = i64::MIN;
+pub(crate) const NONE: i64 = i64::MIN;
 
 /// What became of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Fate {
     Dropped(DropReason),
 }
 
-/// One simulated packet, compact (40 bytes) so the hot loop writes little.
+/// One simulated packet, compact (48 bytes).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PacketRecord {
     pub(crate) t_ingress: i64,
@@ -32,21 +32,40 @@ pub struct PacketRecord {
     pub(crate) t_app: i64,
     pub(crate) coalescing_delay: i64,
     pub(crate) seq: u64,
+    pub(crate) arrival: u64,
     pub(crate) stream: u16,
     pub(crate) fate: Fate,
 }
 
 impl PacketRecord {
-    pub(crate) fn arrived(t: i64, seq: u64, stream: u16) -> Self {
+    /// A packet still in flight (a placeholder in a reorder window).
+    pub(crate) fn arrived(pkt: &crate::engine::Pkt) -> Self {
+        Self::finished(pkt, NONE, NONE, NONE, Fate::InFlight)
+    }
+
+    /// A packet that reached `fate` (`NONE` for the times it never got).
+    pub(crate) fn finished(
+        pkt: &crate::engine::Pkt,
+        t_stack: i64,
+        t_app: i64,
+        coalescing_delay: i64,
+        fate: Fate,
+    ) -> Self {
         PacketRecord {
-            t_ingress: t,
-            t_stack: NONE,
-            t_app: NONE,
-            coalescing_delay: NONE,
-            seq,
-            stream,
-            fate: Fate::InFlight,
+            t_ingress: pkt.t,
+            t_stack,
+            t_app,
+            coalescing_delay,
+            seq: pkt.seq,
+            arrival: pkt.arrival,
+            stream: pkt.stream,
+            fate,
         }
+    }
+
+    /// 0-based arrival index over the whole run (the order of [`SimOutput::records`]).
+    pub fn arrival_index(&self) -> u64 {
+        self.arrival
     }
 
     /// Arrival at the NIC.
@@ -125,6 +144,8 @@ pub(crate) struct Counters {
     pub(crate) app_wakeups: u64,
     pub(crate) gro: GroCounts,
     pub(crate) end: Instant,
+    /// Iterations of the engine's loops (arrivals and host actions).
+    pub(crate) engine_steps: u64,
 }
 
 /// Everything a run produced.
@@ -145,9 +166,33 @@ impl SimOutput {
     /// The SPEC §1 `events` table (kind per stream, `stream` = stream name, `seq` per
     /// stream), with the string table its keys point into.
     pub fn timeline(&self) -> Timeline {
+        let builder = EventBuilder::new(&self.scenario, &self.templates);
+        let events = self
+            .records
+            .iter()
+            .map(|r| builder.event(&self.templates, r))
+            .collect();
+        Timeline {
+            strings: builder.strings,
+            events,
+            ..Timeline::default()
+        }
+    }
+}
+
+/// Turns records into `events` rows: the stream keys interned once, and for replayed
+/// streams the source events' extra columns re-keyed into the same string table.
+#[derive(Debug)]
+pub(crate) struct EventBuilder {
+    pub(crate) strings: Strings,
+    streams: Vec<(Sym, EventKind, Option<Sym>, Option<Sym>)>,
+    remaps: Vec<Option<Vec<Sym>>>,
+}
+
+impl EventBuilder {
+    pub(crate) fn new(scenario: &Scenario, templates: &Templates) -> Self {
         let mut strings = Strings::new();
-        let streams: Vec<_> = self
-            .scenario
+        let streams = scenario
             .streams
             .iter()
             .map(|s| {
@@ -159,44 +204,44 @@ impl SimOutput {
                 )
             })
             .collect();
-        let remaps: Vec<Option<Vec<_>>> = self
-            .templates
+        let remaps = templates
             .iter()
             .map(|t| {
                 t.as_ref()
                     .map(|(_, src_strings)| strings.absorb(src_strings))
             })
             .collect();
-        let mut events = Vec::with_capacity(self.records.len());
-        for r in &self.records {
-            let (stream, kind, symbol, venue) = streams[r.stream_index()];
-            let mut e = Event::md(stream, r.seq, r.t_ingress());
-            e.kind = kind;
-            e.symbol = symbol;
-            e.venue = venue;
-            if let (Some(Some((src, _))), Some(Some(map))) = (
-                self.templates.get(r.stream_index()),
-                remaps.get(r.stream_index()),
-            ) {
-                if let Some(t) = usize::try_from(r.seq).ok().and_then(|i| src.get(i)) {
-                    e.kind = t.kind;
-                    e.symbol = t.symbol.map(|s| map[s.index()]).or(symbol);
-                    e.venue = t.venue.map(|s| map[s.index()]).or(venue);
-                    e.bid = t.bid;
-                    e.ask = t.ask;
-                    e.transition = t.transition;
-                    e.seq = t.seq;
-                }
-            }
-            e.t_stack = r.t_stack();
-            e.t_app = r.t_app();
-            events.push(e);
-        }
-        Timeline {
+        EventBuilder {
             strings,
-            events,
-            ..Timeline::default()
+            streams,
+            remaps,
         }
+    }
+
+    /// The `events` row of record `r`.
+    pub(crate) fn event(&self, templates: &Templates, r: &PacketRecord) -> Event {
+        let (stream, kind, symbol, venue) = self.streams[r.stream_index()];
+        let mut e = Event::md(stream, r.seq, r.t_ingress());
+        e.kind = kind;
+        e.symbol = symbol;
+        e.venue = venue;
+        if let (Some(Some((src, _))), Some(Some(map))) = (
+            templates.get(r.stream_index()),
+            self.remaps.get(r.stream_index()),
+        ) {
+            if let Some(t) = usize::try_from(r.seq).ok().and_then(|i| src.get(i)) {
+                e.kind = t.kind;
+                e.symbol = t.symbol.map(|s| map[s.index()]).or(symbol);
+                e.venue = t.venue.map(|s| map[s.index()]).or(venue);
+                e.bid = t.bid;
+                e.ask = t.ask;
+                e.transition = t.transition;
+                e.seq = t.seq;
+            }
+        }
+        e.t_stack = r.t_stack();
+        e.t_app = r.t_app();
+        e
     }
 }
 
@@ -256,6 +301,9 @@ pub struct StreamSummary {
     pub stack_p99_ns: Option<i64>,
     /// Its 99.9th percentile.
     pub stack_p999_ns: Option<i64>,
+    /// True when the stream stopped early: its next arrival fell past
+    /// [`crate::arrival::TIME_HORIZON_NS`] (see `warnings` of the [`Summary`]).
+    pub out_of_time_range: bool,
 }
 
 /// The run's summary (the `summary` object of `coalescope sim --json`).
@@ -324,6 +372,15 @@ pub struct Summary {
     pub time_squeeze: u64,
     /// Times the application thread was woken from a blocking wait.
     pub app_wakeups: u64,
+    /// `exact` when every quantile above and per stream is exact nearest-rank (mode
+    /// `exact`, or a `sketch` whose series all stayed within [`SKETCH_EXACT_LIMIT`]
+    /// values), else `sketch`.
+    pub quantiles: &'static str,
+    /// Bound on the relative error of every reported quantile: 0 when exact, else
+    /// [`SKETCH_RELATIVE_ERROR`] (1/256 = 0.39 %). Counts, means and maxima are exact.
+    pub quantile_relative_error: f64,
+    /// What the user should know about the run (e.g. a stream that stopped early).
+    pub warnings: Vec<String>,
     /// Per-stream results.
     pub streams: Vec<StreamSummary>,
 }
@@ -332,44 +389,97 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Counters) -> Summary {
-    let n_streams = scenario.streams.len();
-    let mut per_stream: Vec<Vec<i64>> = vec![Vec::new(); n_streams];
-    let mut stack_per_stream: Vec<Vec<i64>> = vec![Vec::new(); n_streams];
-    let mut stack: Vec<i64> = Vec::with_capacity(records.len());
-    let mut generated = vec![0u64; n_streams];
-    let mut cdelay_sum = vec![0i128; n_streams];
-    let mut delays: Vec<i64> = Vec::with_capacity(records.len());
-    for r in records {
-        let s = r.stream_index();
-        generated[s] += 1;
-        if r.fate == Fate::Delivered {
-            delays.push(r.t_app - r.t_ingress);
-            per_stream[s].push(r.t_app - r.t_ingress);
-            stack.push(r.t_stack - r.t_ingress);
-            stack_per_stream[s].push(r.t_stack - r.t_ingress);
-            cdelay_sum[s] += i128::from(r.coalescing_delay);
+/// Sub-bucket bits of the simulator's quantile histogram: relative error 1/256.
+pub(crate) const SKETCH_BITS: u32 = 7;
+/// Bound on the relative error of a sketched quantile (1/256 = 0.39 %).
+pub const SKETCH_RELATIVE_ERROR: f64 =
+    coalescope_timeline::quantile::LogHistogram::<SKETCH_BITS>::RELATIVE_ERROR;
+/// In `sketch` mode a series (a stream's delays, or its stack delays) stays exact up to
+/// this many values, then folds into the histogram: memory per stream stays bounded.
+pub const SKETCH_EXACT_LIMIT: usize = 4096;
+
+type Series = Quantiles<SKETCH_BITS>;
+
+/// One stream's running totals.
+#[derive(Debug, Clone)]
+struct StreamStats {
+    generated: u64,
+    delivered: u64,
+    cdelay_sum: i128,
+    delay_sum: i128,
+    delay: Series,
+    stack: Series,
+    out_of_range: bool,
+}
+
+/// Everything the summary needs, accumulated as packets reach their fate (order does not
+/// matter: sums are exact integers and the quantile series are order-independent).
+#[derive(Debug, Clone)]
+pub(crate) struct Stats {
+    streams: Vec<StreamStats>,
+}
+
+impl Stats {
+    pub(crate) fn new(streams: usize, mode: QuantileMode) -> Self {
+        let limit = mode.exact_limit(SKETCH_EXACT_LIMIT);
+        Stats {
+            streams: (0..streams)
+                .map(|_| StreamStats {
+                    generated: 0,
+                    delivered: 0,
+                    cdelay_sum: 0,
+                    delay_sum: 0,
+                    delay: Series::with_limit(limit),
+                    stack: Series::with_limit(limit),
+                    out_of_range: false,
+                })
+                .collect(),
         }
     }
-    let delivered = delays.len() as u64;
-    let mean = |v: &[i64]| {
-        (!v.is_empty())
-            .then(|| v.iter().map(|&x| i128::from(x)).sum::<i128>() as f64 / v.len() as f64)
-    };
-    let mean_added = mean(&delays);
-    let total_cdelay: i128 = cdelay_sum.iter().sum();
-    delays.sort_unstable();
-    stack.sort_unstable();
-    let streams = scenario
+
+    #[inline]
+    pub(crate) fn arrived(&mut self, stream: usize) {
+        self.streams[stream].generated += 1;
+    }
+
+    #[inline]
+    pub(crate) fn delivered(&mut self, stream: usize, delay: i64, stack: i64, cdelay: i64) {
+        let s = &mut self.streams[stream];
+        s.delivered += 1;
+        s.delay_sum += i128::from(delay);
+        s.cdelay_sum += i128::from(cdelay);
+        s.delay.update(delay);
+        s.stack.update(stack);
+    }
+
+    pub(crate) fn ended_out_of_range(&mut self, stream: usize) {
+        self.streams[stream].out_of_range = true;
+    }
+}
+
+fn mean(sum: i128, n: u64) -> Option<f64> {
+    (n > 0).then(|| sum as f64 / n as f64)
+}
+
+pub(crate) fn summarize(scenario: &Scenario, stats: Stats, c: &Counters) -> Summary {
+    let mut exact = true;
+    let mut warnings = Vec::new();
+    let streams: Vec<StreamSummary> = scenario
         .streams
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let v = &mut per_stream[i];
-            let m = mean(v);
-            v.sort_unstable();
-            let st = &mut stack_per_stream[i];
-            st.sort_unstable();
+        .zip(&stats.streams)
+        .map(|(s, st)| {
+            exact &= st.delay.is_exact() && st.stack.is_exact();
+            let d = st.delay.quantiles(&[Prob::P50, Prob::P99]);
+            let k = st.stack.quantiles(&[Prob::P50, Prob::P99, Prob::P999]);
+            if st.out_of_range {
+                warnings.push(format!(
+                    "stream `{}` stopped after {} packets: its next arrival falls past the \
+                     simulated time range (2^62 ns after the epoch); the run has fewer \
+                     packets than asked for",
+                    s.name, st.generated
+                ));
+            }
             StreamSummary {
                 name: s.name.clone(),
                 kind: match s.kind {
@@ -377,21 +487,37 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
                     EventKind::Ctl => "ctl",
                 },
                 queue: s.queue,
-                packets: generated[i],
-                delivered: v.len() as u64,
-                dropped: generated[i] - v.len() as u64,
-                mean_coalescing_delay_ns: (!v.is_empty())
-                    .then(|| cdelay_sum[i] as f64 / v.len() as f64),
-                mean_added_delay_ns: m,
-                p50_ns: nearest_rank(v, Prob::P50),
-                p99_ns: nearest_rank(v, Prob::P99),
-                max_ns: v.last().copied(),
-                stack_p50_ns: nearest_rank(st, Prob::P50),
-                stack_p99_ns: nearest_rank(st, Prob::P99),
-                stack_p999_ns: nearest_rank(st, Prob::P999),
+                packets: st.generated,
+                delivered: st.delivered,
+                dropped: st.generated - st.delivered,
+                mean_coalescing_delay_ns: mean(st.cdelay_sum, st.delivered),
+                mean_added_delay_ns: mean(st.delay_sum, st.delivered),
+                p50_ns: d[0],
+                p99_ns: d[1],
+                max_ns: st.delay.max(),
+                stack_p50_ns: k[0],
+                stack_p99_ns: k[1],
+                stack_p999_ns: k[2],
+                out_of_time_range: st.out_of_range,
             }
         })
         .collect();
+    let generated: u64 = stats.streams.iter().map(|s| s.generated).sum();
+    let delivered: u64 = stats.streams.iter().map(|s| s.delivered).sum();
+    let delay_sum: i128 = stats.streams.iter().map(|s| s.delay_sum).sum();
+    let total_cdelay: i128 = stats.streams.iter().map(|s| s.cdelay_sum).sum();
+    let mut series = stats.streams.into_iter();
+    let (mut delays, mut stack) = match series.next() {
+        Some(first) => (first.delay, first.stack),
+        None => (Series::with_limit(0), Series::with_limit(0)),
+    };
+    for st in series {
+        delays.merge(&st.delay);
+        stack.merge(&st.stack);
+    }
+    exact &= delays.is_exact() && stack.is_exact();
+    let d = delays.quantiles(&[Prob::P50, Prob::P90, Prob::P99, Prob::P999]);
+    let k = stack.quantiles(&[Prob::P50, Prob::P99, Prob::P999]);
     let interrupts = c.fires[0] + c.fires[1] + c.fires[2];
     let span_ns = (c.end - scenario.start).as_nanos().max(1);
     let span = span_ns as f64;
@@ -415,7 +541,7 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         },
         busy_poll: scenario.host.busy_poll,
         seed: scenario.seed,
-        packets: records.len() as u64,
+        packets: generated,
         delivered,
         dropped: drops.ring_full + drops.backlog_full + drops.stranded,
         drops,
@@ -424,16 +550,16 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         software_polls: c.fires[3],
         interrupt_rate_per_s: interrupts as f64 * 1e9 / span,
         mean_batch_size: ratio(c.batch_sum, interrupts),
-        mean_coalescing_delay_ns: (delivered > 0).then(|| total_cdelay as f64 / delivered as f64),
-        mean_added_delay_ns: mean_added,
-        p50_ns: nearest_rank(&delays, Prob::P50),
-        p90_ns: nearest_rank(&delays, Prob::P90),
-        p99_ns: nearest_rank(&delays, Prob::P99),
-        p999_ns: nearest_rank(&delays, Prob::P999),
-        max_ns: delays.last().copied(),
-        stack_p50_ns: nearest_rank(&stack, Prob::P50),
-        stack_p99_ns: nearest_rank(&stack, Prob::P99),
-        stack_p999_ns: nearest_rank(&stack, Prob::P999),
+        mean_coalescing_delay_ns: mean(total_cdelay, delivered),
+        mean_added_delay_ns: mean(delay_sum, delivered),
+        p50_ns: d[0],
+        p90_ns: d[1],
+        p99_ns: d[2],
+        p999_ns: d[3],
+        max_ns: delays.max(),
+        stack_p50_ns: k[0],
+        stack_p99_ns: k[1],
+        stack_p999_ns: k[2],
         gro: c.gro,
         full_wait_fraction: ratio(c.full_wait, delivered),
         timer_fired_fraction: ratio(c.fires[0], interrupts),
@@ -448,6 +574,9 @@ pub(crate) fn summarize(scenario: &Scenario, records: &[PacketRecord], c: &Count
         },
         time_squeeze: c.time_squeeze,
         app_wakeups: c.app_wakeups,
+        quantiles: if exact { "exact" } else { "sketch" },
+        quantile_relative_error: if exact { 0.0 } else { SKETCH_RELATIVE_ERROR },
+        warnings,
         streams,
     }
 }

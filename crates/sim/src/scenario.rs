@@ -23,12 +23,16 @@ use crate::policy::{
 /// stream on realistic (illustrative) host costs.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../../scenarios/default.toml");
 
-/// Largest accepted `packets`: records take about 40 bytes each.
+/// Largest accepted `packets` (a streamed run keeps nothing per packet; [`crate::simulate`]
+/// keeps about 48 bytes each).
 pub const MAX_PACKETS: i64 = 100_000_000;
 /// Largest accepted receive queue index.
 pub const MAX_QUEUE: i64 = 63;
 /// Largest accepted rate (one packet per nanosecond).
 pub const MAX_RATE_PER_S: f64 = 1e9;
+/// Largest accepted expected number of state switches (MMPP) or on periods (on/off) per
+/// arrival: the arrival processes draw every switch, so this bounds their work per packet.
+pub const MAX_SWITCHES_PER_ARRIVAL: f64 = 100.0;
 
 /// Why a scenario was rejected.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -1060,19 +1064,54 @@ fn validate_stream(
         ArrivalSpec::Mmpp {
             rates_per_s,
             switch_per_s,
-        } => ArrivalConfig::Mmpp {
-            rates_per_s: pair(&a("rates_per_s"), rates_per_s)?,
-            switch_per_s: pair(&a("switch_per_s"), switch_per_s)?,
-        },
+        } => {
+            let rates = pair(&a("rates_per_s"), rates_per_s)?;
+            let switch = pair(&a("switch_per_s"), switch_per_s)?;
+            // Stationary: share of state 0 = s1 / (s0 + s1); switches per second
+            // 2 s0 s1 / (s0 + s1); arrivals per second π0 λ0 + π1 λ1.
+            let total = switch[0] + switch[1];
+            let (pi0, pi1) = (switch[1] / total, switch[0] / total);
+            let per_arrival = (2.0 * pi0 * switch[0]) / (pi0 * rates[0] + pi1 * rates[1]);
+            if per_arrival.is_nan() || per_arrival > MAX_SWITCHES_PER_ARRIVAL {
+                return Err(out_of_range(
+                    a("switch_per_s"),
+                    format!("{switch:?} (with rates_per_s = {rates:?}: {per_arrival:.3e} state switches per arrival)"),
+                    format!(
+                        "at most {MAX_SWITCHES_PER_ARRIVAL} expected state switches per \
+                         arrival: lower switch_per_s or raise rates_per_s"
+                    ),
+                ));
+            }
+            ArrivalConfig::Mmpp {
+                rates_per_s: rates,
+                switch_per_s: switch,
+            }
+        }
         ArrivalSpec::OnOff {
             rate_per_s,
             on_mean_ns,
             off_mean_ns,
-        } => ArrivalConfig::OnOff {
-            rate_per_s: rate_in(&a("rate_per_s"), *rate_per_s)?,
-            on_mean_ns: positive_ns(&a("on_mean_ns"), *on_mean_ns)?,
-            off_mean_ns: positive_ns(&a("off_mean_ns"), *off_mean_ns)?,
-        },
+        } => {
+            let rate_per_s = rate_in(&a("rate_per_s"), *rate_per_s)?;
+            let on_mean_ns = positive_ns(&a("on_mean_ns"), *on_mean_ns)?;
+            // Arrivals per on period: rate x on_mean; on periods per arrival: its inverse.
+            let per_arrival = 1e9 / (rate_per_s * on_mean_ns);
+            if per_arrival.is_nan() || per_arrival > MAX_SWITCHES_PER_ARRIVAL {
+                return Err(out_of_range(
+                    a("on_mean_ns"),
+                    format!("{on_mean_ns} (with rate_per_s = {rate_per_s}: {per_arrival:.3e} on periods per arrival)"),
+                    format!(
+                        "at most {MAX_SWITCHES_PER_ARRIVAL} expected on periods per arrival \
+                         (rate_per_s x on_mean_ns >= 1e7): raise on_mean_ns or rate_per_s"
+                    ),
+                ));
+            }
+            ArrivalConfig::OnOff {
+                rate_per_s,
+                on_mean_ns,
+                off_mean_ns: positive_ns(&a("off_mean_ns"), *off_mean_ns)?,
+            }
+        }
         ArrivalSpec::Periodic {
             period_ns,
             jitter_ns,

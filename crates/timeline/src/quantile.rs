@@ -1,5 +1,7 @@
-//! The one nearest-rank quantile definition of coalescope (SPEC §4): `Q_p` is the value
-//! at 1-based rank `ceil(p n)` of the sorted data, with `p n` computed exactly.
+//! The one nearest-rank quantile definition of coalescope (SPEC §4), and the one
+//! mergeable log-linear histogram ([`Quantiles`], [`LogHistogram`]) the metrics and the
+//! simulator use at scale. `Q_p` is the value at 1-based rank `ceil(p n)` of the sorted
+//! data, with `p n` computed exactly.
 //!
 //! `p` is a ratio of integers ([`Prob`]), so the rank is an integer ceiling and never
 //! suffers a float product such as `0.95 * 20 = 19.000000000000004`. The simulator, the
@@ -98,9 +100,429 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], p: Prob) -> Option<T> {
     sorted.get(usize::try_from(rank).ok()? - 1).copied()
 }
 
+/// How quantile series keep their values (`--quantiles exact|sketch`, SPEC §4 "Quantile
+/// mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum QuantileMode {
+    /// Keep every value (memory O(n)): every quantile is exact nearest-rank.
+    Exact,
+    /// Exact up to an exact limit of values per series, then a [`LogHistogram`].
+    #[default]
+    Sketch,
+}
+
+impl QuantileMode {
+    /// The flag value: `exact` or `sketch`.
+    pub fn label(self) -> &'static str {
+        match self {
+            QuantileMode::Exact => "exact",
+            QuantileMode::Sketch => "sketch",
+        }
+    }
+
+    /// Values a series keeps exactly before folding into the histogram.
+    pub fn exact_limit(self, sketch_limit: usize) -> usize {
+        match self {
+            QuantileMode::Exact => usize::MAX,
+            QuantileMode::Sketch => sketch_limit,
+        }
+    }
+}
+
+impl std::fmt::Display for QuantileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// `--quantiles` names something other than `exact` or `sketch`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown quantile mode '{0}' (use exact or sketch)")]
+pub struct UnknownQuantileMode(pub String);
+
+impl std::str::FromStr for QuantileMode {
+    type Err = UnknownQuantileMode;
+    fn from_str(s: &str) -> Result<Self, UnknownQuantileMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" => Ok(QuantileMode::Exact),
+            "sketch" => Ok(QuantileMode::Sketch),
+            _ => Err(UnknownQuantileMode(s.to_string())),
+        }
+    }
+}
+
+/// A log-linear histogram of signed integers with `2^B` sub-buckets per power of two.
+///
+/// Magnitudes below `2^(B+1)` have a bucket each (exact). Above, a power of two
+/// `[2^e, 2^(e+1))` is cut into `2^B` equal sub-buckets of width `2^(e-B)`. A rank is
+/// reported as the middle of the bucket holding the nearest-rank value `v*`, so
+/// `|reported - v*| <= 2^(e-B-1) <= v* / 2^(B+1)`: relative error at most
+/// [`LogHistogram::RELATIVE_ERROR`] (`B = 6`: 1/128 = 0.79 %; `B = 7`: 1/256 = 0.39 %).
+/// Histograms of the same `B` merge exactly (bucket-wise sums). Memory: one `u64` per
+/// bucket up to the largest magnitude seen (at most `2^(B+1) + (63 - B) 2^B` per sign).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogHistogram<const B: u32 = 6> {
+    pos: Vec<u64>,
+    neg: Vec<u64>,
+    count: u64,
+}
+
+impl<const B: u32> LogHistogram<B> {
+    const SUB: u64 = 1 << B;
+    const LINEAR: u64 = 2 << B;
+    /// The bound on the relative error of a reported quantile, `1 / 2^(B+1)`.
+    pub const RELATIVE_ERROR: f64 = 1.0 / (2u64 << B) as f64;
+
+    /// Bucket index of a magnitude.
+    #[inline(always)]
+    fn bucket_of(v: u64) -> usize {
+        if v < Self::LINEAR {
+            v as usize
+        } else {
+            let e = 63 - v.leading_zeros();
+            let sub = (v >> (e - B)) - Self::SUB;
+            (Self::LINEAR + u64::from(e - B - 1) * Self::SUB + sub) as usize
+        }
+    }
+
+    /// `(lowest value, width)` of a bucket.
+    fn bucket_range(idx: usize) -> (u64, u64) {
+        let idx = idx as u64;
+        if idx < Self::LINEAR {
+            (idx, 1)
+        } else {
+            let e = (idx - Self::LINEAR) / Self::SUB + u64::from(B) + 1;
+            let sub = (idx - Self::LINEAR) % Self::SUB;
+            let shift = e - u64::from(B);
+            ((Self::SUB + sub) << shift, 1u64 << shift)
+        }
+    }
+
+    /// Middle of a bucket: the value reported for any rank falling in it.
+    fn bucket_mid(idx: usize) -> u64 {
+        let (lo, width) = Self::bucket_range(idx);
+        lo + (width - 1) / 2
+    }
+
+    /// Count one value.
+    #[inline(always)]
+    pub fn record(&mut self, v: i64) {
+        let (vec, mag) = if v >= 0 {
+            (&mut self.pos, v as u64)
+        } else {
+            (&mut self.neg, v.unsigned_abs())
+        };
+        let idx = Self::bucket_of(mag);
+        if idx >= vec.len() {
+            vec.resize(idx + 1, 0);
+        }
+        vec[idx] += 1;
+        self.count += 1;
+    }
+
+    /// Add another histogram's counts (exact).
+    pub fn merge(&mut self, other: &LogHistogram<B>) {
+        for (mine, theirs) in [(&mut self.pos, &other.pos), (&mut self.neg, &other.neg)] {
+            if theirs.len() > mine.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+        self.count += other.count;
+    }
+
+    /// Number of values counted.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The representative of the value at 1-based rank `rank` (ascending).
+    pub fn at_rank(&self, rank: u64) -> Option<i64> {
+        let mut seen = 0u64;
+        for (idx, &c) in self.neg.iter().enumerate().rev() {
+            seen += c;
+            if c > 0 && seen >= rank {
+                return Some(-(Self::bucket_mid(idx) as i64));
+            }
+        }
+        for (idx, &c) in self.pos.iter().enumerate() {
+            seen += c;
+            if c > 0 && seen >= rank {
+                return Some(Self::bucket_mid(idx) as i64);
+            }
+        }
+        None
+    }
+}
+
+/// Values of a quantile series: exact, or folded into a [`LogHistogram`] of precision
+/// `B` once more than `exact_limit` values arrived. Min, max and count are always exact.
+/// The switch depends only on the number of values, never on their order, so any split
+/// of the input merges to exactly the state one pass builds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantiles<const B: u32 = 6> {
+    exact: Vec<i64>,
+    hist: Option<LogHistogram<B>>,
+    exact_limit: usize,
+    count: u64,
+    min: i64,
+    max: i64,
+}
+
+impl Quantiles<6> {
+    /// An empty series with the default precision (1/128) that stays exact up to
+    /// `exact_limit` values.
+    pub fn new(exact_limit: usize) -> Self {
+        Self::with_limit(exact_limit)
+    }
+}
+
+impl<const B: u32> Quantiles<B> {
+    /// An empty series of precision `B` that stays exact up to `exact_limit` values.
+    pub fn with_limit(exact_limit: usize) -> Self {
+        Quantiles {
+            exact: Vec::new(),
+            hist: None,
+            exact_limit,
+            count: 0,
+            min: i64::MAX,
+            max: i64::MIN,
+        }
+    }
+
+    /// Add one value.
+    #[inline(always)]
+    pub fn update(&mut self, v: i64) {
+        self.count += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        match &mut self.hist {
+            Some(h) => h.record(v),
+            None => self.push_exact(v),
+        }
+    }
+
+    #[inline(never)]
+    fn push_exact(&mut self, v: i64) {
+        self.exact.push(v);
+        if self.exact.len() > self.exact_limit {
+            self.fold();
+        }
+    }
+
+    fn fold(&mut self) {
+        let mut h = self.hist.take().unwrap_or_default();
+        for &v in &self.exact {
+            h.record(v);
+        }
+        self.exact = Vec::new();
+        self.hist = Some(h);
+    }
+
+    /// Merge another series (same result as one pass over both inputs).
+    pub fn merge(&mut self, other: &Quantiles<B>) {
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        match (&mut self.hist, &other.hist) {
+            (None, None) => {
+                self.exact.extend_from_slice(&other.exact);
+                if self.exact.len() > self.exact_limit {
+                    self.fold();
+                }
+            }
+            (Some(h), None) => {
+                for &v in &other.exact {
+                    h.record(v);
+                }
+            }
+            (mine, Some(theirs)) => {
+                let mut h = theirs.clone();
+                if let Some(m) = mine.take() {
+                    h.merge(&m);
+                }
+                for &v in &self.exact {
+                    h.record(v);
+                }
+                self.exact = Vec::new();
+                *mine = Some(h);
+            }
+        }
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Smallest value, exact.
+    pub fn min(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// Largest value, exact.
+    pub fn max(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// True while every quantile is exact nearest-rank.
+    pub fn is_exact(&self) -> bool {
+        self.hist.is_none()
+    }
+
+    /// Nearest-rank quantile; `None` when empty. Approximate (relative error at most
+    /// [`LogHistogram::RELATIVE_ERROR`]) once [`Quantiles::is_exact`] is false.
+    pub fn quantile(&self, p: Prob) -> Option<i64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = p.rank(self.count);
+        match &self.hist {
+            None => {
+                let mut v = self.exact.clone();
+                let idx = (rank - 1) as usize;
+                let (_, nth, _) = v.select_nth_unstable(idx);
+                Some(*nth)
+            }
+            Some(h) => {
+                if rank == self.count {
+                    return Some(self.max);
+                }
+                if rank == 1 {
+                    return Some(self.min);
+                }
+                h.at_rank(rank).map(|v| v.clamp(self.min, self.max))
+            }
+        }
+    }
+
+    /// Several quantiles at once (one copy of the exact data instead of one per call).
+    pub fn quantiles(&self, ps: &[Prob]) -> Vec<Option<i64>> {
+        if self.hist.is_none() && self.count > 0 {
+            let mut v = self.exact.clone();
+            v.sort_unstable();
+            ps.iter().map(|&p| nearest_rank(&v, p)).collect()
+        } else {
+            ps.iter().map(|&p| self.quantile(p)).collect()
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    type H6 = LogHistogram<6>;
+    type H7 = LogHistogram<7>;
+
+    #[test]
+    fn bucket_bound_holds_everywhere() {
+        for v in (0u64..5000).chain((1..60).map(|e| (1u64 << e) + 12345 % (1u64 << e))) {
+            let idx = H6::bucket_of(v);
+            let (lo, w) = H6::bucket_range(idx);
+            assert!(lo <= v && v < lo + w, "v={v} idx={idx} lo={lo} w={w}");
+            let mid = H6::bucket_mid(idx) as f64;
+            assert!((mid - v as f64).abs() <= v as f64 / 128.0 + 0.5, "v={v}");
+            let idx = H7::bucket_of(v);
+            let (lo, w) = H7::bucket_range(idx);
+            assert!(lo <= v && v < lo + w, "B=7 v={v} idx={idx} lo={lo} w={w}");
+            let mid = H7::bucket_mid(idx) as f64;
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 256.0 + 0.5,
+                "B=7 v={v}"
+            );
+        }
+        assert_eq!(H6::bucket_of(u64::MAX), 128 + 56 * 64 + 63);
+        assert_eq!(H7::bucket_of(u64::MAX), 256 + 55 * 128 + 127);
+        // By hand, B = 7: 55_000 lies in [2^15, 2^16), width 2^8 = 256: [54_784, 55_040).
+        assert_eq!(H7::bucket_range(H7::bucket_of(55_000)), (54_784, 256));
+        assert_eq!(H7::bucket_mid(H7::bucket_of(55_000)), 54_911);
+        assert_eq!(H6::RELATIVE_ERROR, 1.0 / 128.0);
+        assert_eq!(H7::RELATIVE_ERROR, 1.0 / 256.0);
+    }
+
+    #[test]
+    fn histogram_mode_within_bound_and_negative_values() {
+        let mut q = Quantiles::new(16);
+        let mut q7 = Quantiles::<7>::with_limit(16);
+        let mut exact = Vec::new();
+        let mut x: u64 = 12345;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = ((x >> 20) % 2_000_000) as i64 - 100_000;
+            q.update(v);
+            q7.update(v);
+            exact.push(v);
+        }
+        exact.sort_unstable();
+        assert!(!q.is_exact());
+        for p in [
+            Prob::P50,
+            Prob::P90,
+            Prob::P99,
+            Prob::P999,
+            Prob::new(1, 100),
+        ] {
+            let want = nearest_rank(&exact, p).unwrap();
+            let got = q.quantile(p).unwrap();
+            let err = (got - want).abs() as f64;
+            assert!(
+                err <= want.abs() as f64 / 128.0 + 1.0,
+                "p={p:?} got {got} want {want}"
+            );
+            let got = q7.quantile(p).unwrap();
+            let err = (got - want).abs() as f64;
+            assert!(
+                err <= want.abs() as f64 / 256.0 + 1.0,
+                "B=7 p={p:?} got {got} want {want}"
+            );
+        }
+        assert_eq!(q.max(), exact.last().copied());
+    }
+
+    #[test]
+    fn merge_equals_one_pass() {
+        let vals: Vec<i64> = (0..300).map(|i| (i * 7919) % 1000 - 20).collect();
+        for limit in [10usize, 100, 1000] {
+            let mut one = Quantiles::new(limit);
+            vals.iter().for_each(|&v| one.update(v));
+            for split in [0usize, 5, 150, 299] {
+                let mut a = Quantiles::new(limit);
+                let mut b = Quantiles::new(limit);
+                vals[..split].iter().for_each(|&v| a.update(v));
+                vals[split..].iter().for_each(|&v| b.update(v));
+                a.merge(&b);
+                for p in [Prob::P50, Prob::P99, Prob::P999] {
+                    assert_eq!(
+                        a.quantile(p),
+                        one.quantile(p),
+                        "limit {limit} split {split}"
+                    );
+                }
+                assert_eq!(a.is_exact(), one.is_exact());
+            }
+        }
+    }
+
+    #[test]
+    fn exact_quantiles_by_hand() {
+        let mut q = Quantiles::new(1000);
+        for v in [30, 10, 20, 100, 90, 80, 70, 60, 50, 40] {
+            q.update(v);
+        }
+        assert_eq!(q.quantile(Prob::P50), Some(50));
+        assert_eq!(q.quantile(Prob::P90), Some(90));
+        assert_eq!(q.quantile(Prob::P95), Some(100));
+        assert_eq!(q.min(), Some(10));
+        assert!(q.is_exact());
+        assert_eq!(Quantiles::new(4).quantile(Prob::P50), None);
+        assert_eq!("EXACT".parse::<QuantileMode>(), Ok(QuantileMode::Exact));
+        assert!("fuzzy".parse::<QuantileMode>().is_err());
+    }
+
     use super::*;
 
     #[test]
