@@ -230,6 +230,13 @@ fn print_table(cal: &Calibration, source: &str, out: Option<&Path>) {
         s.stack_cost.to_string(),
     );
     row(
+        "ingress_delay_ns",
+        cost_text(h.ingress_delay_ns.as_ref()),
+        h.ingress_delay_ns
+            .as_ref()
+            .map_or("-".into(), |_| s.stack_cost.to_string()),
+    );
+    row(
         "app_wakeup_ns",
         cost_text(h.app_wakeup_ns.as_ref()),
         s.app_wakeup.to_string(),
