@@ -27,8 +27,6 @@
 //! not O(capture). The output itself is O(capture records) unless [`join_with`] or
 //! [`join_capture`] streams it.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::ops::AddAssign;
 use std::path::Path;
 
@@ -37,6 +35,8 @@ use coalescope_timeline::{Event, Strings, Sym};
 use serde::Serialize;
 
 use crate::error::CaptureError;
+use crate::fasthash::FastSet;
+use crate::index::AppIndex;
 use crate::ingress::{for_each_ingress, CaptureConfig, Extractor, IngressRecord, IngressStats};
 use crate::reader::CaptureReader;
 use crate::seq::SeqSource;
@@ -91,11 +91,11 @@ impl AddAssign for JoinReport {
 pub struct Joiner<'a> {
     app_events: &'a [Event],
     /// (stream, seq) -> position of its first app record.
-    index: HashMap<(Sym, u64), usize>,
+    index: AppIndex,
     /// App records already matched by a capture record.
     matched: Vec<bool>,
     /// Keys of capture records without an app record, for their duplicates.
-    unmatched_seen: HashSet<(Sym, u64)>,
+    unmatched_seen: FastSet<(Sym, u64)>,
     report: JoinReport,
 }
 
@@ -106,25 +106,17 @@ impl<'a> Joiner<'a> {
     ///
     /// [`Strings`]: coalescope_timeline::Strings
     pub fn new(app_events: &'a [Event]) -> Self {
-        let mut report = JoinReport {
-            app_records: app_events.len() as u64,
-            ..JoinReport::default()
-        };
-        let mut index = HashMap::with_capacity(app_events.len());
-        for (i, event) in app_events.iter().enumerate() {
-            match index.entry((event.stream, event.seq)) {
-                Entry::Occupied(_) => report.app_duplicates += 1,
-                Entry::Vacant(slot) => {
-                    slot.insert(i);
-                }
-            }
-        }
+        let (index, app_duplicates) = AppIndex::build(app_events);
         Joiner {
             app_events,
             index,
             matched: vec![false; app_events.len()],
-            unmatched_seen: HashSet::new(),
-            report,
+            unmatched_seen: FastSet::default(),
+            report: JoinReport {
+                app_records: app_events.len() as u64,
+                app_duplicates,
+                ..JoinReport::default()
+            },
         }
     }
 
@@ -134,8 +126,8 @@ impl<'a> Joiner<'a> {
         let report = &mut self.report;
         report.capture_records += 1;
         let key = (record.stream, record.seq);
-        let event = match self.index.get(&key) {
-            Some(&i) => {
+        let event = match self.index.get(record.stream, record.seq) {
+            Some(i) => {
                 if std::mem::replace(&mut self.matched[i], true) {
                     report.capture_duplicates += 1;
                     return None;

@@ -21,6 +21,13 @@ use crate::timestamp::{to_instant, TsResolution};
 /// guard against a corrupt length field asking for gigabytes. Wireshark uses 16 MiB.
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
+/// Reads of at most this many bytes go straight into the reused buffer (sized up front);
+/// longer ones grow it only as bytes arrive.
+const EAGER_FILL: usize = 64 * 1024;
+
+/// Read-ahead buffer of a capture file: large reads, few system calls.
+const FILE_BUFFER: usize = 1 << 20;
+
 /// A link-layer header type (the `LINKTYPE_*` registry of tcpdump.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -293,7 +300,7 @@ impl CaptureReader<BufReader<File>> {
             source,
         })?;
         Self::new(
-            BufReader::with_capacity(1 << 16, file),
+            BufReader::with_capacity(FILE_BUFFER, file),
             path.display().to_string(),
         )
     }
@@ -395,9 +402,33 @@ impl<R: Read> CaptureReader<R> {
     /// Append up to `n` bytes from the source to the buffer; returns how many came.
     pub(crate) fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
         let before = self.buf.len();
-        // `take` + `read_to_end` grows the buffer only as bytes arrive, so a corrupt length
-        // near MAX_BLOCK_LEN on a short file never allocates the declared size.
-        let result = (&mut self.src).take(n as u64).read_to_end(&mut self.buf);
+        let result = if n <= EAGER_FILL {
+            // A record of ordinary size: read straight into the reused buffer (no
+            // per-call growth probing; the buffer keeps its capacity between records).
+            self.buf.resize(before + n, 0);
+            let mut got = 0;
+            let mut result = Ok(());
+            while got < n {
+                match self.src.read(&mut self.buf[before + got..]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            self.buf.truncate(before + got);
+            result
+        } else {
+            // `take` + `read_to_end` grows the buffer only as bytes arrive, so a corrupt
+            // length near MAX_BLOCK_LEN on a short file never allocates the declared size.
+            (&mut self.src)
+                .take(n as u64)
+                .read_to_end(&mut self.buf)
+                .map(|_| ())
+        };
         let got = self.buf.len() - before;
         self.offset += got as u64;
         result.map_err(|source| CaptureError::Io {
