@@ -21,12 +21,12 @@ use crate::timestamp::{to_instant, TsResolution};
 /// guard against a corrupt length field asking for gigabytes. Wireshark uses 16 MiB.
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
-/// Reads of at most this many bytes go straight into the reused buffer (sized up front);
-/// longer ones grow it only as bytes arrive.
-const EAGER_FILL: usize = 64 * 1024;
+/// The reader's read-ahead: one read of this many bytes from the source at a time, so a
+/// file costs few system calls and records are copied once, out of this buffer.
+const READ_AHEAD: usize = 1 << 20;
 
-/// Read-ahead buffer of a capture file: large reads, few system calls.
-const FILE_BUFFER: usize = 1 << 20;
+/// `BufReader` capacity of [`CaptureReader::open`]: reads of [`READ_AHEAD`] bypass it.
+const FILE_BUFFER: usize = 8 * 1024;
 
 /// A link-layer header type (the `LINKTYPE_*` registry of tcpdump.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -282,7 +282,12 @@ pub(crate) enum Format {
 /// # Ok(()) }
 /// ```
 pub struct CaptureReader<R: Read> {
-    src: io::Chain<io::Cursor<[u8; 4]>, R>,
+    src: R,
+    /// Read-ahead: bytes `ahead[ahead_pos..ahead_end]` came from `src` but were not used
+    /// yet (the magic number starts here). One allocation, reused for the whole file.
+    ahead: Vec<u8>,
+    ahead_pos: usize,
+    ahead_end: usize,
     pub(crate) file: String,
     pub(crate) offset: u64,
     pub(crate) buf: Vec<u8>,
@@ -345,7 +350,10 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         let mut reader = CaptureReader {
-            src: io::Cursor::new(magic).chain(src),
+            src,
+            ahead: magic.to_vec(),
+            ahead_pos: 0,
+            ahead_end: 4,
             file,
             offset: 0,
             buf: Vec::new(),
@@ -400,35 +408,28 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Append up to `n` bytes from the source to the buffer; returns how many came.
+    /// The buffer grows only as bytes arrive, so a corrupt length near [`MAX_BLOCK_LEN`] on
+    /// a short file never allocates the declared size.
     pub(crate) fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
         let before = self.buf.len();
-        let result = if n <= EAGER_FILL {
-            // A record of ordinary size: read straight into the reused buffer (no
-            // per-call growth probing; the buffer keeps its capacity between records).
-            self.buf.resize(before + n, 0);
-            let mut got = 0;
-            let mut result = Ok(());
-            while got < n {
-                match self.src.read(&mut self.buf[before + got..]) {
+        let mut result = Ok(());
+        while self.buf.len() - before < n {
+            if self.ahead_pos == self.ahead_end {
+                match self.read_ahead() {
                     Ok(0) => break,
-                    Ok(k) => got += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(_) => {}
                     Err(e) => {
                         result = Err(e);
                         break;
                     }
                 }
             }
-            self.buf.truncate(before + got);
-            result
-        } else {
-            // `take` + `read_to_end` grows the buffer only as bytes arrive, so a corrupt
-            // length near MAX_BLOCK_LEN on a short file never allocates the declared size.
-            (&mut self.src)
-                .take(n as u64)
-                .read_to_end(&mut self.buf)
-                .map(|_| ())
-        };
+            let want = n - (self.buf.len() - before);
+            let take = want.min(self.ahead_end - self.ahead_pos);
+            self.buf
+                .extend_from_slice(&self.ahead[self.ahead_pos..self.ahead_pos + take]);
+            self.ahead_pos += take;
+        }
         let got = self.buf.len() - before;
         self.offset += got as u64;
         result.map_err(|source| CaptureError::Io {
@@ -436,6 +437,25 @@ impl<R: Read> CaptureReader<R> {
             source,
         })?;
         Ok(got)
+    }
+
+    /// Refill the read-ahead buffer with one read of up to [`READ_AHEAD`] bytes; returns
+    /// how many came (0 at the end of the source).
+    fn read_ahead(&mut self) -> io::Result<usize> {
+        if self.ahead.len() < READ_AHEAD {
+            self.ahead.resize(READ_AHEAD, 0);
+        }
+        loop {
+            match self.src.read(&mut self.ahead) {
+                Ok(k) => {
+                    self.ahead_pos = 0;
+                    self.ahead_end = k;
+                    return Ok(k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// A `Truncated` error for a structure at `offset` of `needed` bytes of which the
