@@ -10,9 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant as Clock;
 
-use coalescope_capture::{
-    for_each_ingress, join_captures, read_capture, CaptureConfig, SeqSpec,
-};
+use coalescope_capture::{for_each_ingress, join_captures, read_capture, CaptureConfig, SeqSpec};
 use coalescope_timeline::{Event, Instant, Strings};
 
 const FEEDS: u64 = 4;
@@ -51,8 +49,10 @@ fn write_pcap(path: &Path, packets: u64) -> Vec<(u64, u64, i64)> {
         frame.extend_from_slice(&seq.to_le_bytes());
         frame.resize(14 + 20 + 8 + 64, 0);
         let len = frame.len() as u32;
-        out.write_all(&((t / 1_000_000_000) as u32).to_le_bytes()).unwrap();
-        out.write_all(&((t % 1_000_000_000) as u32).to_le_bytes()).unwrap();
+        out.write_all(&((t / 1_000_000_000) as u32).to_le_bytes())
+            .unwrap();
+        out.write_all(&((t % 1_000_000_000) as u32).to_le_bytes())
+            .unwrap();
         out.write_all(&len.to_le_bytes()).unwrap();
         out.write_all(&len.to_le_bytes()).unwrap();
         out.write_all(&frame).unwrap();
@@ -120,7 +120,10 @@ fn main() {
             Ok(())
         })
         .unwrap();
-        assert_eq!(summary.join.undelivered, packets.div_ceil(1000).min(packets));
+        assert_eq!(
+            summary.join.undelivered,
+            packets.div_ceil(1000).min(packets)
+        );
         events
     });
     std::fs::remove_dir_all(&dir).unwrap();

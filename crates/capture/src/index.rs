@@ -147,7 +147,9 @@ mod tests {
         ];
         let (index, dups) = AppIndex::build(&events);
         assert_eq!(dups, 2);
-        assert!(matches!(index.streams[a.index()], StreamIndex::Dense { first: 10, ref positions } if positions.len() == 4));
+        assert!(
+            matches!(index.streams[a.index()], StreamIndex::Dense { first: 10, ref positions } if positions.len() == 4)
+        );
         assert!(matches!(index.streams[b.index()], StreamIndex::Sparse(_)));
         assert_eq!(index.get(a, 10), Some(0));
         assert_eq!(index.get(a, 11), Some(2));
