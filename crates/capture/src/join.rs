@@ -17,9 +17,10 @@
 //! - A negative delay (`t_app < t_ingress`: clock skew between capture host and app host)
 //!   is kept as it is, never clamped, and counted.
 //!
-//! **Memory.** The app log is indexed in a hash map ((stream, seq) -> position, ~32 bytes
-//! per app record with the table's overhead) plus a one-byte matched flag per record, and the
-//! capture is streamed through it. The app side is the one held because the capture is
+//! **Memory.** The app log is indexed per stream ((stream, seq) -> position): a plain
+//! array over the stream's seq range when its numbers are dense (8 bytes per slot, at
+//! most about two slots per record), else a hash map with a fast integer hasher; plus a
+//! one-byte matched flag per record; the capture is streamed through it. The app side is the one held because the capture is
 //! the larger, file-ordered side (every datagram, delivered or not) and the output follows
 //! its order; the app log is already in memory as `&[Event]`. Duplicate detection among
 //! capture records that matched uses the matched bits; among those that did not match it

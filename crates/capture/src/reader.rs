@@ -2,7 +2,9 @@
 //!
 //! The reader owns the framing (so every error can name the byte offset and the block) and
 //! holds at most one block or record in memory at a time, in one reused buffer capped at
-//! [`MAX_BLOCK_LEN`] bytes. `pcap-parser` decodes the block contents (section headers,
+//! [`MAX_BLOCK_LEN`] bytes, filled from one reused 1 MiB read-ahead buffer (one `read`
+//! system call per MiB; no allocation per packet). The file is read, not memory-mapped:
+//! mapping needs `unsafe`, which this crate forbids. `pcap-parser` decodes the block contents (section headers,
 //! interface descriptions with their options, enhanced packet blocks, pcap headers and
 //! records); timestamps are computed here from the raw fields, see the crate docs for the
 //! `pcap-parser` behaviours this works around.
