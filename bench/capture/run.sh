@@ -16,7 +16,7 @@ after=target/release/coalescope
 data=${TMPDIR:-/tmp}/coalescope-bench-capture
 mkdir -p "$data"
 [ -f "$data/capture-$n.pcap" ] || python3 bench/capture/gen_join.py "$data" "$n" 42 1
-cargo build --release -p coalescope >/dev/null
+cargo build -q --release -p coalescope
 map="--stream-map 233.54.12.1:26400=feed-0 --stream-map 233.54.12.1:26401=feed-1"
 map="$map --stream-map 233.54.12.1:26402=feed-2 --stream-map 233.54.12.1:26403=feed-3"
 pcap="$data/capture-$n.pcap"
