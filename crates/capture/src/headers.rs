@@ -41,6 +41,11 @@ pub enum NotUdp {
 
 /// Decode the UDP datagram in `data`, a packet of link type `link`.
 pub fn decode_udp(link: LinkType, data: &[u8]) -> Result<UdpDatagram<'_>, NotUdp> {
+    if link == LinkType::ETHERNET {
+        if let Some(datagram) = plain_ethernet_ipv4_udp(data) {
+            return Ok(datagram);
+        }
+    }
     let packet = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|_| NotUdp::Malformed)?
@@ -60,6 +65,39 @@ pub fn decode_udp(link: LinkType, data: &[u8]) -> Result<UdpDatagram<'_>, NotUdp
         _ => return Err(NotUdp::UnsupportedLinkType),
     };
     udp_of(&packet)
+}
+
+/// The common case decoded directly: untagged Ethernet II, IPv4 without options, not a
+/// fragment, UDP, with the IP total length and the UDP length both consistent with each
+/// other and within the captured bytes. Anything else (`None`) goes the general
+/// `etherparse` way, which gives the same datagram for every packet accepted here
+/// (`fast_path_agrees_with_etherparse` checks it on mutated packets).
+#[inline]
+fn plain_ethernet_ipv4_udp(data: &[u8]) -> Option<UdpDatagram<'_>> {
+    const ETH: usize = 14;
+    const IP: usize = 20;
+    const UDP: usize = 8;
+    let header = data.get(..ETH + IP + UDP)?;
+    if header[12..14] != [0x08, 0x00] || header[ETH] != 0x45 || header[ETH + 9] != 17 {
+        return None;
+    }
+    // More-fragments flag or a fragment offset: leave to the general path.
+    if header[ETH + 6] & 0x3f != 0 || header[ETH + 7] != 0 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([header[ETH + 2], header[ETH + 3]]));
+    let udp_len = usize::from(u16::from_be_bytes([header[ETH + 24], header[ETH + 25]]));
+    if total < IP + UDP || ETH + total > data.len() || udp_len != total - IP {
+        return None;
+    }
+    let ip = |at: usize| [header[at], header[at + 1], header[at + 2], header[at + 3]];
+    let port = |at: usize| u16::from_be_bytes([header[at], header[at + 1]]);
+    let udp_at = ETH + IP;
+    Some(UdpDatagram {
+        src: SocketAddr::new(IpAddr::from(ip(ETH + 12)), port(udp_at)),
+        dst: SocketAddr::new(IpAddr::from(ip(ETH + 16)), port(udp_at + 2)),
+        payload: &data[udp_at + UDP..ETH + total],
+    })
 }
 
 fn cooked(
@@ -147,4 +185,71 @@ fn udp_of<'a>(packet: &LaxSlicedPacket<'a>) -> Result<UdpDatagram<'a>, NotUdp> {
         dst: SocketAddr::new(dst_ip, udp.destination_port()),
         payload: udp.payload(),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A clean Ethernet/IPv4/UDP frame with a `payload`-byte payload and `pad` bytes of
+    /// Ethernet padding after the IP packet.
+    fn frame(payload: usize, pad: usize) -> Vec<u8> {
+        let total = (20 + 8 + payload) as u16;
+        let mut f = vec![1, 0, 0x5e, 0, 0, 1, 0, 0x1b, 0x21, 0, 0, 1, 0x08, 0x00];
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 233, 54, 12, 1]);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&26400u16.to_be_bytes());
+        f.extend_from_slice(&(total - 20).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend((0..payload).map(|i| i as u8));
+        f.extend(std::iter::repeat_n(0xee, pad));
+        f
+    }
+
+    /// The general path alone.
+    fn general(data: &[u8]) -> Result<UdpDatagram<'_>, NotUdp> {
+        udp_of(&LaxSlicedPacket::from_ethernet(data).map_err(|_| NotUdp::Malformed)?)
+    }
+
+    #[test]
+    fn fast_path_decodes_a_clean_frame_by_hand() {
+        let f = frame(10, 6);
+        let d = plain_ethernet_ipv4_udp(&f).unwrap();
+        assert_eq!(d.src, "10.0.0.1:40000".parse().unwrap());
+        assert_eq!(d.dst, "233.54.12.1:26400".parse().unwrap());
+        assert_eq!(d.payload, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // padding excluded
+        assert_eq!(general(&f), Ok(d));
+        // A fragment, a VLAN tag, options, other transports: not taken by the fast path.
+        for (at, value) in [(20usize, 0x20u8), (21, 1), (12, 0x81), (14, 0x46), (23, 6)] {
+            let mut g = f.clone();
+            g[at] = value;
+            assert_eq!(plain_ethernet_ipv4_udp(&g), None, "byte {at} = {value:#x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_agrees_with_etherparse(
+            payload in 0usize..40,
+            pad in 0usize..8,
+            edits in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+            cut in 0usize..90,
+        ) {
+            let mut f = frame(payload, pad);
+            for (at, value) in edits {
+                if at < f.len() {
+                    f[at] = value;
+                }
+            }
+            f.truncate(f.len().saturating_sub(cut % 8 * (cut / 8 % 2)));
+            if let Some(fast) = plain_ethernet_ipv4_udp(&f) {
+                prop_assert_eq!(Ok(fast), general(&f));
+            }
+            prop_assert_eq!(decode_udp(LinkType::ETHERNET, &f), general(&f));
+        }
+    }
 }

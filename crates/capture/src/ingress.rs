@@ -6,7 +6,6 @@
 //! a non-empty map only mapped destinations are, and other datagrams are counted as
 //! unmapped and skipped (the map is then a filter, as a desk's feed list is).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,6 +13,7 @@ use std::path::Path;
 use coalescope_timeline::{Instant, Strings, Sym};
 
 use crate::error::CaptureError;
+use crate::fasthash::FastMap;
 use crate::headers::{decode_udp, NotUdp};
 use crate::reader::{CaptureReader, CaptureStats, CapturedPacket};
 use crate::seq::SeqSource;
@@ -132,7 +132,7 @@ pub(crate) struct Extractor<'s> {
     config: &'s CaptureConfig,
     /// Memo of the stream of each destination seen (`None` = unmapped), so the hot loop
     /// formats and interns an address once per destination, not once per packet.
-    streams: HashMap<SocketAddr, Option<Sym>>,
+    streams: FastMap<SocketAddr, Option<Sym>>,
     pub(crate) stats: IngressStats,
 }
 
@@ -140,7 +140,7 @@ impl<'s> Extractor<'s> {
     pub(crate) fn new(config: &'s CaptureConfig) -> Self {
         Extractor {
             config,
-            streams: HashMap::new(),
+            streams: FastMap::default(),
             stats: IngressStats::default(),
         }
     }

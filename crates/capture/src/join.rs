@@ -17,9 +17,10 @@
 //! - A negative delay (`t_app < t_ingress`: clock skew between capture host and app host)
 //!   is kept as it is, never clamped, and counted.
 //!
-//! **Memory.** The app log is indexed in a hash map ((stream, seq) -> position, ~32 bytes
-//! per app record with the table's overhead) plus a one-byte matched flag per record, and the
-//! capture is streamed through it. The app side is the one held because the capture is
+//! **Memory.** The app log is indexed per stream ((stream, seq) -> position): a plain
+//! array over the stream's seq range when its numbers are dense (8 bytes per slot, at
+//! most about two slots per record), else a hash map with a fast integer hasher; plus a
+//! one-byte matched flag per record; the capture is streamed through it. The app side is the one held because the capture is
 //! the larger, file-ordered side (every datagram, delivered or not) and the output follows
 //! its order; the app log is already in memory as `&[Event]`. Duplicate detection among
 //! capture records that matched uses the matched bits; among those that did not match it
@@ -27,8 +28,6 @@
 //! not O(capture). The output itself is O(capture records) unless [`join_with`] or
 //! [`join_capture`] streams it.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::ops::AddAssign;
 use std::path::Path;
 
@@ -37,6 +36,8 @@ use coalescope_timeline::{Event, Strings, Sym};
 use serde::Serialize;
 
 use crate::error::CaptureError;
+use crate::fasthash::FastSet;
+use crate::index::AppIndex;
 use crate::ingress::{for_each_ingress, CaptureConfig, Extractor, IngressRecord, IngressStats};
 use crate::reader::CaptureReader;
 use crate::seq::SeqSource;
@@ -91,11 +92,11 @@ impl AddAssign for JoinReport {
 pub struct Joiner<'a> {
     app_events: &'a [Event],
     /// (stream, seq) -> position of its first app record.
-    index: HashMap<(Sym, u64), usize>,
+    index: AppIndex,
     /// App records already matched by a capture record.
     matched: Vec<bool>,
     /// Keys of capture records without an app record, for their duplicates.
-    unmatched_seen: HashSet<(Sym, u64)>,
+    unmatched_seen: FastSet<(Sym, u64)>,
     report: JoinReport,
 }
 
@@ -106,25 +107,17 @@ impl<'a> Joiner<'a> {
     ///
     /// [`Strings`]: coalescope_timeline::Strings
     pub fn new(app_events: &'a [Event]) -> Self {
-        let mut report = JoinReport {
-            app_records: app_events.len() as u64,
-            ..JoinReport::default()
-        };
-        let mut index = HashMap::with_capacity(app_events.len());
-        for (i, event) in app_events.iter().enumerate() {
-            match index.entry((event.stream, event.seq)) {
-                Entry::Occupied(_) => report.app_duplicates += 1,
-                Entry::Vacant(slot) => {
-                    slot.insert(i);
-                }
-            }
-        }
+        let (index, app_duplicates) = AppIndex::build(app_events);
         Joiner {
             app_events,
             index,
             matched: vec![false; app_events.len()],
-            unmatched_seen: HashSet::new(),
-            report,
+            unmatched_seen: FastSet::default(),
+            report: JoinReport {
+                app_records: app_events.len() as u64,
+                app_duplicates,
+                ..JoinReport::default()
+            },
         }
     }
 
@@ -134,8 +127,8 @@ impl<'a> Joiner<'a> {
         let report = &mut self.report;
         report.capture_records += 1;
         let key = (record.stream, record.seq);
-        let event = match self.index.get(&key) {
-            Some(&i) => {
+        let event = match self.index.get(record.stream, record.seq) {
+            Some(i) => {
                 if std::mem::replace(&mut self.matched[i], true) {
                     report.capture_duplicates += 1;
                     return None;

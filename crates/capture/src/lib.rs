@@ -48,7 +48,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+mod fasthash;
 pub mod headers;
+mod index;
 pub mod ingress;
 pub mod join;
 mod legacy;

@@ -2,7 +2,9 @@
 //!
 //! The reader owns the framing (so every error can name the byte offset and the block) and
 //! holds at most one block or record in memory at a time, in one reused buffer capped at
-//! [`MAX_BLOCK_LEN`] bytes. `pcap-parser` decodes the block contents (section headers,
+//! [`MAX_BLOCK_LEN`] bytes, filled from one reused 1 MiB read-ahead buffer (one `read`
+//! system call per MiB; no allocation per packet). The file is read, not memory-mapped:
+//! mapping needs `unsafe`, which this crate forbids. `pcap-parser` decodes the block contents (section headers,
 //! interface descriptions with their options, enhanced packet blocks, pcap headers and
 //! records); timestamps are computed here from the raw fields, see the crate docs for the
 //! `pcap-parser` behaviours this works around.
@@ -20,6 +22,13 @@ use crate::timestamp::{to_instant, TsResolution};
 /// Largest block (pcapng) or record (pcap) accepted: a bound on this reader's memory and a
 /// guard against a corrupt length field asking for gigabytes. Wireshark uses 16 MiB.
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
+
+/// The reader's read-ahead: one read of this many bytes from the source at a time, so a
+/// file costs few system calls and records are copied once, out of this buffer.
+const READ_AHEAD: usize = 1 << 20;
+
+/// `BufReader` capacity of [`CaptureReader::open`]: reads of [`READ_AHEAD`] bypass it.
+const FILE_BUFFER: usize = 8 * 1024;
 
 /// A link-layer header type (the `LINKTYPE_*` registry of tcpdump.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -275,7 +284,12 @@ pub(crate) enum Format {
 /// # Ok(()) }
 /// ```
 pub struct CaptureReader<R: Read> {
-    src: io::Chain<io::Cursor<[u8; 4]>, R>,
+    src: R,
+    /// Read-ahead: bytes `ahead[ahead_pos..ahead_end]` came from `src` but were not used
+    /// yet (the magic number starts here). One allocation, reused for the whole file.
+    ahead: Vec<u8>,
+    ahead_pos: usize,
+    ahead_end: usize,
     pub(crate) file: String,
     pub(crate) offset: u64,
     pub(crate) buf: Vec<u8>,
@@ -293,7 +307,7 @@ impl CaptureReader<BufReader<File>> {
             source,
         })?;
         Self::new(
-            BufReader::with_capacity(1 << 16, file),
+            BufReader::with_capacity(FILE_BUFFER, file),
             path.display().to_string(),
         )
     }
@@ -338,7 +352,10 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         let mut reader = CaptureReader {
-            src: io::Cursor::new(magic).chain(src),
+            src,
+            ahead: magic.to_vec(),
+            ahead_pos: 0,
+            ahead_end: 4,
             file,
             offset: 0,
             buf: Vec::new(),
@@ -393,11 +410,28 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Append up to `n` bytes from the source to the buffer; returns how many came.
+    /// The buffer grows only as bytes arrive, so a corrupt length near [`MAX_BLOCK_LEN`] on
+    /// a short file never allocates the declared size.
     pub(crate) fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
         let before = self.buf.len();
-        // `take` + `read_to_end` grows the buffer only as bytes arrive, so a corrupt length
-        // near MAX_BLOCK_LEN on a short file never allocates the declared size.
-        let result = (&mut self.src).take(n as u64).read_to_end(&mut self.buf);
+        let mut result = Ok(());
+        while self.buf.len() - before < n {
+            if self.ahead_pos == self.ahead_end {
+                match self.read_ahead() {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let want = n - (self.buf.len() - before);
+            let take = want.min(self.ahead_end - self.ahead_pos);
+            self.buf
+                .extend_from_slice(&self.ahead[self.ahead_pos..self.ahead_pos + take]);
+            self.ahead_pos += take;
+        }
         let got = self.buf.len() - before;
         self.offset += got as u64;
         result.map_err(|source| CaptureError::Io {
@@ -405,6 +439,25 @@ impl<R: Read> CaptureReader<R> {
             source,
         })?;
         Ok(got)
+    }
+
+    /// Refill the read-ahead buffer with one read of up to [`READ_AHEAD`] bytes; returns
+    /// how many came (0 at the end of the source).
+    fn read_ahead(&mut self) -> io::Result<usize> {
+        if self.ahead.len() < READ_AHEAD {
+            self.ahead.resize(READ_AHEAD, 0);
+        }
+        loop {
+            match self.src.read(&mut self.ahead) {
+                Ok(k) => {
+                    self.ahead_pos = 0;
+                    self.ahead_end = k;
+                    return Ok(k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// A `Truncated` error for a structure at `offset` of `needed` bytes of which the
