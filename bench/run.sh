@@ -7,18 +7,21 @@
 #   analyze  coalescope analyze --events (Parquet written by pyarrow, and CSV) vs pandas
 #            and polars computing MDDR + BDC (bench/metrics/mddr_bdc_{pandas,polars}.py);
 #            the peers' summary lines must agree with each other
+#   join     coalescope join and analyze --pcap of a pcap (bench/capture/gen_join.py) with
+#            a Parquet app log vs `tcpdump -r FILE -w /dev/null` on the same file
 #
 # Every command runs as a fresh process under /usr/bin/time -v: the table gives wall
 # time, peak RSS and the rate. Usage:
 #
-#   bench/run.sh [SIM_PACKETS] [EVENTS]     (defaults 10000000 10000000)
+#   bench/run.sh [SIM_PACKETS] [EVENTS] [CAPTURE_PACKETS]   (defaults 1e7 1e7 1e6)
 #
 # Installs its peers when missing (pip: simpy, polars, pandas, pyarrow, numpy; apt as
-# root: time). Data goes to $DATA (default target/bench-data). Measure on a quiet
+# root: time, tcpdump). Data goes to $DATA (default target/bench-data). Measure on a quiet
 # machine: on a shared one the wall times mostly measure the other processes.
 set -euo pipefail
 SIM_PACKETS="${1:-10000000}"
 EVENTS="${2:-10000000}"
+CAPTURE_PACKETS="${3:-1000000}"
 SIMPY_PACKETS="${SIMPY_PACKETS:-1000000}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -30,6 +33,7 @@ mkdir -p "$DATA"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     need=()
     [ -x /usr/bin/time ] || need+=(time)
+    command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
     if [ ${#need[@]} -gt 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
@@ -86,6 +90,21 @@ if [ "$PANDAS" != "$POLARS" ]; then
     echo "  pandas:$PANDAS" >&2
     echo "  polars:$POLARS" >&2
     exit 1
+fi
+
+echo "== join vs tcpdump ($CAPTURE_PACKETS packets)" >&2
+PCAP="$DATA/capture-$CAPTURE_PACKETS.pcap"
+APP="$DATA/app-$CAPTURE_PACKETS.parquet"
+[ -s "$PCAP" ] && [ -s "$APP" ] || python3 bench/capture/gen_join.py "$DATA" "$CAPTURE_PACKETS" 42 1
+MAP=(--stream-map 233.54.12.1:26400=feed-0 --stream-map 233.54.12.1:26401=feed-1
+     --stream-map 233.54.12.1:26402=feed-2 --stream-map 233.54.12.1:26403=feed-3)
+measure "coalescope join (pcap + Parquet app log -> Parquet)" packets "$CAPTURE_PACKETS" \
+    "$BIN" join --pcap "$PCAP" --app-log "$APP" "${MAP[@]}" -o "$DATA/joined.parquet"
+measure "coalescope analyze --pcap (join + all md metrics)" packets "$CAPTURE_PACKETS" \
+    "$BIN" analyze --pcap "$PCAP" --app-log "$APP" "${MAP[@]}" --json
+if command -v tcpdump >/dev/null 2>&1; then
+    measure "tcpdump $(tcpdump --version 2>&1 | awk 'NR==1 {print $3}') -r FILE -w /dev/null" packets "$CAPTURE_PACKETS" \
+        tcpdump -r "$PCAP" -w /dev/null
 fi
 
 echo
