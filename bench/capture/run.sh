@@ -5,13 +5,13 @@
 # installed; wall time and peak RSS from `/usr/bin/time -v`. Then the decode-only bench.
 #
 #   bench/capture/run.sh [PACKETS] [BASELINE_BINARY]
-#       defaults: 1000000, /work/main/target/release/coalescope (skipped if absent)
+#       defaults: 1000000, no baseline (give an older binary to time it too)
 #
 # Needs python3 with numpy and pyarrow (bench/capture/gen_join.py writes the data).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000000}
-before=${2:-/work/main/target/release/coalescope}
+before=${2:-}
 after=target/release/coalescope
 data=${TMPDIR:-/tmp}/coalescope-bench-capture
 mkdir -p "$data"
@@ -37,7 +37,7 @@ measure() {
 
 echo "capture join, $n packets ($pcap), app log $app"
 for bin in "$before" "$after"; do
-    [ -x "$bin" ] || { echo "($bin absent: skipped)"; continue; }
+    [ -n "$bin" ] && [ -x "$bin" ] || { [ -n "$bin" ] && echo "($bin absent: skipped)"; continue; }
     tag=$([ "$bin" = "$after" ] && echo after || echo before)
     # shellcheck disable=SC2086
     measure "join ($tag)" "$bin" join --pcap "$pcap" --app-log "$app" $map -o "$data/out-$tag.parquet"
