@@ -5,6 +5,9 @@
 
 use coalescope_sim::{simulate, Fate, Scenario, SimOutput};
 
+mod scenarios;
+use scenarios::{BUSY_POLL, DEFERRAL};
+
 /// FNV-1a over every record's times and fate and every interrupt.
 fn fingerprint(out: &SimOutput) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -36,21 +39,6 @@ fn run(text: &str) -> SimOutput {
     simulate(&Scenario::from_toml_str(text, None).unwrap()).unwrap()
 }
 
-const DEFERRAL: &str = r#"
-seed = 11
-packets = 50000
-[[stream]]
-name = "md"
-arrivals = { kind = "poisson", rate_per_s = 20000 }
-[nic]
-policy = "deferral"
-rx_usecs = 10
-gro_flush_timeout_ns = 50000
-napi_defer_hard_irqs = 2
-[host]
-preset = "realistic"
-"#;
-
 const EXP_SERVICE: &str = r#"
 seed = 5
 packets = 50000
@@ -65,17 +53,6 @@ app_service_ns = 2000
 app_service = "exponential"
 ksoftirqd_delay_ns = 30000
 netdev_budget = 64
-"#;
-
-const BUSY_POLL: &str = r#"
-seed = 9
-packets = 50000
-[[stream]]
-name = "md"
-arrivals = { kind = "poisson", rate_per_s = 300000 }
-[host]
-preset = "realistic"
-busy_poll = true
 "#;
 
 /// (fingerprint, p50, p99, interrupts, software polls, time_squeeze), computed with

@@ -14,6 +14,9 @@ use coalescope_timeline::io::{load_events, write_events, write_rows, Compression
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use coalescope_timeline::Strings;
 
+mod scenarios;
+use scenarios::{BUSY_POLL, DEFERRAL};
+
 fn scenario(text: &str) -> Scenario {
     Scenario::from_toml_str(text, None).unwrap()
 }
@@ -23,32 +26,6 @@ fn default_with(packets: i64) -> Scenario {
     spec.packets = Some(packets);
     spec.validate(None).unwrap()
 }
-
-const DEFERRAL: &str = r#"
-seed = 11
-packets = 50000
-[[stream]]
-name = "md"
-arrivals = { kind = "poisson", rate_per_s = 20000 }
-[nic]
-policy = "deferral"
-rx_usecs = 10
-gro_flush_timeout_ns = 50000
-napi_defer_hard_irqs = 2
-[host]
-preset = "realistic"
-"#;
-
-const BUSY_POLL: &str = r#"
-seed = 9
-packets = 50000
-[[stream]]
-name = "md"
-arrivals = { kind = "poisson", rate_per_s = 300000 }
-[host]
-preset = "realistic"
-busy_poll = true
-"#;
 
 /// Three streams on two queues with TCP GRO and a 16-entry ring: ring-full drops
 /// (17,839 of 60,000), GRO chains and queues interleaving.
