@@ -105,3 +105,33 @@ fn codec(path: &Path) -> String {
     let c = r.metadata().row_group(0).column(0).compression();
     format!("{c:?}").split('(').next().unwrap().to_owned()
 }
+
+#[test]
+fn a_panic_in_the_parquet_decoder_is_reported_as_the_error_alone() {
+    // testdata/parquet-corrupt/PROVENANCE.md: a footer whose column range is negative
+    // makes parquet 60.1 panic; the user must see one error line naming the file and the
+    // row group, and no "panicked at" text from the default hook.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/parquet-corrupt/footer_negative_column_range.parquet");
+    for threads in ["1", "2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_coalescope"))
+            .env("RAYON_NUM_THREADS", threads)
+            .env("RUST_BACKTRACE", "1")
+            .args(["analyze", "--json", "--events"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("coalescope: error: "), "{stderr}");
+        assert!(
+            stderr.contains("footer_negative_column_range.parquet")
+                && stderr.contains("row group 0 of 1")
+                && stderr.contains("the decoder failed on corrupt data"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

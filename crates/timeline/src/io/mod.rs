@@ -30,6 +30,7 @@
 
 mod compression;
 mod csv;
+mod guard;
 mod parquet;
 mod rows;
 mod table;

@@ -16,7 +16,6 @@
 //! file allows, so each distinct key is interned once per batch, not once per row.
 
 use std::fs::File;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -653,7 +652,7 @@ fn guarded<R>(
     path: &Path,
     step: impl FnOnce() -> Result<R, parquet::errors::ParquetError>,
 ) -> Result<R, TimelineError> {
-    match catch_unwind(AssertUnwindSafe(step)) {
+    match super::guard::quietly(step) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(parquet_error(path, e)),
         Err(_) => Err(parquet_error(path, "the decoder failed on corrupt data")),
@@ -812,7 +811,7 @@ fn decode_row_group<T: Table>(
         .with_projection(opened.mask.clone())
         .with_row_groups(vec![rg])
         .with_batch_size(BATCH_ROWS);
-    let mut reader = match catch_unwind(AssertUnwindSafe(|| builder.build())) {
+    let mut reader = match super::guard::quietly(|| builder.build()) {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return Err(row_group_error(path, opened, rg, e)),
         Err(_) => {
@@ -826,7 +825,7 @@ fn decode_row_group<T: Table>(
     };
     let mut row = opened.offsets[rg];
     loop {
-        let batch = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+        let batch = match super::guard::quietly(|| reader.next()) {
             Ok(None) => return Ok(()),
             Ok(Some(Ok(b))) => b,
             Ok(Some(Err(e))) => return Err(row_group_error(path, opened, rg, e)),
