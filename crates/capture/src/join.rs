@@ -28,8 +28,10 @@
 //! not O(capture). The output itself is O(capture records) unless [`join_with`] or
 //! [`join_capture`] streams it.
 
+use std::collections::VecDeque;
 use std::ops::AddAssign;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use coalescope_timeline::io::BATCH_ROWS;
 use coalescope_timeline::{Event, Strings, Sym};
@@ -219,48 +221,211 @@ pub fn join_capture(
 /// Events reach `on_batch` in capture order, in batches of at most
 /// [`BATCH_ROWS`](coalescope_timeline::io::BATCH_ROWS), with the string table their keys
 /// resolve in (e.g. for an `EventWriter`); an error from `on_batch` stops the run.
-/// Memory: one capture block, one batch, the app index and the keys of undelivered
-/// records.
+///
+/// Several files are read and decoded on several threads (one per core, see
+/// [`join_captures_threads`]) while this thread joins them in path order, so the output,
+/// the counts and even the string table are those of one thread reading the files one
+/// after the other. Memory: per file in flight a few chunks of records, plus one batch,
+/// the app index and the keys of undelivered records.
 ///
 /// With [`SeqSource::Frame`], frame numbers restart at 1 in every file, so the same
 /// stream in two files would repeat sequence numbers and lose its second file as
 /// duplicates: more than one path is refused ([`CaptureError::FrameNumbersAcrossFiles`]);
 /// merge the files first (`mergecap`).
-pub fn join_captures<P: AsRef<Path>>(
+pub fn join_captures<P: AsRef<Path> + Sync>(
     paths: &[P],
     config: &CaptureConfig,
     app_events: &[Event],
     strings: &mut Strings,
+    on_batch: impl FnMut(&[Event], &Strings) -> Result<(), CaptureError>,
+) -> Result<CaptureSummary, CaptureError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    join_captures_threads(paths, config, app_events, strings, threads, on_batch)
+}
+
+/// [`join_captures`] reading at most `threads` files at a time (1 = everything on the
+/// calling thread). Every thread count gives the same result.
+pub fn join_captures_threads<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    config: &CaptureConfig,
+    app_events: &[Event],
+    strings: &mut Strings,
+    threads: usize,
     mut on_batch: impl FnMut(&[Event], &Strings) -> Result<(), CaptureError>,
 ) -> Result<CaptureSummary, CaptureError> {
     if config.seq == SeqSource::Frame && paths.len() > 1 {
         return Err(CaptureError::FrameNumbersAcrossFiles { files: paths.len() });
     }
-    let mut joiner = Joiner::new(app_events);
-    let mut summary = CaptureSummary::default();
-    let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
-    for path in paths {
-        let mut reader = CaptureReader::open(path.as_ref())?;
-        let mut extractor = Extractor::new(config);
-        while let Some(packet) = reader.next_packet()? {
-            let Some(record) = extractor.record(&packet, strings) else {
-                continue;
-            };
-            if let Some(event) = joiner.push(record) {
-                batch.push(event);
-                if batch.len() == BATCH_ROWS {
-                    on_batch(&batch, strings)?;
-                    batch.clear();
+    let mut out = Output {
+        joiner: Joiner::new(app_events),
+        summary: CaptureSummary::default(),
+        batch: Vec::with_capacity(BATCH_ROWS.min(4096)),
+    };
+    if threads <= 1 || paths.len() <= 1 {
+        for path in paths {
+            let mut reader = CaptureReader::open(path.as_ref())?;
+            let mut extractor = Extractor::new(config);
+            while let Some(packet) = reader.next_packet()? {
+                if let Some(record) = extractor.record(&packet, strings) {
+                    out.push(record, strings, &mut on_batch)?;
                 }
             }
+            let mut stats = extractor.stats;
+            stats.capture = reader.into_stats();
+            out.summary += &stats;
         }
-        let mut stats = extractor.stats;
-        stats.capture = reader.into_stats();
-        summary += &stats;
+    } else {
+        parallel_files(paths, config, strings, threads, &mut out, &mut on_batch)?;
     }
-    if !batch.is_empty() {
-        on_batch(&batch, strings)?;
+    if !out.batch.is_empty() {
+        on_batch(&out.batch, strings)?;
     }
-    summary.join = joiner.finish();
-    Ok(summary)
+    out.summary.join = out.joiner.finish();
+    Ok(out.summary)
+}
+
+/// The joining end: the join state, the counts and the batch being filled.
+struct Output<'a> {
+    joiner: Joiner<'a>,
+    summary: CaptureSummary,
+    batch: Vec<Event>,
+}
+
+impl Output<'_> {
+    fn push(
+        &mut self,
+        record: IngressRecord,
+        strings: &Strings,
+        on_batch: &mut impl FnMut(&[Event], &Strings) -> Result<(), CaptureError>,
+    ) -> Result<(), CaptureError> {
+        if let Some(event) = self.joiner.push(record) {
+            self.batch.push(event);
+            if self.batch.len() == BATCH_ROWS {
+                on_batch(&self.batch, strings)?;
+                self.batch.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records per chunk a reader thread hands over (32 bytes each).
+const CHUNK_RECORDS: usize = 8192;
+/// Chunks a reader may run ahead of the join, per file.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What a reader thread sends, in file order.
+enum Chunk {
+    /// Records whose streams are `Sym`s of the reader's own table, and the names that
+    /// table gained since the previous chunk (in interning order).
+    Records(Vec<IngressRecord>, Vec<String>),
+    /// The file's counts; nothing follows.
+    Done(Box<IngressStats>),
+}
+
+/// Reads and decodes one file on its own thread, into its own string table.
+fn read_file(path: &Path, config: &CaptureConfig, tx: &SyncSender<Result<Chunk, CaptureError>>) {
+    let mut local = Strings::new();
+    let mut sent_names = 0;
+    let mut records = Vec::with_capacity(CHUNK_RECORDS);
+    // `false` when the join hung up (it stopped on an error): stop reading.
+    let mut send = |records: &mut Vec<IngressRecord>, local: &Strings| {
+        let names = local.names_from(sent_names).map(str::to_owned).collect();
+        sent_names = local.len();
+        let chunk = Chunk::Records(
+            std::mem::replace(records, Vec::with_capacity(CHUNK_RECORDS)),
+            names,
+        );
+        tx.send(Ok(chunk)).is_ok()
+    };
+    let mut reader = match CaptureReader::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
+        }
+    };
+    let mut extractor = Extractor::new(config);
+    loop {
+        match reader.next_packet() {
+            Ok(Some(packet)) => {
+                if let Some(record) = extractor.record(&packet, &mut local) {
+                    records.push(record);
+                    if records.len() == CHUNK_RECORDS && !send(&mut records, &local) {
+                        return;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // The records before the error first, as a serial read emits them.
+                if send(&mut records, &local) {
+                    let _ = tx.send(Err(e));
+                }
+                return;
+            }
+        }
+    }
+    if !records.is_empty() && !send(&mut records, &local) {
+        return;
+    }
+    let mut stats = extractor.stats;
+    stats.capture = reader.into_stats();
+    let _ = tx.send(Ok(Chunk::Done(Box::new(stats))));
+}
+
+/// Readers for up to `threads` files at a time, started in path order; the calling
+/// thread joins their chunks in path order, re-interning each file's stream names into
+/// `strings` as it meets them, so the table ends as a serial read leaves it.
+fn parallel_files<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    config: &CaptureConfig,
+    strings: &mut Strings,
+    threads: usize,
+    out: &mut Output<'_>,
+    on_batch: &mut impl FnMut(&[Event], &Strings) -> Result<(), CaptureError>,
+) -> Result<(), CaptureError> {
+    std::thread::scope(|scope| {
+        let mut in_flight = VecDeque::with_capacity(threads);
+        let mut next = 0;
+        loop {
+            while next < paths.len() && in_flight.len() < threads {
+                let (tx, rx) = sync_channel(CHUNKS_AHEAD);
+                let path = paths[next].as_ref();
+                scope.spawn(move || read_file(path, config, &tx));
+                in_flight.push_back((next, rx));
+                next += 1;
+            }
+            let Some((file, rx)) = in_flight.pop_front() else {
+                return Ok(());
+            };
+            // Local Sym index -> Sym in `strings`.
+            let mut map: Vec<Sym> = Vec::new();
+            // A reader that vanished without `Done` panicked: a bug, reported as one.
+            let mut done = false;
+            for message in rx.iter() {
+                match message? {
+                    Chunk::Records(records, names) => {
+                        map.extend(names.iter().map(|n| strings.intern(n)));
+                        for mut record in records {
+                            // Every local Sym was interned before its record was sent
+                            // and its name travelled with that chunk or an earlier one.
+                            record.stream = map[record.stream.index()];
+                            out.push(record, strings, on_batch)?;
+                        }
+                    }
+                    Chunk::Done(stats) => {
+                        out.summary += &*stats;
+                        done = true;
+                    }
+                }
+            }
+            if !done {
+                return Err(CaptureError::Io {
+                    file: paths[file].as_ref().display().to_string(),
+                    source: std::io::Error::other("the reader thread stopped unexpectedly"),
+                });
+            }
+        }
+    })
 }

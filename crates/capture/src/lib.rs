@@ -66,7 +66,9 @@ pub use ingress::{
     capture_to_ingress, for_each_ingress, ingress_from_reader, parse_stream_mapping, CaptureConfig,
     IngressRecord, IngressStats,
 };
-pub use join::{join, join_capture, join_captures, join_with, JoinReport, Joiner};
+pub use join::{
+    join, join_capture, join_captures, join_captures_threads, join_with, JoinReport, Joiner,
+};
 pub use reader::{
     read_capture, read_capture_from, BlockCounts, CaptureFormat, CaptureReader, CaptureStats,
     CapturedPacket, InterfaceInfo, LinkType, MAX_BLOCK_LEN,

@@ -84,6 +84,16 @@ impl Strings {
         self.values.is_empty()
     }
 
+    /// The strings interned from position `start` on (a `Sym` index), in interning order:
+    /// what a table gained since it had `start` entries.
+    pub fn names_from(&self, start: usize) -> impl Iterator<Item = &str> {
+        self.values
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| &**s)
+    }
+
     /// Intern every string of `other` here and return the map `other`'s `Sym` -> ours,
     /// indexed by `Sym::index()`. Used to merge tables read with separate interners.
     pub fn absorb(&mut self, other: &Strings) -> Vec<Sym> {
