@@ -1,5 +1,6 @@
 //! The synthetic market: determinism, book consistency on 10^5+ messages over seeds, the
 //! stationary behaviour the model's parameters imply, and key validation.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step should panic loudly
 
 use coalescope_desk::market::{Book, Level, Market, Message, MessageKind, MAX_LEVELS};
 use coalescope_desk::synth::{SyntheticMarket, SyntheticSpec, DEFAULT_START_NS};
