@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod market;
+pub mod synth;
 
 /// Errors of the desk: bad market files, bad scenario values, simulator failures.
 #[derive(Debug, thiserror::Error)]

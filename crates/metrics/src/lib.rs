@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 pub mod analyzer;
+pub mod bootstrap;
 pub mod config;
 pub mod cost;
 pub mod dbc;

@@ -47,6 +47,7 @@ pub mod output;
 pub mod policy;
 mod replay;
 pub mod scenario;
+pub mod setting;
 pub mod sink;
 
 pub use dist::{CostDist, CostSpec, DistSpec, QuantileTable};
