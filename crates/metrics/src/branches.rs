@@ -465,7 +465,11 @@ impl Context {
             }
         }
         let valid = p.t_deadline > p.t_start;
-        let stale_at = if valid { self.late_recovery(p, fills) } else { None };
+        let stale_at = if valid {
+            self.late_recovery(p, fills)
+        } else {
+            None
+        };
         let branch = if !valid {
             Err(Exclusion::DeadlineNotAfterStart)
         } else if stale_at.is_some() {
@@ -572,13 +576,15 @@ fn summarize(rows: &[&ParentRow]) -> BranchSummary {
             Some(Exclusion::NoChildren) => s.unclassified.no_children += 1,
             Some(Exclusion::NoClassifiedChild) => s.unclassified.no_classified_child += 1,
             Some(Exclusion::CostUndefined) => s.unclassified.cost_undefined += 1,
-            Some(Exclusion::DeadlineNotAfterStart) => {
-                s.unclassified.deadline_not_after_start += 1
-            }
+            Some(Exclusion::DeadlineNotAfterStart) => s.unclassified.deadline_not_after_start += 1,
             None => {}
         }
     }
-    let included: Vec<&ParentRow> = rows.iter().copied().filter(|r| r.reason.is_none()).collect();
+    let included: Vec<&ParentRow> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.reason.is_none())
+        .collect();
     s.n = included.len() as u64;
     let of = |b: Branch| -> Vec<&ParentRow> {
         included

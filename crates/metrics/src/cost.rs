@@ -15,7 +15,8 @@
 //! A fill's markout at τ uses the last quote of the order's (symbol, venue) with
 //! `t_ingress <= t_fill + τ`, ties in `t_ingress` going to the largest (stream, seq) with
 //! streams compared by name. Duplicate `child_id`s keep the order with the smallest
-//! (`t_emit`, `parent_id`) so the choice does not depend on input order.
+//! (`t_emit`, `parent_id`, then the other fields) so the choice does not depend on
+//! input order.
 
 use std::collections::HashMap;
 
@@ -193,8 +194,21 @@ pub fn horizon_label(d: Duration) -> String {
     format!("{ns}ns")
 }
 
+/// Which of two orders with one `child_id` is kept: the smallest (`t_emit`,
+/// `parent_id`), then every other field, so the choice never depends on input order.
 fn order_precedes(a: &Order, b: &Order) -> bool {
-    (a.t_emit, a.parent_id) < (b.t_emit, b.parent_id)
+    let key = |o: &Order| {
+        (
+            o.t_emit,
+            o.parent_id,
+            o.side.as_i8(),
+            o.qty.to_bits(),
+            o.px.map(f64::to_bits),
+            o.trigger_seq,
+            [o.strategy, o.symbol, o.venue].map(|s| s.map(Sym::index)),
+        )
+    };
+    key(a) < key(b)
 }
 
 impl Cte {
@@ -494,7 +508,9 @@ impl Cte {
         let mut out: HashMap<Option<Sym>, Vec<Quote>> = HashMap::new();
         for ((symbol, _), st) in &self.sv {
             if !st.quotes.is_empty() {
-                out.entry(*symbol).or_default().extend_from_slice(&st.quotes);
+                out.entry(*symbol)
+                    .or_default()
+                    .extend_from_slice(&st.quotes);
             }
         }
         for q in out.values_mut() {
@@ -530,7 +546,12 @@ impl EmitClasses {
     /// `Some(true)` when the interval of `t_emit` on the pooled (symbol, venue) app
     /// timeline has a BDC strictly above that group's threshold, `Some(false)` when not,
     /// `None` (unclassified) when that interval had no delivery.
-    pub(crate) fn high(&self, symbol: Option<Sym>, venue: Option<Sym>, t_emit: Instant) -> Option<bool> {
+    pub(crate) fn high(
+        &self,
+        symbol: Option<Sym>,
+        venue: Option<Sym>,
+        t_emit: Instant,
+    ) -> Option<bool> {
         self.map.get(&(symbol, venue)).and_then(|(map, thr)| {
             map.get(&t_emit.as_nanos().div_euclid(self.interval))
                 .map(|&b| b > *thr)

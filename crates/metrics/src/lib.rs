@@ -63,7 +63,7 @@
 //!   history, 32 B per md event with bid and ask, per (symbol, venue): this is the one
 //!   part that grows with the md stream; turn it off when not needed;
 //! - branches (`Config::branches`, SPEC §5.1): the quote history and pooled BDC above
-//!   (shared with markouts, kept when either is on), 72 B per parent and 16 B per
+//!   (shared with markouts, kept when either is on), one `Parent` record per parent and 16 B per
 //!   *stale* md event (delivered later than `delta_stale`).
 //!
 //! None of it grows with the number of md events except the quote history and the stale

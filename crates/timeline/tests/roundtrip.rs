@@ -609,7 +609,9 @@ fn parent_with_deadline_not_after_start_is_rejected_naming_it() {
          42,twap,AAPL,-1,100,500,500\n",
     )
     .unwrap();
-    let e = load_parents(&csv, &mut Strings::new()).unwrap_err().to_string();
+    let e = load_parents(&csv, &mut Strings::new())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("parents at line 3")
             && e.contains("parent_id 42")
