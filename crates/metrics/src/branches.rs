@@ -429,6 +429,12 @@ impl Branches {
     }
 }
 
+/// Sum in iteration order starting from +0.0 (`Iterator::sum` of floats starts from
+/// -0.0, which would print an empty sum as `-0.0`).
+fn sum(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |acc, v| acc + v)
+}
+
 fn fill_key(f: &Fill) -> (i64, u64, u64, u64) {
     (
         f.t_fill.as_nanos(),
@@ -455,7 +461,7 @@ impl Context {
         strategy: Option<String>,
         symbol: Option<String>,
     ) -> ParentRow {
-        let filled: f64 = fills.iter().map(|f| f.fill_qty).sum();
+        let filled = sum(fills.iter().map(|f| f.fill_qty));
         let (mut high, mut low) = (0u64, 0u64);
         for o in kids {
             match self.classes.high(o.symbol, o.venue, o.t_emit) {
@@ -534,7 +540,7 @@ impl Context {
             }
             let end = t.saturating_add(window);
             let after = before + fills[before..].partition_point(|f| f.t_fill.as_nanos() < end);
-            let caught: f64 = fills[before..after].iter().map(|f| f.fill_qty).sum();
+            let caught = sum(fills[before..after].iter().map(|f| f.fill_qty));
             caught > catchup
         })
     }
@@ -555,7 +561,7 @@ impl Context {
             (None, _) => Err(CostUndefined::NoQuoteAtStart),
             (_, None) => Err(CostUndefined::NoQuoteAtDeadline),
             (Some(m0), Some(m_t)) => {
-                let paid: f64 = fills.iter().map(|f| f.fill_qty * (f.fill_px - m0)).sum();
+                let paid = sum(fills.iter().map(|f| f.fill_qty * (f.fill_px - m0)));
                 let unfilled = (p.qty - filled).max(0.0);
                 // Multiplying by 1e4 before dividing keeps hand-checkable values exact.
                 Ok(p.side.sign() * (paid + unfilled * (m_t - m0)) * 1e4 / (p.qty * m0))
@@ -598,13 +604,10 @@ fn summarize(rows: &[&ParentRow]) -> BranchSummary {
     s.late_recovery = stats(&of(Branch::LateRecovery), s.n);
     s.all = stats(&included, s.n);
     s.expected_cost_bps = (s.n > 0).then(|| {
-        Branch::ALL
-            .iter()
-            .filter_map(|&b| {
-                let st = s.branch(b);
-                st.p.zip(st.cost_mean_bps).map(|(p, c)| p * c)
-            })
-            .sum()
+        sum(Branch::ALL.iter().filter_map(|&b| {
+            let st = s.branch(b);
+            st.p.zip(st.cost_mean_bps).map(|(p, c)| p * c)
+        }))
     });
     s
 }
@@ -616,12 +619,12 @@ fn stats(rows: &[&ParentRow], n: u64) -> BranchStats {
     let mut sorted = costs.clone();
     sorted.sort_unstable_by(f64::total_cmp);
     let q = |p: Prob| nearest_rank(&sorted, p);
-    let done: f64 = rows.iter().map(|r| r.filled.min(r.qty)).sum();
-    let total: f64 = rows.iter().map(|r| r.qty).sum();
+    let done = sum(rows.iter().map(|r| r.filled.min(r.qty)));
+    let total = sum(rows.iter().map(|r| r.qty));
     BranchStats {
         n: k,
         p: (n > 0).then(|| k as f64 / n as f64),
-        cost_mean_bps: (k > 0).then(|| costs.iter().sum::<f64>() / k as f64),
+        cost_mean_bps: (k > 0).then(|| sum(costs.iter().copied()) / k as f64),
         cost_q50_bps: q(Prob::P50),
         cost_q95_bps: q(Prob::P95),
         cost_q99_bps: q(Prob::P99),
