@@ -399,3 +399,197 @@ fn missing_input_names_the_file_and_the_os_error_once() {
     assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `analyze` on testdata/branches (hand-made; the arithmetic is in
+/// crates/metrics/tests/branches.rs) with the flags that fixture needs.
+fn branches_run(parents: &[PathBuf], extra: &[&str]) -> Output {
+    let t = |name: &str| repo(&format!("testdata/branches/{name}"));
+    let mut cmd = bin();
+    cmd.args(["analyze", "--events"])
+        .arg(t("events.csv"))
+        .arg("--orders")
+        .arg(t("orders.csv"))
+        .arg("--fills")
+        .arg(t("fills.csv"))
+        .args([
+            "--window",
+            "100us",
+            "--interval",
+            "1ms",
+            "--catchup-window",
+            "1ms",
+        ])
+        .arg("--parents")
+        .args(parents)
+        .args(extra);
+    cmd.output().unwrap()
+}
+
+/// The `branches` section has the names issue 10 fixes and the hand-computed numbers, and
+/// `--branches-out` writes one row per parent.
+#[test]
+fn parents_add_the_branches_section_and_branches_out_rows() {
+    let dir = tempdir("branches");
+    let rows = dir.join("branches.csv");
+    let parents = repo("testdata/branches/parents.csv");
+    let mut extra = vec!["--json", "--branches-out"];
+    let rows_arg = rows.display().to_string();
+    extra.push(&rows_arg);
+    let v = json(&branches_run(&[parents.clone()], &extra));
+    let b = &v["branches"];
+    assert_eq!(b["config"]["delta_stale_ns"], 500_000);
+    assert_eq!(b["config"]["catchup_window_ns"], 1_000_000);
+    assert_eq!(b["config"]["catchup_x"], 2.0);
+    assert_eq!(b["config"]["interval_ns"], 1_000_000);
+    assert_eq!(b["config"]["high_bdc"], "median");
+    assert_eq!(b["anomalies"]["overfilled_parents"], 1);
+    let overall = &b["overall"];
+    for branch in ["timely", "burst_sync", "late_recovery"] {
+        for key in [
+            "n",
+            "p",
+            "cost_mean_bps",
+            "cost_q50_bps",
+            "cost_q95_bps",
+            "cost_q99_bps",
+            "completion",
+        ] {
+            assert!(overall[branch].get(key).is_some(), "overall.{branch}.{key}");
+        }
+    }
+    // Overall: T 1 (35 bps), B 2 (25, 20), L 1 (21.25); E[C] = 25.3125.
+    assert_eq!(overall["timely"]["n"], 1);
+    assert_eq!(overall["timely"]["p"], 0.25);
+    assert_eq!(overall["burst_sync"]["cost_mean_bps"], 22.5);
+    assert_eq!(overall["burst_sync"]["cost_q50_bps"], 20.0);
+    assert_eq!(overall["burst_sync"]["cost_q95_bps"], 25.0);
+    assert_eq!(overall["late_recovery"]["completion"], 0.55);
+    assert_eq!(overall["expected_cost_bps"], 25.3125);
+    let u = &overall["unclassified"];
+    assert_eq!(
+        (
+            &u["no_children"],
+            &u["no_classified_child"],
+            &u["cost_undefined"]
+        ),
+        (&Value::from(1), &Value::from(1), &Value::from(2))
+    );
+    let strategies: Vec<&Value> = b["by_strategy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["strategy"])
+        .collect();
+    assert_eq!(
+        strategies,
+        [&Value::Null, &Value::from("pov"), &Value::from("twap")]
+    );
+    // The strategy rows carry B flat beside `strategy`.
+    assert_eq!(b["by_strategy"][1]["expected_cost_bps"], 23.125);
+    assert_eq!(b["by_strategy"][2]["timely"]["cost_mean_bps"], 35.0);
+    assert_eq!(v["counts"]["parents"], 9);
+
+    let text = std::fs::read_to_string(&rows).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "parent_id,strategy,symbol,side,qty,filled,branch,reason,cost_bps,cost_reason,m0,mT,\
+         children,children_high,children_low,stale_t_app_ns"
+    );
+    assert_eq!(lines.len(), 9, "{text}");
+    assert_eq!(
+        lines[1],
+        "1,twap,X,1,100.0,60.0,timely,,35.0,,100.0,100.5,2,1,1,"
+    );
+    assert_eq!(
+        lines[4],
+        "4,pov,X,1,100.0,55.0,late_recovery,,21.25,,100.0,100.0,2,0,0,15000000"
+    );
+    assert_eq!(
+        lines[5],
+        "5,twap,X,1,10.0,0.0,,no_children,50.0,,100.0,100.5,0,0,0,"
+    );
+    assert_eq!(
+        lines[7],
+        "7,twap,X,1,10.0,0.0,timely,cost_undefined,,no_quote_at_start,,100.5,1,0,1,"
+    );
+
+    // Several --parents files (here the table split in two) give the same section.
+    let text = std::fs::read_to_string(&parents).unwrap();
+    let mut it = text.lines();
+    let header = it.next().unwrap();
+    let (mut a, mut c) = (vec![header], vec![header]);
+    for (i, line) in it.enumerate() {
+        if i % 2 == 0 {
+            a.push(line);
+        } else {
+            c.push(line);
+        }
+    }
+    let (pa, pc) = (dir.join("pa.csv"), dir.join("pc.csv"));
+    std::fs::write(&pa, a.join("\n") + "\n").unwrap();
+    std::fs::write(&pc, c.join("\n") + "\n").unwrap();
+    let split = json(&branches_run(&[pc, pa], &["--json"]));
+    assert_eq!(split["branches"], v["branches"]);
+
+    // The human tables show the branch rows and E[C].
+    let out = branches_run(&[parents], &[]);
+    assert!(out.status.success());
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("Branches and cost per parent"), "{human}");
+    assert!(human.contains("late_recovery"), "{human}");
+    assert!(human.contains("E[C] bps: (all) 25.31"), "{human}");
+
+    // Without --parents there is no branches section.
+    let plain = json(
+        &bin()
+            .args(["analyze", "--json", "--events"])
+            .arg(repo("testdata/branches/events.csv"))
+            .output()
+            .unwrap(),
+    );
+    assert!(plain.get("branches").is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Bad branch parameters are usage errors naming the flag; a parent whose deadline is not
+/// after its start is an input error naming the parent and its line.
+#[test]
+fn bad_branch_input_is_exit_2_naming_what_to_fix() {
+    let parents = repo("testdata/branches/parents.csv");
+    for (flags, want) in [
+        (vec!["--delta-stale=-1us"], "--delta-stale"),
+        (vec!["--catchup-window", "0s"], "--catchup-window"),
+        (vec!["--catchup-x=-1"], "--catchup-x"),
+    ] {
+        let out = branches_run(&[parents.clone()], &flags);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+    let dir = tempdir("bad-parent");
+    let bad = dir.join("parents.csv");
+    std::fs::write(
+        &bad,
+        "parent_id,strategy,symbol,side,qty,t_start_ns,t_deadline_ns\n\
+         1,twap,X,1,100,0,4000000\n\
+         17,twap,X,1,100,4000000,3000000\n",
+    )
+    .unwrap();
+    let out = branches_run(&[bad], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("parent_id 17"),
+        "{err}"
+    );
+    // --branches-out needs --parents.
+    let out = bin()
+        .args(["analyze", "--events"])
+        .arg(repo("testdata/branches/events.csv"))
+        .args(["--branches-out", "x.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -20,6 +20,7 @@ use coalescope_timeline::quantile::nearest_rank;
 use coalescope_timeline::{Duration, Event, EventKind, Fill, Instant, Order, Parent, Strings, Sym};
 use serde::Serialize;
 
+use crate::branches::{BranchParams, Branches, BranchesReport};
 use crate::config::{Config, ConfigError, ConfigReport};
 use crate::cost::{CostRow, CostStrategyRow, Cte, CteParams, JoinAnomalies};
 use crate::dbc::{dbc, OrderWindows};
@@ -350,6 +351,10 @@ pub struct Report {
     pub cost: Vec<CostRow>,
     /// CTE per strategy (symbols and venues pooled).
     pub cost_by_strategy: Vec<CostStrategyRow>,
+    /// Branches and cost of parents (SPEC §5.1): present when branches are on and at
+    /// least one parent was given; its `rows` hold one [`crate::ParentRow`] per parent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branches: Option<BranchesReport>,
 }
 
 /// Records seen per table.
@@ -488,6 +493,7 @@ pub struct Analyzer {
     seqs: Vec<SeqSet>,
     orders: HashMap<OrderKey, OrderWindows>,
     cte: Cte,
+    branches: Branches,
     dccd: Dccd<GroupKey>,
     counts: Counts,
     last_emit: i64,
@@ -521,6 +527,7 @@ impl Analyzer {
             seqs: Vec::new(),
             orders: HashMap::new(),
             cte: Cte::new(window, per_interval),
+            branches: Branches::new(cfg.delta_stale),
             dccd: Dccd::new(cfg.dccd_horizon, cfg.reorder_horizon),
             counts: Counts::default(),
             last_emit: i64::MIN,
@@ -646,8 +653,11 @@ impl Analyzer {
                     g.delay.update(t, a);
                     g.drift.update(t, a);
                 }
-                if self.cfg.markouts {
+                if self.cfg.markouts || self.cfg.branches {
                     self.cte.update_md(e);
+                }
+                if self.cfg.branches {
+                    self.branches.update_md(e);
                 }
                 if self.cfg.dccd && e.transition == Some(true) {
                     self.dccd.update_md(key, e.symbol, e.venue, t, app);
@@ -701,9 +711,16 @@ impl Analyzer {
         self.cte.update_fill(f);
     }
 
-    /// One parent order (counted; SPEC §4 metrics do not use parents).
-    pub fn update_parent(&mut self, _p: &Parent) {
+    /// One parent order (SPEC §5.1 branches and cost, when `Config::branches` is on).
+    pub fn update_parent(&mut self, p: &Parent) {
+        if !in_range(p.t_start.as_nanos()) || !in_range(p.t_deadline.as_nanos()) {
+            self.out_of_range += 1;
+            return;
+        }
         self.counts.parents += 1;
+        if self.cfg.branches {
+            self.branches.update_parent(p);
+        }
     }
 
     /// Merge the partial `other` (built with the same config over records interned in the
@@ -731,6 +748,7 @@ impl Analyzer {
                 .merge(ow);
         }
         self.cte.merge(&other.cte);
+        self.branches.merge(&other.branches);
         self.dccd.merge(&other.dccd);
         let c = &mut self.counts;
         c.md += other.counts.md;
@@ -921,7 +939,24 @@ impl Analyzer {
             coupling,
             cost: cost_rows,
             cost_by_strategy,
+            branches: self.branches(strings),
         }
+    }
+
+    /// The branches section (SPEC §5.1): `None` unless branches are on and a parent was
+    /// given.
+    fn branches(&self, strings: &Strings) -> Option<BranchesReport> {
+        if !self.cfg.branches || self.branches.n_parents() == 0 {
+            return None;
+        }
+        let params = BranchParams {
+            delta_stale: self.cfg.delta_stale,
+            catchup_window: self.cfg.catchup_window,
+            catchup_x: self.cfg.catchup_x,
+            high_bdc: self.cfg.high_bdc,
+            interval: self.cfg.interval,
+        };
+        Some(self.branches.finish(&self.cte, &params, strings))
     }
 
     /// The per-interval BDC series of every md group.

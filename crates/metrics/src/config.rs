@@ -105,6 +105,15 @@ pub struct Config {
     pub dccd: bool,
     /// Coalescing settings of the run (`rx_usecs=50`, ...), copied into the feature table.
     pub settings: Vec<(String, String)>,
+    /// Compute the branches and cost of parents (SPEC §5.1): keeps the stale md events
+    /// and, like `markouts`, the quote history and pooled BDC.
+    pub branches: bool,
+    /// SPEC §5.1: an md event is stale when `t_app - t_ingress > delta_stale`.
+    pub delta_stale: Duration,
+    /// SPEC §5.1: the catch-up window after a stale event.
+    pub catchup_window: Duration,
+    /// SPEC §5.1: catch-up means more than `catchup_x` times the schedule's pace.
+    pub catchup_x: f64,
 }
 
 impl Default for Config {
@@ -128,6 +137,10 @@ impl Default for Config {
             markouts: true,
             dccd: true,
             settings: Vec::new(),
+            branches: true,
+            delta_stale: Duration::from_micros(500),
+            catchup_window: Duration::from_secs(1),
+            catchup_x: 2.0,
         }
     }
 }
@@ -178,6 +191,15 @@ pub enum ConfigError {
     /// A coalescing setting that is not `KEY=VALUE`.
     #[error("setting '{0}' is not KEY=VALUE")]
     BadSetting(String),
+    /// A negative stale threshold.
+    #[error("stale threshold delta_stale = {0} must not be negative")]
+    NegativeDeltaStale(Duration),
+    /// A catch-up window that is not positive.
+    #[error("catch-up window {0} must be positive")]
+    CatchupWindow(Duration),
+    /// A catch-up factor that is not a finite number >= 0.
+    #[error("catch-up factor {0} must be a finite number >= 0")]
+    CatchupX(f64),
     /// Two partials with different configurations cannot merge.
     #[error("cannot merge analyzers built with different configurations")]
     MergeMismatch,
@@ -198,6 +220,9 @@ impl ConfigError {
             ConfigError::NegativeCompressGap(_) => "--compress-gap",
             ConfigError::UnknownGroupKey(_) => "--by",
             ConfigError::BadSetting(_) => "--nic-config",
+            ConfigError::NegativeDeltaStale(_) => "--delta-stale",
+            ConfigError::CatchupWindow(_) => "--catchup-window",
+            ConfigError::CatchupX(_) => "--catchup-x",
             ConfigError::MergeMismatch => return None,
         })
     }
@@ -267,6 +292,15 @@ impl Config {
         }
         if self.compress_gap.as_nanos() < 0 {
             return Err(ConfigError::NegativeCompressGap(self.compress_gap));
+        }
+        if self.delta_stale.as_nanos() < 0 {
+            return Err(ConfigError::NegativeDeltaStale(self.delta_stale));
+        }
+        if self.catchup_window.as_nanos() <= 0 {
+            return Err(ConfigError::CatchupWindow(self.catchup_window));
+        }
+        if !(self.catchup_x.is_finite() && self.catchup_x >= 0.0) {
+            return Err(ConfigError::CatchupX(self.catchup_x));
         }
         Ok(())
     }
@@ -416,6 +450,29 @@ mod tests {
             ..Config::default()
         });
         assert_eq!(e.flag(), Some("--reorder-horizon"));
+        let e = bad(Config {
+            delta_stale: Duration(-1),
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--delta-stale"));
+        let ok_zero = Config {
+            delta_stale: Duration::ZERO,
+            catchup_x: 0.0,
+            ..Config::default()
+        };
+        assert_eq!(ok_zero.validate(), Ok(()));
+        let e = bad(Config {
+            catchup_window: Duration::ZERO,
+            ..Config::default()
+        });
+        assert_eq!(e.flag(), Some("--catchup-window"));
+        for x in [-0.5, f64::NAN, f64::INFINITY] {
+            let e = bad(Config {
+                catchup_x: x,
+                ..Config::default()
+            });
+            assert_eq!(e.flag(), Some("--catchup-x"));
+        }
         assert_eq!(
             parse_settings("rx_usecs=50, rx_frames = 0,"),
             Ok(vec![

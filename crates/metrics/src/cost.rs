@@ -15,11 +15,12 @@
 //! A fill's markout at τ uses the last quote of the order's (symbol, venue) with
 //! `t_ingress <= t_fill + τ`, ties in `t_ingress` going to the largest (stream, seq) with
 //! streams compared by name. Duplicate `child_id`s keep the order with the smallest
-//! (`t_emit`, `parent_id`) so the choice does not depend on input order.
+//! (`t_emit`, `parent_id`, then the other fields) so the choice does not depend on
+//! input order.
 
 use std::collections::HashMap;
 
-use coalescope_timeline::{Duration, Event, Fill, Order, Side, Strings, Sym};
+use coalescope_timeline::{Duration, Event, Fill, Instant, Order, Side, Strings, Sym};
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
@@ -29,12 +30,14 @@ use crate::windows::WindowCounts;
 
 type SvKey = (Option<Sym>, Option<Sym>);
 
+/// One md event's mid, with what orders it among quotes.
 #[derive(Debug, Clone, Copy)]
-struct Quote {
+pub(crate) struct Quote {
     t: i64,
     stream: Sym,
     seq: u64,
-    mid: f64,
+    /// `(bid + ask) / 2`, positive and finite.
+    pub(crate) mid: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -191,8 +194,21 @@ pub fn horizon_label(d: Duration) -> String {
     format!("{ns}ns")
 }
 
+/// Which of two orders with one `child_id` is kept: the smallest (`t_emit`,
+/// `parent_id`), then every other field, so the choice never depends on input order.
 fn order_precedes(a: &Order, b: &Order) -> bool {
-    (a.t_emit, a.parent_id) < (b.t_emit, b.parent_id)
+    let key = |o: &Order| {
+        (
+            o.t_emit,
+            o.parent_id,
+            o.side.as_i8(),
+            o.qty.to_bits(),
+            o.px.map(f64::to_bits),
+            o.trigger_seq,
+            [o.strategy, o.symbol, o.venue].map(|s| s.map(Sym::index)),
+        )
+    };
+    key(a) < key(b)
 }
 
 impl Cte {
@@ -307,7 +323,7 @@ impl Cte {
 
     /// Join and compute every row.
     pub fn finish(&self, p: &CteParams, strings: &Strings) -> CostResult {
-        let classes = self.classify(p);
+        let classes = self.classify(p.high_bdc, p.interval);
         let quotes = self.sorted_quotes(strings);
         let mut fills = self.fills.clone();
         fills.sort_by(|a, b| {
@@ -346,10 +362,7 @@ impl Cte {
                 .bucket
                 .map(Duration::as_nanos)
                 .map(|b| o.t_emit.as_nanos().div_euclid(b) * b);
-            let class = classes.get(&(o.symbol, o.venue)).and_then(|(map, thr)| {
-                map.get(&o.t_emit.as_nanos().div_euclid(p.interval.as_nanos()))
-                    .map(|&b| b > *thr)
-            });
+            let class = classes.high(o.symbol, o.venue, o.t_emit);
             let row = rows
                 .entry((bucket, o.strategy, o.symbol, o.venue))
                 .or_insert_with(empty);
@@ -443,21 +456,27 @@ impl Cte {
         }
     }
 
-    /// Per pooled (symbol, venue): interval index -> app BDC, and the high-BDC threshold.
-    fn classify(&self, p: &CteParams) -> HashMap<SvKey, (HashMap<i64, f64>, f64)> {
-        let mut out = HashMap::new();
+    /// Per pooled (symbol, venue): interval index -> app BDC, and the high-BDC threshold
+    /// (the emit classification CTE and the branches of SPEC §5.1 share).
+    pub(crate) fn classify(&self, high_bdc: HighBdc, interval: Duration) -> EmitClasses {
+        let mut map = HashMap::new();
         for (key, st) in &self.sv {
             let stats = st.app.interval_stats();
             let bdcs: Vec<f64> = stats.iter().map(|s| s.bdc()).collect();
-            if let Some(thr) = p.high_bdc.threshold(&bdcs) {
-                let map = stats.iter().map(|s| (s.index, s.bdc())).collect();
-                out.insert(*key, (map, thr));
+            if let Some(thr) = high_bdc.threshold(&bdcs) {
+                let by_interval = stats.iter().map(|s| (s.index, s.bdc())).collect();
+                map.insert(*key, (by_interval, thr));
             }
         }
-        out
+        EmitClasses {
+            map,
+            interval: interval.as_nanos(),
+        }
     }
 
-    fn sorted_quotes(&self, strings: &Strings) -> HashMap<SvKey, Vec<Quote>> {
+    /// Rank of every quote stream by name (the markout tie rule: the largest
+    /// (stream, seq) wins a tie in `t_ingress`).
+    fn stream_ranks(&self, strings: &Strings) -> HashMap<Sym, usize> {
         let mut streams: Vec<Sym> = self
             .sv
             .iter()
@@ -466,7 +485,11 @@ impl Cte {
         streams.sort_unstable();
         streams.dedup();
         streams.sort_by(|a, b| strings.resolve(*a).cmp(strings.resolve(*b)));
-        let rank: HashMap<Sym, usize> = streams.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        streams.iter().enumerate().map(|(i, s)| (*s, i)).collect()
+    }
+
+    fn sorted_quotes(&self, strings: &Strings) -> HashMap<SvKey, Vec<Quote>> {
+        let rank = self.stream_ranks(strings);
         self.sv
             .iter()
             .filter(|(_, s)| !s.quotes.is_empty())
@@ -477,14 +500,77 @@ impl Cte {
             })
             .collect()
     }
+
+    /// Quotes per symbol, venues and streams pooled, in markout order (`t_ingress`, then
+    /// stream name, then seq): what the parent mids `m0`/`mT` of SPEC §5.1 look up.
+    pub(crate) fn quotes_by_symbol(&self, strings: &Strings) -> HashMap<Option<Sym>, Vec<Quote>> {
+        let rank = self.stream_ranks(strings);
+        let mut out: HashMap<Option<Sym>, Vec<Quote>> = HashMap::new();
+        for ((symbol, _), st) in &self.sv {
+            if !st.quotes.is_empty() {
+                out.entry(*symbol)
+                    .or_default()
+                    .extend_from_slice(&st.quotes);
+            }
+        }
+        for q in out.values_mut() {
+            q.sort_by_key(|q| (q.t, rank[&q.stream], q.seq));
+        }
+        out
+    }
+
+    /// The orders, one per `child_id` (duplicates resolved as in the module docs).
+    pub(crate) fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    /// The order of a child, if any.
+    pub(crate) fn order(&self, child_id: u64) -> Option<&Order> {
+        self.orders.get(&child_id)
+    }
+
+    /// Every fill, in input order.
+    pub(crate) fn fills(&self) -> &[Fill] {
+        &self.fills
+    }
+}
+
+/// High/low classification of emit intervals (SPEC §4 CTE, reused by §5.1).
+#[derive(Debug, Clone)]
+pub(crate) struct EmitClasses {
+    map: HashMap<SvKey, (HashMap<i64, f64>, f64)>,
+    interval: i64,
+}
+
+impl EmitClasses {
+    /// `Some(true)` when the interval of `t_emit` on the pooled (symbol, venue) app
+    /// timeline has a BDC strictly above that group's threshold, `Some(false)` when not,
+    /// `None` (unclassified) when that interval had no delivery.
+    pub(crate) fn high(
+        &self,
+        symbol: Option<Sym>,
+        venue: Option<Sym>,
+        t_emit: Instant,
+    ) -> Option<bool> {
+        self.map.get(&(symbol, venue)).and_then(|(map, thr)| {
+            map.get(&t_emit.as_nanos().div_euclid(self.interval))
+                .map(|&b| b > *thr)
+        })
+    }
+}
+
+/// The last quote of `quotes` (sorted in markout order) with `t_ingress <= t`, and
+/// whether `t` lies past the last quote; `None` when no quote is that early.
+pub(crate) fn last_quote(quotes: &[Quote], t: i64) -> Option<(&Quote, bool)> {
+    let idx = quotes.partition_point(|q| q.t <= t);
+    let q = quotes.get(idx.checked_sub(1)?)?;
+    Some((q, idx == quotes.len() && t > q.t))
 }
 
 /// Markout in bps and whether the horizon lies past the last quote; `None` without quote.
 fn markout(quotes: &[Quote], side: Side, f: &Fill, tau: Duration) -> Option<(f64, bool)> {
     let t = f.t_fill.as_nanos().saturating_add(tau.as_nanos());
-    let idx = quotes.partition_point(|q| q.t <= t);
-    let q = quotes.get(idx.checked_sub(1)?)?;
-    let after = idx == quotes.len() && t > q.t;
+    let (q, after) = last_quote(quotes, t)?;
     Some((side.sign() * (f.fill_px - q.mid) / q.mid * 1e4, after))
 }
 

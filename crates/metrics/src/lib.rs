@@ -3,7 +3,8 @@
 //! The distortion metrics of SPEC §4 as mergeable aggregators: MDDR, BDC / BDC_ingress,
 //! DBC / DBC_ingress / DBC_excess, markouts and CTE, DCCD, delivery-delay and
 //! inter-arrival quantiles, anomaly counters, the per-interval BDC series and the
-//! feature-contract table. No I/O: records come in through `update_*`, results go out as
+//! feature-contract table; and the execution branches and cost of parent orders of
+//! SPEC §5.1 ([`branches`]). No I/O: records come in through `update_*`, results go out as
 //! `serde::Serialize` structs.
 //!
 //! Every aggregator has `update`, `merge` and `finish`; [`Analyzer`] bundles them:
@@ -60,14 +61,19 @@
 //! - orders for DBC: 12 B per non-empty emit window per (bucket, strategy, symbol, venue);
 //! - markouts/CTE (`Config::markouts`): O(orders + fills) (48 + 32 B) and the quote
 //!   history, 32 B per md event with bid and ask, per (symbol, venue): this is the one
-//!   part that grows with the md stream; turn it off when not needed.
+//!   part that grows with the md stream; turn it off when not needed;
+//! - branches (`Config::branches`, SPEC §5.1): the quote history and pooled BDC above
+//!   (shared with markouts, kept when either is on), one `Parent` record per parent and 16 B per
+//!   *stale* md event (delivered later than `delta_stale`).
 //!
-//! None of it grows with the number of md events except the quote history.
+//! None of it grows with the number of md events except the quote history and the stale
+//! events.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod analyzer;
 pub mod bootstrap;
+pub mod branches;
 pub mod config;
 pub mod cost;
 pub mod dbc;
@@ -83,6 +89,10 @@ pub mod windows;
 pub use analyzer::{
     Analyzer, Anomalies, CaptureAnomalies, Counts, CouplingRow, FeatureRow, GroupKey, GroupRow,
     IntervalRow, Report,
+};
+pub use branches::{
+    Branch, BranchAnomalies, BranchParams, BranchStats, BranchSummary, Branches, BranchesConfig,
+    BranchesReport, CostUndefined, Exclusion, ParentRow, StrategyBranches, Unclassified,
 };
 pub use config::{
     parse_settings, Config, ConfigError, ConfigReport, GroupBy, MAX_BUCKET, MAX_INTERVAL,

@@ -111,6 +111,19 @@ pub enum TimelineError {
         /// What the column holds.
         expected: &'static str,
     },
+    /// A record whose values parse but contradict each other (a parent whose deadline is
+    /// not after its start).
+    #[error("{path}: {table} at {location}: {message}")]
+    InvalidRecord {
+        /// The file.
+        path: PathBuf,
+        /// The table being read.
+        table: &'static str,
+        /// Where the record is.
+        location: Location,
+        /// What is wrong, naming the record.
+        message: String,
+    },
     /// A Parquet column has an Arrow type this reader cannot convert to the SPEC type.
     #[error(
         "{path}: column `{column}` of the {table} table has type {found}, expected {expected}"

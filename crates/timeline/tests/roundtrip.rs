@@ -203,9 +203,26 @@ fn raw_parent() -> impl Strategy<Value = RawParent> {
         any::<Option<usize>>(),
         side(),
         finite_f64(),
-        instant(),
-        instant(),
+        schedule(),
     )
+        .prop_map(|(id, st, sy, side, qty, (t_start, t_deadline))| {
+            (id, st, sy, side, qty, t_start, t_deadline)
+        })
+}
+
+/// `(t_start, t_deadline)` with the deadline strictly after the start (the readers reject
+/// anything else, naming the parent).
+fn schedule() -> impl Strategy<Value = (Instant, Instant)> {
+    (instant(), instant()).prop_map(|(a, b)| {
+        let (lo, hi) = if a.0 < b.0 { (a.0, b.0) } else { (b.0, a.0) };
+        if lo < hi {
+            (Instant(lo), Instant(hi))
+        } else if hi < i64::MAX {
+            (Instant(lo), Instant(hi + 1))
+        } else {
+            (Instant(lo - 1), Instant(hi))
+        }
+    })
 }
 
 fn build_parent(s: &Strings, r: &RawParent) -> Parent {
@@ -576,4 +593,53 @@ fn high_cardinality_keys_survive_dictionary_fallback() {
         assert_eq!(fresh.resolve_opt(a.symbol), s.resolve_opt(b.symbol));
         assert_eq!(a.seq, b.seq);
     }
+}
+
+/// SPEC §5.1 divides by `t_deadline - t_start`: a parent whose deadline is not after its
+/// start is rejected by both readers, naming the parent and its line (CSV) or row
+/// (Parquet). Equal instants are rejected too; one nanosecond later is accepted.
+#[test]
+fn parent_with_deadline_not_after_start_is_rejected_naming_it() {
+    let dir = TempDir::new();
+    let csv = dir.path("parents.csv");
+    std::fs::write(
+        &csv,
+        "parent_id,strategy,symbol,side,qty,t_start_ns,t_deadline_ns\n\
+         1,twap,AAPL,1,100,0,1\n\
+         42,twap,AAPL,-1,100,500,500\n",
+    )
+    .unwrap();
+    let e = load_parents(&csv, &mut Strings::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parents at line 3")
+            && e.contains("parent_id 42")
+            && e.contains("t_deadline_ns = 500 <= t_start_ns = 500"),
+        "{e}"
+    );
+    let mut s = Strings::new();
+    let ok = Parent {
+        parent_id: 1,
+        strategy: None,
+        symbol: None,
+        side: Side::Buy,
+        qty: 1.0,
+        t_start: Instant(10),
+        t_deadline: Instant(11),
+    };
+    let bad = Parent {
+        parent_id: 7,
+        t_deadline: Instant(9),
+        ..ok
+    };
+    let pq = dir.path("parents.parquet");
+    write_parents(&pq, &s, &[ok, ok, bad]).unwrap();
+    let e = load_parents(&pq, &mut s).unwrap_err().to_string();
+    assert!(
+        e.contains("parents at row 3") && e.contains("parent_id 7"),
+        "{e}"
+    );
+    write_parents(&pq, &s, &[ok]).unwrap();
+    assert_eq!(load_parents(&pq, &mut s).unwrap(), vec![ok]);
 }

@@ -9,8 +9,8 @@ use coalescope_capture::{
     SeqSpec,
 };
 use coalescope_metrics::{
-    feed, parse_settings, Analyzer, CaptureAnomalies, Config, ConfigError, GroupBy, HighBdc,
-    Inputs, QuantileMode, Report,
+    feed, parse_settings, Analyzer, Branch, BranchesReport, CaptureAnomalies, Config, ConfigError,
+    GroupBy, HighBdc, Inputs, QuantileMode, Report,
 };
 use coalescope_timeline::io::{load_events, write_rows, Compression};
 use coalescope_timeline::{parse_duration, Duration, Strings};
@@ -34,7 +34,22 @@ nearest-rank exactly.
 Gap profile per group: mddr_q50 and mddr_q99 (Q50 and Q99 of app gaps over ingress gaps)
 and gap_compression (share of app gaps <= --compress-gap minus that share on the wire).
 mddr_q50 << 1 with gap_compression > 0 means batching packs updates back to back;
-mddr_q99 >> 1 means the tail of the gaps dilates.";
+mddr_q99 >> 1 means the tail of the gaps dilates.
+
+Branches and cost (SPEC 5.1), with --parents:
+  coalescope analyze --events events.parquet --orders orders.parquet --fills fills.parquet \
+      --parents parents.parquet --delta-stale 500us --catchup-window 1s --catchup-x 2 \
+      --branches-out branches.csv
+Each parent is LATE-RECOVERY (a stale md event of its symbol, t_app - t_ingress >
+--delta-stale, delivered in [t_start, t_deadline) found it behind schedule and its fills in
+the next --catchup-window beat --catchup-x times the schedule's pace), else BURST-SYNC
+(strictly more than half of its classified children emitted in high-BDC intervals), else
+TIMELY (a classified child), else unclassified (no_children, no_classified_child). Its cost
+C is implementation shortfall with opportunity cost on the unfilled quantity, in bps
+(positive = cost); parents without m0/mT or with qty <= 0 are left out (cost_undefined).
+Per branch: n, p, mean, nearest-rank q50/q95/q99 of C (exact), completion, and
+E[C] = sum p_b C_b, overall and per strategy. --branches-out writes one row per parent
+(parent_id, strategy, branch, reason, cost_bps, filled, qty, m0, mT, ...).";
 
 /// Flags of `coalescope analyze`.
 #[derive(clap::Args, Debug)]
@@ -49,9 +64,13 @@ pub struct Args {
     /// `fills` tables.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub fills: Vec<PathBuf>,
-    /// `parents` tables.
+    /// `parents` tables: adds the branches and cost of SPEC 5.1 (`branches` in --json).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub parents: Vec<PathBuf>,
+    /// Write one row per parent (branch, reason, cost_bps, filled, qty, ...) (.csv or
+    /// .parquet); needs --parents.
+    #[arg(long, value_name = "FILE", requires = "parents")]
+    pub branches_out: Option<PathBuf>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -171,6 +190,15 @@ pub struct MetricParams {
     /// Coalescing settings to copy into the feature table, e.g. rx_usecs=50,rx_frames=0.
     #[arg(long, value_name = "K=V,...")]
     pub nic_config: Option<String>,
+    /// Branches: an md event is stale when t_app - t_ingress exceeds this (>= 0).
+    #[arg(long, default_value = "500us", value_parser = parse_duration)]
+    pub delta_stale: Duration,
+    /// Branches: the catch-up window after a stale event (> 0).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub catchup_window: Duration,
+    /// Branches: catch-up means fills in the window above X times the schedule's pace.
+    #[arg(long, default_value_t = 2.0, value_name = "X")]
+    pub catchup_x: f64,
 }
 
 fn parse_quantile_mode(text: &str) -> Result<QuantileMode, String> {
@@ -218,6 +246,9 @@ impl MetricParams {
             compress_gap: self.compress_gap,
             settings,
             dccd: !self.no_dccd,
+            delta_stale: self.delta_stale,
+            catchup_window: self.catchup_window,
+            catchup_x: self.catchup_x,
             ..Config::default()
         };
         cfg.validate().map_err(flag_error)?;
@@ -233,6 +264,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut cfg = args.params.config()?;
     // Markouts (and CTE) need fills; without them the quote history is dead weight.
     cfg.markouts = !args.fills.is_empty();
+    // Branches need parents; without them the stale events are dead weight.
+    cfg.branches = !args.parents.is_empty();
     let inputs = Inputs {
         events: args.events.clone(),
         orders: args.orders.clone(),
@@ -283,6 +316,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.features {
         write_rows(path, analyzer.features(&strings), args.compression)
             .with_context(|| format!("writing features to {}", path.display()))?;
+    }
+    if let Some(path) = &args.branches_out {
+        let rows = report.branches.as_ref().map_or(&[][..], |b| &b.rows[..]);
+        write_rows(path, rows, args.compression)
+            .with_context(|| format!("writing branches to {}", path.display()))?;
     }
     if args.json {
         let output = AnalyzeOutput {
@@ -431,6 +469,9 @@ pub fn render_report(report: &Report) -> String {
             "Coalescing tax estimate (markout high-BDC minus low-BDC):\n{t}\n"
         ));
     }
+    if let Some(b) = &report.branches {
+        out.push_str(&render_branches(b));
+    }
     let nonzero: Vec<String> = report
         .anomalies
         .nonzero()
@@ -443,6 +484,65 @@ pub fn render_report(report: &Report) -> String {
         out.push_str(&format!("Anomalies: {}\n", nonzero.join(", ")));
     }
     out
+}
+
+/// The human form of the branches section: per scope (all parents, then each strategy)
+/// one row per branch, then E[C], the parents left out and the join anomalies.
+pub fn render_branches(b: &BranchesReport) -> String {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "strategy",
+        "branch",
+        "n",
+        "p",
+        "C mean bps",
+        "q50",
+        "q95",
+        "q99",
+        "completion",
+    ]);
+    let scopes = std::iter::once(("(all)".to_string(), &b.overall))
+        .chain(b.by_strategy.iter().map(|s| (key(&s.strategy), &s.summary)));
+    let mut expected = Vec::new();
+    let mut left_out = Vec::new();
+    for (name, summary) in scopes {
+        for branch in Branch::ALL {
+            let st = summary.branch(branch);
+            t.add_row([
+                name.clone(),
+                branch.as_str().to_string(),
+                st.n.to_string(),
+                num(st.p, 3),
+                num(st.cost_mean_bps, 2),
+                num(st.cost_q50_bps, 2),
+                num(st.cost_q95_bps, 2),
+                num(st.cost_q99_bps, 2),
+                num(st.completion, 3),
+            ]);
+        }
+        expected.push(format!("{name} {}", num(summary.expected_cost_bps, 2)));
+        let u = &summary.unclassified;
+        left_out.push(format!(
+            "{name} no_children={} no_classified_child={} cost_undefined={}",
+            u.no_children, u.no_classified_child, u.cost_undefined
+        ));
+    }
+    let c = &b.config;
+    let a = &b.anomalies;
+    format!(
+        "Branches and cost per parent (delta_stale {}, catch-up {} x{}; C in bps, nearest-rank \
+         exact quantiles):\n{t}\nE[C] bps: {}\nLeft out: {}\nParent anomalies: \
+         overfilled_parents={} duplicate_parent_id={} orders_without_parent={}\n",
+        Duration::from_nanos(c.delta_stale_ns),
+        Duration::from_nanos(c.catchup_window_ns),
+        c.catchup_x,
+        expected.join("; "),
+        left_out.join("; "),
+        a.overfilled_parents,
+        a.duplicate_parent_id,
+        a.orders_without_parent
+    )
 }
 
 /// The `analyze --json` object: the report, plus the capture summary when captures

@@ -168,6 +168,16 @@ impl<'a> CsvRow<'a> {
         }
     }
 
+    /// A record of this row that is inconsistent as a whole (`message` names it).
+    pub(crate) fn reject(&self, message: String) -> TimelineError {
+        TimelineError::InvalidRecord {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            location: Location::Line(self.line),
+            message,
+        }
+    }
+
     fn missing(&self, col: usize) -> TimelineError {
         let c = self.columns[col];
         TimelineError::MissingValue {

@@ -188,6 +188,16 @@ impl<'a> ArrowCols<'a> {
         Location::Row(self.first_row + i as u64 + 1)
     }
 
+    /// Record `i` of this batch is inconsistent as a whole (`message` names it).
+    pub(crate) fn reject(&self, i: usize, message: String) -> TimelineError {
+        TimelineError::InvalidRecord {
+            path: self.path.to_path_buf(),
+            table: self.table,
+            location: self.location(i),
+            message,
+        }
+    }
+
     fn invalid(&self, col: usize, i: usize, value: String) -> TimelineError {
         let c = self.columns[col];
         TimelineError::InvalidValue {

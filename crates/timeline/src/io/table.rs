@@ -347,7 +347,7 @@ impl Table for Parent {
     ];
 
     fn from_csv(r: &mut CsvRow<'_>) -> Result<Self, TimelineError> {
-        Ok(Parent {
+        let p = Parent {
             parent_id: r.u64(0)?,
             strategy: r.opt_sym(1)?,
             symbol: r.opt_sym(2)?,
@@ -355,7 +355,11 @@ impl Table for Parent {
             qty: r.f64(4)?,
             t_start: r.instant(5)?,
             t_deadline: r.instant(6)?,
-        })
+        };
+        match schedule_error(&p) {
+            Some(message) => Err(r.reject(message)),
+            None => Ok(p),
+        }
     }
 
     fn to_csv(&self, o: &mut CsvOut<'_>) -> Result<(), TimelineError> {
@@ -377,6 +381,7 @@ impl Table for Parent {
         let qty = c.f64(4)?;
         let t_start = c.i64(5)?;
         let t_deadline = c.i64(6)?;
+        let first = out.len();
         out.extend((0..c.rows()).map(|i| Parent {
             parent_id: parent_id[i],
             strategy: strategy.get(i),
@@ -386,6 +391,11 @@ impl Table for Parent {
             t_start: crate::Instant(t_start[i]),
             t_deadline: crate::Instant(t_deadline[i]),
         }));
+        for (i, p) in out[first..].iter().enumerate() {
+            if let Some(message) = schedule_error(p) {
+                return Err(c.reject(i, message));
+            }
+        }
         Ok(())
     }
 
@@ -405,4 +415,15 @@ impl Table for Parent {
         self.strategy = self.strategy.map(|s| map[s.index()]);
         self.symbol = self.symbol.map(|s| map[s.index()]);
     }
+}
+
+/// Why a parent's schedule is unusable: SPEC §5.1 divides by `t_deadline - t_start`, so a
+/// deadline at or before the start is rejected, naming the parent.
+fn schedule_error(p: &Parent) -> Option<String> {
+    (p.t_deadline <= p.t_start).then(|| {
+        format!(
+            "parent_id {} has t_deadline_ns = {} <= t_start_ns = {}; a parent's deadline must be after its start",
+            p.parent_id, p.t_deadline.0, p.t_start.0
+        )
+    })
 }
