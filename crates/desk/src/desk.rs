@@ -698,3 +698,48 @@ pub fn run_streaming(
         views,
     })
 }
+
+/// What `coalescope desk --json` prints: the run's settings, counters, the receive
+/// path's summary and the analysis of its tables (what `analyze --json` prints for
+/// them).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeskReport {
+    /// Market symbol.
+    pub symbol: String,
+    /// Market venue.
+    pub venue: Option<String>,
+    /// Feed (stream) name.
+    pub feed: String,
+    /// The desk's seed.
+    pub seed: u64,
+    /// Strategy, venue, parents and feed offset.
+    pub config: DeskConfig,
+    /// Counters.
+    pub counts: Counts,
+    /// The simulated receive path's summary (`null` with a given delivery).
+    pub receive_path: Option<Summary>,
+    /// The analysis of the four tables.
+    pub analysis: Report,
+}
+
+impl DeskReport {
+    /// The report of `run` over `market`, with `analysis` already computed.
+    pub fn new(
+        market: &dyn Market,
+        cfg: &DeskConfig,
+        seed: u64,
+        run: &DeskRun,
+        analysis: Report,
+    ) -> Self {
+        DeskReport {
+            symbol: market.symbol().to_string(),
+            venue: market.venue().map(str::to_string),
+            feed: market.stream().to_string(),
+            seed,
+            config: cfg.clone(),
+            counts: run.counts,
+            receive_path: run.sim.clone(),
+            analysis,
+        }
+    }
+}

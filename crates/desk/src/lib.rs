@@ -43,7 +43,7 @@ pub mod scenario;
 pub mod strategy;
 pub mod venue;
 
-pub use desk::{run, run_streaming, Counts, Delivery, DeskConfig, DeskRun, View};
+pub use desk::{run, run_streaming, Counts, Delivery, DeskConfig, DeskReport, DeskRun, View};
 pub use scenario::{DeskScenario, MarketSpec};
 pub use strategy::{ParentSource, ParentsGen, Schedule, StrategyConfig};
 pub use venue::{LatencyModel, QueueModelKind, VenueConfig};
