@@ -676,8 +676,8 @@ pub fn run_streaming(
                 break;
             };
             match due.what {
-                What::Arrive(o) => venue.on_order(o, &mut vbuf),
-                What::Replace { old, new } => venue.on_replace(old, new, &mut vbuf),
+                What::Arrive(o) => venue.on_order(o, due.t, &mut vbuf),
+                What::Replace { old, new } => venue.on_replace(old, new, due.t, &mut vbuf),
                 What::Deadline => venue.expire(due.t, &mut vbuf),
                 What::Fill { parent, child, qty } => strategy.on_fill(parent, child, qty),
                 What::Done { parent, child } => strategy.on_done(parent, child),

@@ -456,10 +456,16 @@ impl Venue {
         }
     }
 
-    /// An order arriving now.
-    pub fn on_order(&mut self, order: Incoming, out: &mut Vec<VenueEvent>) {
+    /// An order arriving at `now`. A passive order arriving at or after its expiry
+    /// expires at once.
+    pub fn on_order(&mut self, order: Incoming, now: i64, out: &mut Vec<VenueEvent>) {
         match order.kind {
             OrderType::Ioc => self.take(order, out),
+            OrderType::Passive if order.expires <= now => out.push(VenueEvent::Done {
+                child_id: order.child_id,
+                parent: order.parent,
+                why: Done::Expired,
+            }),
             OrderType::Passive => {
                 if crosses(&self.book, order.side, order.px) {
                     out.push(VenueEvent::Done {
@@ -514,9 +520,9 @@ impl Venue {
         });
     }
 
-    /// A cancel/replace arriving now: cancels what is left of `old` and enters `new`
-    /// for `min(new.qty, left)` shares; refused when `old` is no longer resting.
-    pub fn on_replace(&mut self, old: u64, mut new: Incoming, out: &mut Vec<VenueEvent>) {
+    /// A cancel/replace arriving at `now`: cancels what is left of `old` and enters
+    /// `new` for `min(new.qty, left)` shares; refused when `old` is no longer resting.
+    pub fn on_replace(&mut self, old: u64, mut new: Incoming, now: i64, out: &mut Vec<VenueEvent>) {
         let Some(i) = self.resting.iter().position(|r| r.order.child_id == old) else {
             out.push(VenueEvent::Done {
                 child_id: new.child_id,
@@ -537,7 +543,7 @@ impl Venue {
                 child_id: new.child_id,
             });
         }
-        self.on_order(new, out);
+        self.on_order(new, now, out);
     }
 
     /// Expires resting orders whose deadline is at or before `t`.
@@ -612,7 +618,7 @@ mod tests {
         let mut out = Vec::new();
         // Buy 150 up to $100.01: 50 @ 100.00, 70 @ 100.01, the 30 left is an IOC miss
         // (the $100.02 level is beyond the limit).
-        v.on_order(order(OrderType::Ioc, Side::Buy, P + 100, 150), &mut out);
+        v.on_order(order(OrderType::Ioc, Side::Buy, P + 100, 150), 0, &mut out);
         assert_eq!(fills(&out), vec![(P, 50), (P + 100, 70)]);
         assert_eq!(
             out.last(),
@@ -627,7 +633,7 @@ mod tests {
         );
         // Within the two levels: filled in full, no miss; the book is not consumed.
         let mut out = Vec::new();
-        v.on_order(order(OrderType::Ioc, Side::Buy, P + 100, 100), &mut out);
+        v.on_order(order(OrderType::Ioc, Side::Buy, P + 100, 100), 0, &mut out);
         assert_eq!(fills(&out), vec![(P, 50), (P + 100, 50)]);
         assert!(matches!(
             out.last(),
@@ -644,7 +650,7 @@ mod tests {
         let mut out = Vec::new();
         let b0 = book(&[(P, 300), (P - 100, 200)], &[(P + 100, 100)]);
         v.on_message(&msg(MessageKind::Submit, Side::Buy, P, 300), &b0, &mut out);
-        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), 0, &mut out);
         assert_eq!(v.resting()[0].ahead, 300.0);
         // 200 join behind us, then 150 are cancelled at our price: not ahead of us
         // under risk_averse (the level, 350, stays above 300).
@@ -683,7 +689,7 @@ mod tests {
             &book(&[(P, 300)], &[(P + 100, 100)]),
             &mut out,
         );
-        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), 0, &mut out);
         // 250 of the 300 are deleted: at most 50 can still be ahead.
         v.on_message(
             &msg(MessageKind::Delete, Side::Buy, P, 250),
@@ -719,7 +725,7 @@ mod tests {
             &book(&[(P - 100, 10)], &[(P, 30)]),
             &mut out,
         );
-        v.on_order(order(OrderType::Passive, Side::Sell, P, 10), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Sell, P, 10), 0, &mut out);
         v.on_message(
             &msg(MessageKind::Submit, Side::Sell, P, 70),
             &book(&[(P - 100, 10)], &[(P, 100)]),
@@ -745,7 +751,7 @@ mod tests {
             &book(&[(P - 200, 10)], &[(P, 10)]),
             &mut out,
         );
-        v.on_order(order(OrderType::Passive, Side::Buy, P, 5), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Buy, P, 5), 0, &mut out);
         assert_eq!(
             out,
             vec![VenueEvent::Done {
@@ -756,7 +762,7 @@ mod tests {
         );
         out.clear();
         // A bid at a new level $99.99 (nothing ahead), then the ask falls to $99.99.
-        v.on_order(order(OrderType::Passive, Side::Buy, P - 100, 5), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Buy, P - 100, 5), 0, &mut out);
         assert_eq!(v.resting()[0].ahead, 0.0);
         v.on_message(
             &msg(MessageKind::Submit, Side::Sell, P - 100, 3),
@@ -773,7 +779,7 @@ mod tests {
         let mut out = Vec::new();
         let b = book(&[(P, 10)], &[(P + 100, 10)]);
         v.on_message(&msg(MessageKind::Submit, Side::Buy, P, 10), &b, &mut out);
-        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), &mut out);
+        v.on_order(order(OrderType::Passive, Side::Buy, P, 100), 0, &mut out);
         // 40 fill (10 ahead, execution of 50).
         v.on_message(
             &msg(MessageKind::Execute, Side::Buy, P, 50),
@@ -788,20 +794,20 @@ mod tests {
             px: P - 100,
             ..order(OrderType::Passive, Side::Buy, P - 100, 100)
         };
-        v.on_replace(7, new, &mut out);
+        v.on_replace(7, new, 0, &mut out);
         assert_eq!(out[0], VenueEvent::Done { child_id: 7, parent: 0, why: Done::Replaced });
         assert_eq!(out[1], VenueEvent::ReplaceShrunk { child_id: 8 });
         assert_eq!(v.resting()[0].remaining, 60);
         assert_eq!(v.resting()[0].ahead, 10.0);
         out.clear();
         // Replacing an order that is gone is refused.
-        v.on_replace(7, Incoming { child_id: 9, ..new }, &mut out);
+        v.on_replace(7, Incoming { child_id: 9, ..new }, 0, &mut out);
         assert_eq!(out, vec![VenueEvent::Done { child_id: 9, parent: 0, why: Done::ReplaceRefused }]);
         out.clear();
         let mut expiring = order(OrderType::Passive, Side::Buy, P - 100, 1);
         expiring.child_id = 10;
         expiring.expires = 500;
-        v.on_order(expiring, &mut out);
+        v.on_order(expiring, 0, &mut out);
         v.expire(499, &mut out);
         assert_eq!(v.resting().len(), 2);
         v.expire(500, &mut out);
