@@ -31,6 +31,8 @@ enum Command {
     Join(cmd::join::Args),
     /// Run the built-in scenario through the simulator and the analytics, and explain.
     Demo(cmd::demo::Args),
+    /// Execution desk: a market through a receive path, TWAP/POV children, a venue; orders, fills, cost.
+    Desk(Box<cmd::desk::Args>),
     /// UDP traffic generator whose payload carries seq and send time.
     Blast(cmd::blast::Args),
     /// UDP receiver recording the dual timeline of every packet.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => cmd::analyze::run(*a),
         Command::Join(a) => cmd::join::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Desk(a) => cmd::desk::run(*a),
         Command::Blast(a) => cmd::blast::run(a),
         Command::Probe(a) => cmd::probe::run(a),
         Command::Nic(a) => cmd::nic::run(a),

@@ -297,13 +297,18 @@ impl ArrivalProcess for Periodic {
 /// sorted, shifted and scaled by the scenario.
 #[derive(Debug, Clone)]
 pub struct Replay {
-    times: Vec<i64>,
+    times: std::sync::Arc<[i64]>,
     next: usize,
 }
 
 impl Replay {
     /// Replays `times`, which must be sorted ascending.
     pub fn new(times: Vec<i64>) -> Self {
+        Self::shared(times.into())
+    }
+
+    /// Replays shared `times` (sorted ascending) without copying them.
+    pub fn shared(times: std::sync::Arc<[i64]>) -> Self {
         Replay { times, next: 0 }
     }
 
@@ -409,6 +414,7 @@ pub(crate) fn for_stream(
             let (times, template) = replay::load(stream, start)?;
             return Ok((AnyArrival::Replay(Replay::new(times)), template));
         }
+        ArrivalConfig::Instants(ref times) => AnyArrival::Replay(Replay::shared(times.clone())),
     };
     Ok((arrivals, None))
 }

@@ -409,6 +409,9 @@ pub enum ArrivalConfig {
         /// Rebase to `start_ns`.
         rebase: bool,
     },
+    /// Arrival instants given in memory (sorted, ns), replayed as they are. No TOML key
+    /// makes one: only [`Scenario::with_arrival_instants`] does (the desk's market feed).
+    Instants(std::sync::Arc<[i64]>),
 }
 
 impl ArrivalConfig {
@@ -429,7 +432,9 @@ impl ArrivalConfig {
                 off_mean_ns,
             } => Some(rate_per_s * on_mean_ns / (on_mean_ns + off_mean_ns)),
             ArrivalConfig::Periodic { period, .. } => Some(1e9 / period.as_nanos() as f64),
-            ArrivalConfig::Replay { .. } | ArrivalConfig::Lobster { .. } => None,
+            ArrivalConfig::Replay { .. }
+            | ArrivalConfig::Lobster { .. }
+            | ArrivalConfig::Instants(_) => None,
         }
     }
 }
@@ -769,6 +774,64 @@ impl Scenario {
             gro: self.gro,
             host: &self.host,
         }
+    }
+
+    /// This receive path fed by one md stream whose packets arrive at `instants` (ns,
+    /// sorted ascending, at most [`MAX_PACKETS`], within
+    /// [`crate::arrival::TIME_HORIZON_NS`]): the scenario's streams are replaced by one
+    /// stream `name` (with `symbol`/`venue`) on the first stream's queue, packet size and
+    /// protocol; `packets` becomes the number of instants and `start` the first instant
+    /// (so rates are per second of the feed). What the desk simulates its market with.
+    pub fn with_arrival_instants(
+        &self,
+        name: &str,
+        symbol: Option<&str>,
+        venue: Option<&str>,
+        instants: std::sync::Arc<[i64]>,
+    ) -> Result<Scenario, ScenarioError> {
+        let field = format!("stream `{name}` arrival instants");
+        let (Some(&first), Some(&last)) = (instants.first(), instants.last()) else {
+            return Err(out_of_range(field, "[] (none)", "at least one instant"));
+        };
+        if instants.len() as u64 > MAX_PACKETS as u64 {
+            return Err(out_of_range(
+                field,
+                format!("{} instants", instants.len()),
+                format!("at most {MAX_PACKETS}"),
+            ));
+        }
+        if let Some(i) = instants.windows(2).position(|w| w[1] < w[0]) {
+            return Err(out_of_range(
+                format!("{field}[{}]", i + 1),
+                instants[i + 1],
+                format!("sorted ascending (the previous instant is {})", instants[i]),
+            ));
+        }
+        let horizon = crate::arrival::TIME_HORIZON_NS;
+        if first < -horizon || last > horizon {
+            return Err(out_of_range(
+                field,
+                format!("{first}..={last}"),
+                format!("instants within -{horizon}..={horizon} ns"),
+            ));
+        }
+        let template = self.streams.first();
+        let stream = StreamConfig {
+            name: name.to_string(),
+            kind: EventKind::Md,
+            queue: template.map_or(0, |s| s.queue),
+            packet_bytes: template.map_or(128, |s| s.packet_bytes),
+            symbol: symbol.map(str::to_string),
+            venue: venue.map(str::to_string),
+            protocol: template.map_or(Protocol::Udp, |s| s.protocol),
+            arrivals: ArrivalConfig::Instants(instants.clone()),
+        };
+        Ok(Scenario {
+            packets: instants.len() as u64,
+            start: Instant(first),
+            streams: vec![stream],
+            ..self.clone()
+        })
     }
 
     /// Number of receive queues (highest stream queue + 1).

@@ -119,3 +119,47 @@ fn replays_a_lobster_message_file() {
     );
     assert_eq!(out.summary.delivered, 999);
 }
+
+#[test]
+fn in_memory_instants_replay_as_given_under_the_receive_path() {
+    // Ideal host, EQE timer 10 µs: the timer starts at the first unsignalled packet, so
+    // packets at 1000, 3000 and 9000 ns are delivered together at 11 000 ns; the packet
+    // at 50 000 ns starts a new timer and is delivered at 60 000 ns.
+    let base = Scenario::from_toml_str(
+        "[[stream]]\nname = \"x\"\narrivals = { kind = \"poisson\", rate_per_s = 1 }\n\
+         [nic]\nrx_usecs = 10\n[host]\npreset = \"ideal\"\n",
+        None,
+    )
+    .unwrap();
+    let instants: std::sync::Arc<[i64]> = vec![1_000, 3_000, 9_000, 50_000].into();
+    let s = base
+        .with_arrival_instants("feed", Some("AAPL"), None, instants)
+        .unwrap();
+    assert_eq!(s.packets(), 4);
+    assert_eq!(s.start(), Instant(1_000));
+    assert_eq!(s.streams()[0].name, "feed");
+    let out = simulate(&s).unwrap();
+    let got: Vec<(u64, i64, Option<i64>)> = out
+        .records
+        .iter()
+        .map(|r| (r.arrival_index(), r.t_ingress().0, r.t_app().map(|t| t.0)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, 1_000, Some(11_000)),
+            (1, 3_000, Some(11_000)),
+            (2, 9_000, Some(11_000)),
+            (3, 50_000, Some(60_000)),
+        ]
+    );
+    let unsorted: std::sync::Arc<[i64]> = vec![5, 4].into();
+    let err = base
+        .with_arrival_instants("feed", None, None, unsorted)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("instants[1]") && err.contains("sorted"), "{err}");
+    assert!(base
+        .with_arrival_instants("feed", None, None, Vec::new().into())
+        .is_err());
+}

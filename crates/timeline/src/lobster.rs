@@ -215,7 +215,13 @@ pub fn read_lobster_messages(path: &Path) -> Result<Vec<LobsterMessage>, Timelin
                 int::<u8>(t).filter(|v| (1..=7).contains(v))
             })?,
             order_id: rows.field(2, "order_id", "an unsigned 64-bit integer", int::<u64>)?,
-            size: rows.field(3, "size", "an unsigned 64-bit integer", int::<u64>)?,
+            size: {
+                // A negative size is named as such (not just "not unsigned").
+                if let Some(v) = int::<i64>(rows.record.get(3).unwrap_or("")).filter(|v| *v < 0) {
+                    return Err(rows.malformed(format!("negative size {v} in column size")));
+                }
+                rows.field(3, "size", "an unsigned 64-bit integer", int::<u64>)?
+            },
             price: rows.field(
                 4,
                 "price",

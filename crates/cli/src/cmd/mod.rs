@@ -4,6 +4,7 @@ pub mod audit;
 pub mod blast;
 pub mod calibrate;
 pub mod demo;
+pub mod desk;
 pub mod join;
 pub mod model;
 pub mod net_dim;
