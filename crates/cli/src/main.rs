@@ -33,6 +33,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Execution desk: a market through a receive path, TWAP/POV children, a venue; orders, fills, cost.
     Desk(Box<cmd::desk::Args>),
+    /// Counterfactual: one market and strategy under several receive-path settings, with cost differences.
+    Replay(Box<cmd::replay::Args>),
     /// UDP traffic generator whose payload carries seq and send time.
     Blast(cmd::blast::Args),
     /// UDP receiver recording the dual timeline of every packet.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Join(a) => cmd::join::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Desk(a) => cmd::desk::run(*a),
+        Command::Replay(a) => cmd::replay::run(*a),
         Command::Blast(a) => cmd::blast::run(a),
         Command::Probe(a) => cmd::probe::run(a),
         Command::Nic(a) => cmd::nic::run(a),

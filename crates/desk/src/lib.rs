@@ -39,6 +39,7 @@
 pub mod desk;
 pub mod lobster;
 pub mod market;
+pub mod replay;
 pub mod scenario;
 pub mod strategy;
 pub mod synth;

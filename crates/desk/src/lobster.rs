@@ -134,7 +134,11 @@ fn to_message(path: &Path, line: usize, m: &LobsterMessage) -> Result<Message, D
         order_id: m.order_id,
         size: m.size,
         price: m.price,
-        side: if m.direction >= 0 { Side::Buy } else { Side::Sell },
+        side: if m.direction >= 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
     })
 }
 

@@ -32,7 +32,10 @@ use crate::desk::DeskConfig;
 use crate::lobster::{LobsterMarket, LobsterNames};
 use crate::market::Market;
 use crate::strategy::{ParentOrder, ParentSource, ParentsGen, Schedule, StrategyConfig};
-use crate::venue::{LatencyKind, QueueModelKind, VenueConfig, DEFAULT_ORDER_LATENCY_NS, MAX_LATENCY_NS};
+use crate::synth::SyntheticSpec;
+use crate::venue::{
+    LatencyKind, QueueModelKind, VenueConfig, DEFAULT_ORDER_LATENCY_NS, MAX_LATENCY_NS,
+};
 use crate::{out_of_range, DeskError};
 
 /// The market a scenario describes.
@@ -56,8 +59,9 @@ pub enum MarketSpec {
 }
 
 impl MarketSpec {
-    /// Opens the market (reads the files, or builds the synthetic model).
-    pub fn open(&self) -> Result<Box<dyn Market>, DeskError> {
+    /// Opens the market (reads the files, or builds the synthetic model for a run seeded
+    /// `seed`: its generator uses `seed + seed_offset`; a LOBSTER market ignores it).
+    pub fn open(&self, seed: u64) -> Result<Box<dyn Market>, DeskError> {
         match self {
             MarketSpec::Lobster {
                 message,
@@ -74,12 +78,12 @@ impl MarketSpec {
                     feed: feed.clone(),
                 },
             )?)),
-            // The synthetic market (desk::synth) plugs in here.
-            MarketSpec::Synthetic(_) => Err(DeskError::Market(
-                "[market] kind = \"synthetic\": the synthetic market is not part of this build; \
-                 use kind = \"lobster\" (or `coalescope desk --lobster MESSAGE ORDERBOOK`)"
-                    .into(),
-            )),
+            MarketSpec::Synthetic(table) => {
+                let spec: SyntheticSpec = toml::Value::Table(table.clone())
+                    .try_into()
+                    .map_err(|e| toml_error(format!("[market]: {e}")))?;
+                Ok(Box::new(spec.validate_with_seed(seed)?))
+            }
         }
     }
 }
@@ -126,6 +130,9 @@ struct ParentsTable {
     duration_ns: Option<i64>,
 }
 
+/// The text of the default desk scenario (`scenarios/desk.toml`).
+pub const DEFAULT_DESK_SCENARIO_TOML: &str = include_str!("../../../scenarios/desk.toml");
+
 /// A validated desk scenario.
 #[derive(Debug, Clone)]
 pub struct DeskScenario {
@@ -152,10 +159,12 @@ fn take<T: serde::de::DeserializeOwned + Default>(
 ) -> Result<Option<T>, DeskError> {
     match table.remove(key) {
         None => Ok(None),
-        Some(v) => v
-            .try_into()
-            .map(Some)
-            .map_err(|e| DeskError::Toml(format!("[{key}]: {}", e.to_string().trim_end().replace('\n', " ")))),
+        Some(v) => v.try_into().map(Some).map_err(|e| {
+            DeskError::Toml(format!(
+                "[{key}]: {}",
+                e.to_string().trim_end().replace('\n', " ")
+            ))
+        }),
     }
 }
 
@@ -204,6 +213,12 @@ impl DeskScenario {
         Self::from_toml_str(&text, path.parent())
     }
 
+    /// The default desk scenario (`scenarios/desk.toml`, compiled in): what `replay` and
+    /// `demo` run without `--scenario`.
+    pub fn default_scenario() -> Result<Self, DeskError> {
+        Self::from_toml_str(DEFAULT_DESK_SCENARIO_TOML, None)
+    }
+
     /// A scenario for a LOBSTER pair with every other setting at its default.
     pub fn lobster(message: &Path, orderbook: &Path) -> Result<Self, DeskError> {
         let mut s = Self::from_toml_str("", None)?;
@@ -241,9 +256,12 @@ impl DeskScenario {
                 };
                 match kind.as_str() {
                     "lobster" => {
-                        let l: LobsterTable = toml::Value::Table(m)
-                            .try_into()
-                            .map_err(|e| DeskError::Toml(format!("[market]: {}", e.to_string().trim_end().replace('\n', " "))))?;
+                        let l: LobsterTable = toml::Value::Table(m).try_into().map_err(|e| {
+                            DeskError::Toml(format!(
+                                "[market]: {}",
+                                e.to_string().trim_end().replace('\n', " ")
+                            ))
+                        })?;
                         feed_offset_ns = l.feed_offset_ns.unwrap_or(0);
                         if feed_offset_ns.unsigned_abs() > 1 << 62 {
                             return Err(out_of_range(
@@ -270,7 +288,11 @@ impl DeskScenario {
                     }
                 }
             }
-            Some(_) => return Err(DeskError::Toml("`market` must be a table ([market])".into())),
+            Some(_) => {
+                return Err(DeskError::Toml(
+                    "`market` must be a table ([market])".into(),
+                ))
+            }
         };
         let st: StrategyTable = take(&mut table, "strategy")?.unwrap_or_default();
         let ve: VenueTable = take(&mut table, "venue")?.unwrap_or_default();
@@ -303,7 +325,10 @@ impl DeskScenario {
         };
         strategy.validate()?;
 
-        let queue_model = QueueModelKind::parse(ve.queue_model.as_deref().unwrap_or("risk_averse"), ve.prob_n)?;
+        let queue_model = QueueModelKind::parse(
+            ve.queue_model.as_deref().unwrap_or("risk_averse"),
+            ve.prob_n,
+        )?;
         let order_ns = int_in(
             "venue.order_latency_ns",
             ve.order_latency_ns.unwrap_or(DEFAULT_ORDER_LATENCY_NS),
@@ -332,7 +357,11 @@ impl DeskScenario {
 
         let parents = match pa.file {
             Some(file) => {
-                if pa.count.is_some() || pa.qty.is_some() || pa.buy_share.is_some() || pa.duration_ns.is_some() {
+                if pa.count.is_some()
+                    || pa.qty.is_some()
+                    || pa.buy_share.is_some()
+                    || pa.duration_ns.is_some()
+                {
                     return Err(DeskError::Toml(
                         "[parents]: `file` gives the parents; count, qty, buy_share and duration_ns generate them: use one or the other".into(),
                     ));
@@ -342,8 +371,18 @@ impl DeskScenario {
             None => {
                 let g = ParentsGen::default();
                 let gen = ParentsGen {
-                    count: int_in("parents.count", pa.count.unwrap_or(i64::from(g.count)), 1, 1_000_000)? as u32,
-                    qty: int_in("parents.qty", pa.qty.unwrap_or(g.qty as i64), 1, 999_999_999_999_999)? as u64,
+                    count: int_in(
+                        "parents.count",
+                        pa.count.unwrap_or(i64::from(g.count)),
+                        1,
+                        1_000_000,
+                    )? as u32,
+                    qty: int_in(
+                        "parents.qty",
+                        pa.qty.unwrap_or(g.qty as i64),
+                        1,
+                        999_999_999_999_999,
+                    )? as u64,
                     buy_share: pa.buy_share.unwrap_or(g.buy_share),
                     duration_ns: pa.duration_ns,
                 };

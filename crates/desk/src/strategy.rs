@@ -259,7 +259,13 @@ impl ParentsGen {
     /// The parents over a market spanning `first..=last` (ns): start uniform in
     /// `[first, max(first, last - duration)]`, side buy with probability `buy_share`,
     /// ids 1..=count; drawn from the seeded generator `desk.parents`.
-    pub fn generate(&self, first: i64, last: i64, schedule: Schedule, seed: u64) -> Vec<ParentOrder> {
+    pub fn generate(
+        &self,
+        first: i64,
+        last: i64,
+        schedule: Schedule,
+        seed: u64,
+    ) -> Vec<ParentOrder> {
         use rand::RngExt;
         let mut rng = coalescope_sim::arrival::derived_rng(seed, "desk.parents");
         let span = last.saturating_sub(first).max(0);

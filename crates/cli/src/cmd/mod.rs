@@ -10,4 +10,5 @@ pub mod model;
 pub mod net_dim;
 pub mod nic;
 pub mod probe;
+pub mod replay;
 pub mod sim;
