@@ -714,6 +714,20 @@ busy_poll = true
         spec.host = None;
         Setting::parse("busy-poll").unwrap().apply(&mut spec);
         assert!(spec.validate(None).unwrap().host().busy_poll);
+        // A deferral scenario given a setting without deferral loses its knobs.
+        let mut spec = ScenarioSpec::from_toml_str(BASE).unwrap();
+        Setting::parse("defer=3,gro-flush-timeout=1ms")
+            .unwrap()
+            .apply(&mut spec);
+        Setting::parse("rx-usecs=8").unwrap().apply(&mut spec);
+        assert_eq!(
+            *spec.validate(None).unwrap().policy(),
+            PolicyConfig::Ethtool {
+                usecs: 8,
+                frames: 0,
+                mode: TimerMode::Cqe
+            }
+        );
         // rx-frames is still checked against the scenario's ring.
         let mut spec = ScenarioSpec::from_toml_str(BASE).unwrap();
         Setting::parse("rx-frames=1024").unwrap().apply(&mut spec);
