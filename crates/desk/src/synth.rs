@@ -393,6 +393,8 @@ pub struct SyntheticCursor {
     partial_cancel_share: f64,
     /// Cumulative probabilities of levels 1..=9 given "not the best".
     deep_cdf: [f64; MAX_LEVELS - 1],
+    /// `1 / (1 - best_level_share)` (unused when that share is 1).
+    deep_scale: f64,
     /// Time since the start, ns (fractional).
     t: f64,
     start_ns: i64,
@@ -400,6 +402,8 @@ pub struct SyntheticCursor {
     emitted: u64,
     /// Hawkes state: background rate μ and excitation E (per ns), β (per ns), jump n β.
     mu: f64,
+    /// Time of the next background (immigrant) arrival, ns since the start.
+    next_background: f64,
     excitation: f64,
     beta: f64,
     jump: f64,
@@ -416,6 +420,18 @@ fn scale(r: u64, n: u64) -> u64 {
 #[inline]
 fn unit_open0(r: u64) -> f64 {
     ((r >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `floor(r * n / 2^32)`: uniform in `0..n` from 32 random bits (bias below n / 2^32).
+#[inline]
+fn scale32(r: u32, n: u64) -> u64 {
+    (u64::from(r) * n) >> 32
+}
+
+/// A uniform float in [0, 1) from 32 random bits.
+#[inline]
+fn unit32(r: u32) -> f64 {
+    f64::from(r) * (1.0 / 4_294_967_296.0)
 }
 
 /// A uniform float in [0, 1) from 64 random bits.
@@ -467,16 +483,19 @@ impl SyntheticCursor {
             best_level_share: p.best_level_share,
             partial_cancel_share: p.partial_cancel_share,
             deep_cdf,
+            deep_scale: 1.0 / (1.0 - p.best_level_share),
             t: 0.0,
             start_ns: p.start_ns,
             end: p.length,
             emitted: 0,
             mu: rate_ns * (1.0 - p.branching),
+            next_background: 0.0,
             excitation: rate_ns * p.branching,
             beta,
             jump: p.branching * beta,
             next_id: 1,
         };
+        c.next_background = -unit_open0(c.rng.next_u64()).ln() / c.mu;
         c.show(Side::Buy);
         c.show(Side::Sell);
         c
@@ -498,30 +517,26 @@ impl SyntheticCursor {
         );
     }
 
-    /// Advances the Hawkes clock to the next message (exact simulation).
+    /// Advances the Hawkes clock to the next message (exact simulation: the next
+    /// background arrival is kept until it happens, memorylessness makes that exact; the
+    /// first excited arrival is drawn by inversion from the current excitation).
     #[inline]
     fn advance_time(&mut self) {
-        let s1 = -unit_open0(self.rng.next_u64()).ln() / self.mu;
-        let mut decay = None;
-        let mut s = s1;
+        let gap = self.next_background - self.t;
         if self.excitation > 0.0 {
             let d = 1.0 + self.beta * unit_open0(self.rng.next_u64()).ln() / self.excitation;
             if d > 0.0 {
                 let s2 = -d.ln() / self.beta;
-                if s2 < s1 {
-                    s = s2;
-                    decay = Some(d);
+                if s2 < gap {
+                    self.excitation = self.excitation * d + self.jump;
+                    self.t += s2;
+                    return;
                 }
             }
+            self.excitation = self.excitation * (-self.beta * gap).exp() + self.jump;
         }
-        let factor = decay.unwrap_or_else(|| (-self.beta * s).exp());
-        self.excitation = self.excitation * factor + self.jump;
-        self.t += s;
-    }
-
-    #[inline]
-    fn order_size(&mut self) -> u64 {
-        (1 + scale(self.rng.next_u64(), self.order_span)) * self.lot
+        self.t = self.next_background;
+        self.next_background = self.t - unit_open0(self.rng.next_u64()).ln() / self.mu;
     }
 
     #[inline]
@@ -599,7 +614,10 @@ impl SyntheticCursor {
         let r = self.rng.next_u64();
         let side = if r & 1 == 0 { Side::Buy } else { Side::Sell };
         let u = unit(r);
-        let size = self.order_size();
+        // One draw for the order size (low 32 bits) and the level (high 32 bits), one for
+        // limit-or-cancel (high) and partial-or-delete (low).
+        let r2 = self.rng.next_u64();
+        let size = (1 + scale32(r2 as u32, self.order_span)) * self.lot;
         let (kind, price, size) = if u < self.execute_share {
             let q = self.ladder(side).sizes[0];
             let mut take = size.min(q);
@@ -614,11 +632,11 @@ impl SyntheticCursor {
                 (MessageKind::Submit, self.submit(side, 0, size), size)
             }
         } else {
-            let v = unit(self.rng.next_u64());
+            let v = unit32((r2 >> 32) as u32);
             let k = if v < self.best_level_share {
                 0
             } else {
-                let w = (v - self.best_level_share) / (1.0 - self.best_level_share);
+                let w = (v - self.best_level_share) * self.deep_scale;
                 1 + self
                     .deep_cdf
                     .iter()
@@ -626,7 +644,8 @@ impl SyntheticCursor {
                     .unwrap_or(MAX_LEVELS - 2)
             };
             let q = self.ladder(side).sizes[k];
-            let z = unit(self.rng.next_u64());
+            let r3 = self.rng.next_u64();
+            let z = unit32((r3 >> 32) as u32);
             let cancel = z * (self.target + q as f64) >= self.target;
             let keep_last = k > 0 || !self.may_deplete(side);
             let take = if keep_last {
@@ -636,7 +655,7 @@ impl SyntheticCursor {
             };
             if cancel && take > 0 {
                 let price = self.price_at(side, k);
-                let partial = unit(self.rng.next_u64()) < self.partial_cancel_share;
+                let partial = unit32(r3 as u32) < self.partial_cancel_share;
                 let kind = if partial && take < q {
                     MessageKind::Cancel
                 } else {

@@ -175,6 +175,32 @@ fn two_cursors_give_the_same_day_and_seeds_differ() {
 }
 
 #[test]
+fn cursors_run_in_parallel_from_one_shared_market() {
+    // The desk replays one market under several settings at once.
+    let m = market("messages = 20000");
+    let dyn_market: &dyn Market = &m;
+    let one = collect(&m);
+    let days: Vec<Vec<(Message, Book)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut c = dyn_market.cursor();
+                    let mut out = Vec::new();
+                    while let Some((msg, book)) = c.next_message().unwrap() {
+                        out.push((msg, *book));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for d in days {
+        assert!(d == one);
+    }
+}
+
+#[test]
 fn defaults_and_the_first_book() {
     let m = market("messages = 3");
     assert_eq!(

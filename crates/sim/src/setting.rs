@@ -491,6 +491,21 @@ impl fmt::Display for Setting {
     }
 }
 
+impl serde::Serialize for Setting {
+    /// As its canonical text.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Setting {
+    /// From its text (a scenario's `settings = ["per-packet", "rx-usecs=8"]`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Setting::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Setting {
     type Err = SettingError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -714,6 +729,20 @@ busy_poll = true
         spec.host = None;
         Setting::parse("busy-poll").unwrap().apply(&mut spec);
         assert!(spec.validate(None).unwrap().host().busy_poll);
+        // A deferral scenario given a setting without deferral loses its knobs.
+        let mut spec = ScenarioSpec::from_toml_str(BASE).unwrap();
+        Setting::parse("defer=3,gro-flush-timeout=1ms")
+            .unwrap()
+            .apply(&mut spec);
+        Setting::parse("rx-usecs=8").unwrap().apply(&mut spec);
+        assert_eq!(
+            *spec.validate(None).unwrap().policy(),
+            PolicyConfig::Ethtool {
+                usecs: 8,
+                frames: 0,
+                mode: TimerMode::Cqe
+            }
+        );
         // rx-frames is still checked against the scenario's ring.
         let mut spec = ScenarioSpec::from_toml_str(BASE).unwrap();
         Setting::parse("rx-frames=1024").unwrap().apply(&mut spec);
@@ -848,6 +877,26 @@ busy_poll = true
                 assert!(e.contains(n), "{text:?}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn settings_read_from_and_write_to_scenario_text() {
+        #[derive(serde::Deserialize, serde::Serialize)]
+        struct Replay {
+            settings: Vec<Setting>,
+        }
+        let r: Replay =
+            toml::from_str(r#"settings = ["per-packet", "rx-frames=64,rx-usecs=128"]"#).unwrap();
+        assert_eq!(r.settings[1].to_string(), "rx-usecs=128,rx-frames=64");
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"settings":["per-packet","rx-usecs=128,rx-frames=64"]}"#
+        );
+        let e = toml::from_str::<Replay>(r#"settings = ["rx-usecs=8", "adaptive,rx-usecs=8"]"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`adaptive` and `rx-usecs=8`"), "{e}");
     }
 
     #[test]
