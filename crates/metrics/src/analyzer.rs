@@ -954,7 +954,6 @@ impl Analyzer {
             return None;
         }
         let params = BranchParams {
-            delta_stale: self.cfg.delta_stale,
             catchup_window: self.cfg.catchup_window,
             catchup_x: self.cfg.catchup_x,
             high_bdc: self.cfg.high_bdc,

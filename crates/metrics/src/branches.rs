@@ -229,11 +229,10 @@ pub struct BranchAnomalies {
     pub orders_without_parent: u64,
 }
 
-/// Parameters of the branch rules.
+/// Parameters of the branch rules applied in [`Branches::finish`] (the stale threshold
+/// is given to [`Branches::new`]: it decides what `update_md` keeps).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BranchParams {
-    /// An md event is stale when `t_app - t_ingress > delta_stale`.
-    pub delta_stale: Duration,
     /// Length of the catch-up window after a stale event.
     pub catchup_window: Duration,
     /// Catch-up factor over the schedule's pace.
@@ -324,7 +323,8 @@ impl Branches {
         self.parents.len() as u64
     }
 
-    /// Merge a partial (exact: everything is joined in `finish`).
+    /// Merge a partial built with the same `delta_stale` (exact: everything is joined in
+    /// `finish`).
     pub fn merge(&mut self, other: &Branches) {
         self.parents.extend_from_slice(&other.parents);
         self.stale.extend_from_slice(&other.stale);
@@ -395,7 +395,7 @@ impl Branches {
         by_strategy.sort_by(|a, b| a.strategy.cmp(&b.strategy));
         BranchesReport {
             config: BranchesConfig {
-                delta_stale_ns: p.delta_stale.as_nanos(),
+                delta_stale_ns: self.delta_stale,
                 catchup_window_ns: p.catchup_window.as_nanos(),
                 catchup_x: p.catchup_x,
                 interval_ns: p.interval.as_nanos(),
