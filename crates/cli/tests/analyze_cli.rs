@@ -435,7 +435,7 @@ fn parents_add_the_branches_section_and_branches_out_rows() {
     let mut extra = vec!["--json", "--branches-out"];
     let rows_arg = rows.display().to_string();
     extra.push(&rows_arg);
-    let v = json(&branches_run(&[parents.clone()], &extra));
+    let v = json(&branches_run(std::slice::from_ref(&parents), &extra));
     let b = &v["branches"];
     assert_eq!(b["config"]["delta_stale_ns"], 500_000);
     assert_eq!(b["config"]["catchup_window_ns"], 1_000_000);
@@ -562,7 +562,7 @@ fn bad_branch_input_is_exit_2_naming_what_to_fix() {
         (vec!["--catchup-window", "0s"], "--catchup-window"),
         (vec!["--catchup-x=-1"], "--catchup-x"),
     ] {
-        let out = branches_run(&[parents.clone()], &flags);
+        let out = branches_run(std::slice::from_ref(&parents), &flags);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
         assert!(err.contains(want), "{flags:?}: {err}");

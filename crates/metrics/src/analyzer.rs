@@ -13,6 +13,10 @@
 //!   never bucketed (a horizon may cross a bucket edge).
 //! - Within a bucket, every metric is computed as if the bucket's records were the whole
 //!   input (edges of the bucket are edges of its data).
+//! - Branches and cost of parents (SPEC §5.1, [`crate::branches`]) are never bucketed or
+//!   grouped by `--by`: overall and per strategy, emit classes on the pooled
+//!   (symbol, venue) app timeline as for CTE. The report has a `branches` section when
+//!   `Config::branches` is on and at least one parent was given.
 
 use std::collections::HashMap;
 
@@ -950,7 +954,6 @@ impl Analyzer {
             return None;
         }
         let params = BranchParams {
-            delta_stale: self.cfg.delta_stale,
             catchup_window: self.cfg.catchup_window,
             catchup_x: self.cfg.catchup_x,
             high_bdc: self.cfg.high_bdc,

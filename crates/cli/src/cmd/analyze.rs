@@ -37,8 +37,8 @@ mddr_q50 << 1 with gap_compression > 0 means batching packs updates back to back
 mddr_q99 >> 1 means the tail of the gaps dilates.
 
 Branches and cost (SPEC 5.1), with --parents:
-  coalescope analyze --events events.parquet --orders orders.parquet --fills fills.parquet \
-      --parents parents.parquet --delta-stale 500us --catchup-window 1s --catchup-x 2 \
+  coalescope analyze --events events.parquet --orders orders.parquet --fills fills.parquet \\
+      --parents parents.parquet --delta-stale 500us --catchup-window 1s --catchup-x 2 \\
       --branches-out branches.csv
 Each parent is LATE-RECOVERY (a stale md event of its symbol, t_app - t_ingress >
 --delta-stale, delivered in [t_start, t_deadline) found it behind schedule and its fills in
