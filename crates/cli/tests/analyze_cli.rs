@@ -227,44 +227,127 @@ fn split_inputs_merge_to_the_single_file_result() {
 }
 
 #[test]
-fn demo_writes_its_files_and_reports_three_runs() {
+fn demo_tells_the_desk_story_from_the_numbers_and_writes_its_files() {
     let dir = tempdir("demo");
     let out = bin()
-        .args(["demo", "--packets", "40000", "--json", "--out"])
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--json",
+            "--out",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
     let v = json(&out);
-    let runs = v["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 3);
-    // One interrupt per packet must interrupt more often than rx-usecs 50, and busy-poll never.
-    let irq = |i: usize| runs[i]["interrupts_per_s"].as_f64().unwrap();
-    assert!(
-        irq(1) > irq(0),
-        "per-packet {} vs configured {}",
-        irq(1),
-        irq(0)
+    let rows = v["replay"]["settings"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["per-packet", "rx-usecs=50", "adaptive", "busy-poll"]
     );
-    assert_eq!(irq(2), 0.0);
+    // One interrupt per packet interrupts more often than rx-usecs 50; busy-poll never.
+    let irq = |i: usize| rows[i]["interrupt_rate_per_s"].as_f64().unwrap();
+    assert!(
+        irq(0) > irq(1),
+        "per-packet {} vs rx-usecs=50 {}",
+        irq(0),
+        irq(1)
+    );
+    assert_eq!(irq(3), 0.0);
+    // "detectable" is exactly the cost figures whose interval excludes 0, and the stress
+    // search runs exactly when there is none.
+    let mut want = Vec::new();
+    for d in v["replay"]["differences"].as_array().unwrap() {
+        let figures: Vec<&str> = ["expected_cost_bps", "cost_q95_bps", "cost_q99_bps"]
+            .into_iter()
+            .filter(|f| {
+                d[*f]["ci95"]
+                    .as_array()
+                    .is_some_and(|ci| ci[0].as_f64() > Some(0.0) || ci[1].as_f64() < Some(0.0))
+            })
+            .collect();
+        if !figures.is_empty() {
+            want.push((d["setting"].as_str().unwrap().to_string(), figures));
+        }
+    }
+    let got: Vec<(String, Vec<&str>)> = v["detectable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["setting"].as_str().unwrap().to_string(),
+                d["figures"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(v["stress"].is_null(), !want.is_empty());
     for f in [
         "events.parquet",
-        "orders.csv",
-        "interrupts.csv",
-        "groups.csv",
-        "intervals.csv",
-        "report.json",
+        "orders.parquet",
+        "fills.parquet",
+        "parents.parquet",
+        "analysis.json",
+        "replay.csv",
+        "demo.json",
     ] {
         assert!(dir.join(f).is_file(), "{f} written");
     }
-    // The events table it wrote reads back through analyze with the same group count.
+    // The desk tables it wrote analyze to the analysis.json it wrote beside them.
     let again = json(
         &bin()
-            .args(["analyze", "--json", "--events"])
+            .args(["analyze", "--json"])
+            .arg("--events")
             .arg(dir.join("events.parquet"))
+            .arg("--orders")
+            .arg(dir.join("orders.parquet"))
+            .arg("--fills")
+            .arg(dir.join("fills.parquet"))
+            .arg("--parents")
+            .arg(dir.join("parents.parquet"))
             .output()
             .unwrap(),
     );
-    assert_eq!(again["counts"]["md"], v["report"]["counts"]["md"]);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(again["branches"], written["branches"]);
+    assert_eq!(again["counts"], written["counts"]);
+    assert_eq!(again["branches"]["overall"]["n_parents"], 200);
+    // The human story names every setting and ends with a bottom line.
+    let text = bin()
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    for s in [
+        "- rx-usecs=50:",
+        "- adaptive:",
+        "- busy-poll:",
+        "Bottom line:",
+    ] {
+        assert!(text.contains(s), "{s} missing:\n{text}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -451,3 +451,45 @@ fn difference(base: &SettingRun, other: &SettingRun, bootstrap: BootstrapConfig)
         figures,
     }
 }
+
+/// The cost figures a desk reads first: mean (E[C]) and the tail (q95, q99).
+pub const COST_FIGURES: [&str; 3] = ["expected_cost_bps", "cost_q95_bps", "cost_q99_bps"];
+
+impl Difference {
+    /// The cost figures ([`COST_FIGURES`]) whose 95 % interval excludes zero: the
+    /// differences the bootstrap can tell from resampling noise.
+    pub fn detectable_costs(&self) -> Vec<&'static str> {
+        COST_FIGURES
+            .iter()
+            .copied()
+            .filter(|name| {
+                self.figure(name)
+                    .and_then(|e| e.ci95)
+                    .is_some_and(|[lo, hi]| lo > 0.0 || hi < 0.0)
+            })
+            .collect()
+    }
+}
+
+/// How much of `E[C](other) − E[C](base)` each branch carries: `p'_b C'_b − p_b C_b`
+/// (a branch without parents contributes 0 on its side). The three contributions add up
+/// to the difference of the rows' `expected_cost_bps` whenever both are defined.
+pub fn branch_contributions(base: &ReplayRow, other: &ReplayRow) -> [(Branch, f64); 3] {
+    let term = |p: Option<f64>, c: Option<f64>| p.zip(c).map_or(0.0, |(p, c)| p * c);
+    [
+        (
+            Branch::Timely,
+            term(other.p_timely, other.cost_timely_bps) - term(base.p_timely, base.cost_timely_bps),
+        ),
+        (
+            Branch::BurstSync,
+            term(other.p_burst_sync, other.cost_burst_sync_bps)
+                - term(base.p_burst_sync, base.cost_burst_sync_bps),
+        ),
+        (
+            Branch::LateRecovery,
+            term(other.p_late_recovery, other.cost_late_recovery_bps)
+                - term(base.p_late_recovery, base.cost_late_recovery_bps),
+        ),
+    ]
+}

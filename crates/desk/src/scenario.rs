@@ -219,6 +219,23 @@ impl DeskScenario {
         Self::from_toml_str(DEFAULT_DESK_SCENARIO_TOML, None)
     }
 
+    /// Sets the synthetic market's day length to `messages` (the `[market] messages` key;
+    /// `duration_ns` is dropped). Errors for a LOBSTER market, whose length is its file.
+    pub fn set_synthetic_messages(&mut self, messages: u64) -> Result<(), DeskError> {
+        match &mut self.market {
+            MarketSpec::Synthetic(table) => {
+                let n = i64::try_from(messages)
+                    .map_err(|_| out_of_range("market.messages", messages, "1..=10^12"))?;
+                table.remove("duration_ns");
+                table.insert("messages".into(), toml::Value::Integer(n));
+                Ok(())
+            }
+            MarketSpec::Lobster { .. } => Err(DeskError::Toml(
+                "the day's length of a LOBSTER market is its message file".into(),
+            )),
+        }
+    }
+
     /// A scenario for a LOBSTER pair with every other setting at its default.
     pub fn lobster(message: &Path, orderbook: &Path) -> Result<Self, DeskError> {
         let mut s = Self::from_toml_str("", None)?;

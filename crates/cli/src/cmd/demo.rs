@@ -1,29 +1,43 @@
-//! `coalescope demo`: the built-in scenario through the simulator and the analytics.
+//! `coalescope demo`: the whole story on the built-in desk scenario.
 //!
-//! The default scenario (a bursty market-data feed with rx-usecs 50 on a realistic host)
-//! runs three ways: as configured, with one interrupt per packet, and busy-polled. Each
-//! run's `events` table goes through the same metrics as `coalescope analyze`, together
-//! with the child orders of an illustrative reactive strategy, so the output shows what
-//! the coalescing setting did to delivery and to decision timing.
+//! The default desk scenario (`scenarios/desk.toml`: a synthetic bursty book traded by
+//! TWAP parents through `rx-usecs 50` on a realistic host) is replayed under several
+//! receive-path settings by `coalescope_desk::replay`: per setting the delivery numbers
+//! and what they cost the desk in bps, each setting's cost difference to one interrupt
+//! per packet with its 95 % bootstrap interval, and the branch (SPEC §5.1) the difference
+//! came from. The text is read off the numbers. When no setting shows a cost difference
+//! the bootstrap can tell from noise, the demo says so and tries longer coalescing
+//! timers on the same market until one does (or says that none did).
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coalescope_metrics::{Analyzer, Config, GroupRow, Report};
-use coalescope_sim::{
-    simulate, PolicyConfig, PolicyKind, Scenario, ScenarioSpec, SimOutput, Summary,
+use coalescope_desk::replay::{
+    branch_contributions, replay, Difference, ReplayPlan, ReplayReport, ReplayRow,
 };
-use coalescope_timeline::io::{write_rows, Compression, EventWriter, OrderWriter};
-use coalescope_timeline::{Duration, EventKind, Order, Side, Timeline};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use coalescope_desk::scenario::receive_path;
+use coalescope_desk::{run as run_desk, Delivery, DeskScenario};
+use coalescope_metrics::bootstrap::{BootstrapConfig, DEFAULT_RESAMPLES};
+use coalescope_metrics::Config;
+use coalescope_sim::setting::Setting;
+use coalescope_timeline::io::{write_rows, write_timeline, Compression, Format};
+use coalescope_timeline::Duration;
 use serde::Serialize;
 
 const EXAMPLES: &str = "\
 Examples:
   coalescope demo                       # writes ./coalescope-demo/
-  coalescope demo --out /tmp/cs --packets 200000 --json";
+  coalescope demo --out /tmp/cs --messages 200000 --json";
+
+/// The settings the demo compares: one interrupt per packet (the baseline), the default
+/// desk scenario's own `rx-usecs=50`, adaptive moderation and busy-poll.
+pub const DEMO_SETTINGS: &str = "per-packet; rx-usecs=50; adaptive; busy-poll";
+/// The scenario's own setting (scenarios/desk.toml), whose desk tables the demo writes.
+const CONFIGURED: &str = "rx-usecs=50";
+/// Longer timers tried, in order, when no demo setting shows a detectable cost difference.
+pub const STRESS_SETTINGS: [&str; 3] = ["rx-usecs=250", "rx-usecs=1000", "rx-usecs=4000"];
 
 /// Flags of `coalescope demo`.
 #[derive(clap::Args, Debug)]
@@ -32,446 +46,359 @@ pub struct Args {
     /// Directory for the demo's files (created if missing).
     #[arg(long, default_value = "coalescope-demo")]
     pub out: PathBuf,
-    /// Packets per run (default: the scenario's 1,000,000).
+    /// Market messages in the synthetic day (default: the scenario's 1,000,000).
     #[arg(long)]
-    pub packets: Option<u64>,
-    /// RNG seed (default: the scenario's).
+    pub messages: Option<u64>,
+    /// Seed of the market, parents, simulator and bootstrap (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Bootstrap resamples of the intervals.
+    #[arg(long, default_value_t = DEFAULT_RESAMPLES)]
+    pub resamples: usize,
     /// Print one JSON object instead of the explanation.
     #[arg(long)]
     pub json: bool,
     /// Parquet page compression of the written tables: uncompressed, snappy, zstd, lz4,
-    /// gzip or brotli (CSV output ignores it).
+    /// gzip or brotli.
     #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
     pub compression: Compression,
 }
 
-/// The illustrative strategy: it acts on one delivered md update in `REACT_EVERY`,
-/// `REACTION` after the application saw it.
-const REACT_EVERY: u64 = 20;
-const REACTION: Duration = Duration::from_micros(2);
-
-/// One run's headline numbers.
+/// The stress search: what was tried after the demo settings showed no detectable cost
+/// difference, and the first replay that did.
 #[derive(Debug, Serialize)]
-struct RunResult {
-    name: &'static str,
+struct Stress {
+    tried: Vec<String>,
+    found: Option<ReplayReport>,
+}
+
+/// `demo --json` and `demo.json`.
+#[derive(Serialize)]
+struct DemoJson<'a> {
+    scenario: Option<&'a str>,
+    out_dir: String,
+    replay: &'a ReplayReport,
+    detectable: Vec<Detectable>,
+    stress: Option<&'a Stress>,
+}
+
+/// One setting whose cost difference to the baseline the bootstrap can tell from noise.
+#[derive(Debug, Serialize)]
+struct Detectable {
     setting: String,
-    interrupts_per_s: f64,
-    cpu_utilization: f64,
-    mean_coalescing_delay_ns: Option<f64>,
-    delay_p50_ns: Option<i64>,
-    delay_p99_ns: Option<i64>,
-    delay_p999_ns: Option<i64>,
-    mddr: Option<f64>,
-    mddr_q50: Option<f64>,
-    mddr_q99: Option<f64>,
-    gap_compression: Option<f64>,
-    bdc_median: Option<f64>,
-    bdc_ingress_median: Option<f64>,
-    bdc_max: Option<f64>,
-    dbc: Option<f64>,
-    dbc_ingress: Option<f64>,
-    dbc_excess: Option<f64>,
-    dropped: u64,
+    vs: String,
+    figures: Vec<&'static str>,
 }
 
-/// Child orders of the illustrative reactive strategy, interned in `timeline.strings`.
-fn reactive_orders(timeline: &mut Timeline) -> Vec<Order> {
-    let strategy = Some(timeline.strings.intern("reactive"));
-    let mut orders = Vec::new();
-    for e in &timeline.events {
-        let Some(t_app) = e.t_app else { continue };
-        if e.kind != EventKind::Md || e.seq % REACT_EVERY != 0 {
-            continue;
-        }
-        let id = orders.len() as u64 + 1;
-        orders.push(Order {
-            child_id: id,
-            parent_id: 1 + id / 100,
-            strategy,
-            symbol: e.symbol,
-            venue: e.venue,
-            side: if id.is_multiple_of(2) {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
-            qty: 100.0,
-            px: None,
-            t_emit: t_app + REACTION,
-            trigger_seq: Some(e.seq),
-        });
-    }
-    orders.sort_by_key(|o| o.t_emit);
-    orders
-}
-
-fn analyze(timeline: &Timeline, orders: &[Order]) -> anyhow::Result<(Analyzer, Report)> {
-    // No markouts: the simulated feed carries no quotes.
-    let cfg = Config {
-        markouts: false,
-        ..Config::default()
-    };
-    let mut a = Analyzer::new(cfg)?;
-    for e in &timeline.events {
-        a.update_event(e);
-    }
-    for o in orders {
-        a.update_order(o);
-    }
-    let report = a.finish(&timeline.strings);
-    Ok((a, report))
-}
-
-fn md_stream_name(scenario: &Scenario) -> Option<String> {
-    scenario
-        .streams()
+fn detectable(r: &ReplayReport) -> Vec<Detectable> {
+    r.differences
         .iter()
-        .find(|s| s.kind == EventKind::Md)
-        .map(|s| s.name.clone())
+        .filter_map(|d| {
+            let figures = d.detectable_costs();
+            (!figures.is_empty()).then(|| Detectable {
+                setting: d.setting.clone(),
+                vs: d.vs.clone(),
+                figures,
+            })
+        })
+        .collect()
 }
 
-fn result(
-    name: &'static str,
-    setting: String,
-    s: &Summary,
-    report: &Report,
-    md: Option<&str>,
-) -> RunResult {
-    let group = report.groups.iter().find(|g| g.stream.as_deref() == md);
-    let coupling = report.coupling.iter().find(|c| c.stream.as_deref() == md);
-    RunResult {
-        name,
-        setting,
-        interrupts_per_s: s.interrupt_rate_per_s,
-        cpu_utilization: s.cpu_utilization,
-        mean_coalescing_delay_ns: s.mean_coalescing_delay_ns,
-        delay_p50_ns: group.and_then(|g| g.delay_p50_ns),
-        delay_p99_ns: group.and_then(|g| g.delay_p99_ns),
-        delay_p999_ns: group.and_then(|g| g.delay_p999_ns),
-        mddr: group.and_then(|g| g.mddr),
-        mddr_q50: group.and_then(|g| g.mddr_q50),
-        mddr_q99: group.and_then(|g| g.mddr_q99),
-        gap_compression: group.and_then(|g| g.gap_compression),
-        bdc_median: group.and_then(|g| g.bdc_median),
-        bdc_ingress_median: group.and_then(|g| g.bdc_ingress_median),
-        bdc_max: group.and_then(|g| g.bdc_max),
-        dbc: coupling.and_then(|c| c.dbc),
-        dbc_ingress: coupling.and_then(|c| c.dbc_ingress),
-        dbc_excess: coupling.and_then(|c| c.dbc_excess),
-        dropped: s.dropped,
+fn replay_with(
+    scenario: &DeskScenario,
+    market: &dyn coalescope_desk::market::Market,
+    settings: &[Setting],
+    resamples: usize,
+) -> anyhow::Result<ReplayReport> {
+    let plan = ReplayPlan {
+        scenario,
+        base_dir: None,
+        market,
+        settings,
+        bootstrap: BootstrapConfig {
+            resamples,
+            seed: scenario.seed,
+        },
+        analysis: analysis_config(),
+    };
+    Ok(replay(&plan)?)
+}
+
+fn analysis_config() -> Config {
+    Config {
+        markouts: true,
+        ..Config::default()
     }
 }
 
-fn setting_of(p: &PolicyConfig, busy_poll: bool) -> String {
-    if busy_poll {
-        return "busy-poll (no interrupts, one core spinning)".to_string();
+/// Run `coalescope demo`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut scenario = DeskScenario::default_scenario()?;
+    if let Some(n) = args.messages {
+        scenario.set_synthetic_messages(n).context("--messages")?;
     }
-    match p {
-        PolicyConfig::Ethtool { usecs, frames, .. } => {
-            format!("ethtool rx-usecs {usecs} rx-frames {frames}")
+    if let Some(seed) = args.seed {
+        scenario.sim_spec.seed = Some(i64::try_from(seed).context("--seed must be below 2^63")?);
+        scenario.seed = seed;
+    }
+    let market = scenario.market.open(scenario.seed)?;
+    let settings = Setting::parse_list(DEMO_SETTINGS)?;
+    let report = replay_with(&scenario, &*market, &settings, args.resamples)?;
+    let found = detectable(&report);
+    let stress = if found.is_empty() {
+        let mut stress = Stress {
+            tried: Vec::new(),
+            found: None,
+        };
+        for text in STRESS_SETTINGS {
+            stress.tried.push(text.to_string());
+            let pair = [settings[0], Setting::parse(text)?];
+            let r = replay_with(&scenario, &*market, &pair, args.resamples)?;
+            if !detectable(&r).is_empty() {
+                stress.found = Some(r);
+                break;
+            }
         }
-        PolicyConfig::None => "one interrupt per packet".to_string(),
-        other => other.name().to_string(),
+        Some(stress)
+    } else {
+        None
+    };
+
+    // The configured setting's own desk run: the tables a user analyzes next.
+    let mut spec = scenario.sim_spec.clone();
+    Setting::parse(CONFIGURED)?.apply(&mut spec);
+    let sim = receive_path(&spec, None)?;
+    let desk = run_desk(
+        &*market,
+        &Delivery::Simulate(&sim),
+        &scenario.config,
+        scenario.seed,
+    )?;
+    let analysis = desk.analyze(analysis_config())?;
+    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let path = |name: &str| args.out.join(name);
+    write_timeline(&args.out, Format::Parquet, &desk.timeline)
+        .with_context(|| format!("writing the desk tables into {}", args.out.display()))?;
+    fs::write(
+        path("analysis.json"),
+        format!("{}\n", serde_json::to_string_pretty(&analysis)?),
+    )?;
+    write_rows(&path("replay.csv"), &report.settings, args.compression)?;
+    let description = scenario.sim_spec.description.clone();
+    let doc = DemoJson {
+        scenario: description.as_deref(),
+        out_dir: args.out.display().to_string(),
+        replay: &report,
+        detectable: found,
+        stress: stress.as_ref(),
+    };
+    let json = serde_json::to_string_pretty(&doc)?;
+    fs::write(path("demo.json"), format!("{json}\n"))?;
+    if args.json {
+        println!("{json}");
+        return Ok(ExitCode::SUCCESS);
     }
+    print!("{}", story(&doc, &args.out));
+    Ok(ExitCode::SUCCESS)
 }
 
-struct Run {
-    output: SimOutput,
-    timeline: Timeline,
-    orders: Vec<Order>,
-    analyzer: Analyzer,
-    report: Report,
-    result: RunResult,
+fn ns(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| Duration::from_nanos(x).to_string())
 }
 
-fn run_variant(name: &'static str, scenario: &Scenario) -> anyhow::Result<Run> {
-    let output = simulate(scenario).with_context(|| format!("simulating the {name} run"))?;
-    let mut timeline = output.timeline();
-    let orders = reactive_orders(&mut timeline);
-    let (analyzer, report) = analyze(&timeline, &orders)?;
-    let setting = setting_of(scenario.policy(), scenario.host().busy_poll);
-    let md = md_stream_name(scenario);
-    let result = result(name, setting, &output.summary, &report, md.as_deref());
-    Ok(Run {
-        output,
-        timeline,
-        orders,
-        analyzer,
-        report,
-        result,
-    })
+fn bps(d: &Difference, figure: &str) -> String {
+    match d.figure(figure).map(|e| (e.estimate, e.ci95)) {
+        Some((Some(x), Some([lo, hi]))) => format!("{x:+.2} bps [{lo:+.2}, {hi:+.2}]"),
+        Some((Some(x), None)) => format!("{x:+.2} bps"),
+        _ => "undefined".to_string(),
+    }
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
 
-fn signed(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:+.digits$}"))
-}
-
-fn dur(v: Option<i64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| Duration::from_nanos(x).to_string())
-}
-
-/// How one row of the comparison table reads a run.
-type Cell = Box<dyn Fn(&RunResult) -> String>;
-
-fn comparison_table(runs: &[&RunResult]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    let mut header = vec!["".to_string()];
-    header.extend(runs.iter().map(|r| r.name.to_string()));
-    t.set_header(header);
-    let rows: [(&str, Cell); 15] = [
-        ("setting", Box::new(|r| r.setting.clone())),
-        (
-            "interrupts/s",
-            Box::new(|r| format!("{:.0}", r.interrupts_per_s)),
-        ),
-        (
-            "CPU (cores)",
-            Box::new(|r| format!("{:.2}", r.cpu_utilization)),
-        ),
-        ("delay p50", Box::new(|r| dur(r.delay_p50_ns))),
-        ("delay p99", Box::new(|r| dur(r.delay_p99_ns))),
-        ("delay p99.9", Box::new(|r| dur(r.delay_p999_ns))),
-        ("MDDR (Q95 of gaps, app/wire)", Box::new(|r| opt(r.mddr, 2))),
-        ("mddr_q50 (median gap)", Box::new(|r| opt(r.mddr_q50, 2))),
-        ("mddr_q99 (gap tail)", Box::new(|r| opt(r.mddr_q99, 2))),
-        (
-            "gap_compression (<= 1us)",
-            Box::new(|r| signed(r.gap_compression, 3)),
-        ),
-        ("BDC median (app)", Box::new(|r| opt(r.bdc_median, 3))),
-        (
-            "BDC median (ingress)",
-            Box::new(|r| opt(r.bdc_ingress_median, 3)),
-        ),
-        ("DBC (orders vs delivery)", Box::new(|r| opt(r.dbc, 3))),
-        ("DBC_excess", Box::new(|r| opt(r.dbc_excess, 3))),
-        ("dropped", Box::new(|r| r.dropped.to_string())),
-    ];
-    for (label, f) in rows.iter() {
-        let mut row = vec![label.to_string()];
-        row.extend(runs.iter().map(|r| f(r)));
-        t.add_row(row);
+/// Delivery in one sentence: delay, interrupts and CPU against the baseline.
+fn delivery_line(s: &ReplayRow, base: &ReplayRow) -> String {
+    let mut line = format!(
+        "delivery delay p50 {} / p99 {} (per-packet {} / {}), {:.0} interrupts/s (per-packet {:.0}), \
+         receive CPU {:.1}% (per-packet {:.1}%)",
+        ns(s.delay_p50_ns),
+        ns(s.delay_p99_ns),
+        ns(base.delay_p50_ns),
+        ns(base.delay_p99_ns),
+        s.interrupt_rate_per_s,
+        base.interrupt_rate_per_s,
+        100.0 * s.cpu,
+        100.0 * base.cpu
+    );
+    if let (Some(m), Some(q50), Some(q99)) = (s.mddr, s.mddr_q50, s.mddr_q99) {
+        let shape = if q50 < 0.5 && q99 > 1.25 {
+            "updates that arrived spaced out are handed over back to back and the longest silences \
+             grow: batching"
+        } else if q50 < 0.5 {
+            "updates are handed over back to back (compression)"
+        } else if q99 > 1.25 {
+            "the longest silences grow (dilation)"
+        } else {
+            "the spacing of updates survives the receive path"
+        };
+        line.push_str(&format!(
+            "; MDDR {m:.2}, gap ratios q50 {q50:.2} / q99 {q99:.2}: {shape}"
+        ));
     }
-    t
+    line
 }
 
-/// The MDDR line and its gap profile, read from the numbers: under heavy batching MDDR
-/// drops below 1 while the tail of the gaps dilates, and only the profile shows both.
-fn explain_gaps(
-    m: f64,
-    configured: &RunResult,
-    group: Option<&GroupRow>,
-    compress_gap: Duration,
-) -> String {
-    let mut out = String::new();
-    let gaps = match group.map(|g| (g.mddr_q95_app_gap_ns, g.mddr_q95_ingress_gap_ns)) {
-        Some((Some(app), Some(ing))) => format!(
-            " (95% of the gaps the application sees are <= {}, on the wire <= {})",
-            Duration::from_nanos(app),
-            Duration::from_nanos(ing)
-        ),
-        _ => String::new(),
-    };
-    // A few percent more back-to-back gaps than on the wire is noise; a tenth is batching.
-    let compressed = configured.gap_compression.is_some_and(|c| c > 0.1);
-    let dilated = configured.mddr_q99.is_some_and(|q| q > 1.25);
-    let meaning = if m < 0.8 && dilated {
-        "below 1, yet this is not smoother delivery: the batches are so large that even the \
-         95th-percentile gap falls inside a batch, so MDDR alone reads the opposite of what \
-         happens; the gap profile below shows both effects"
-    } else if m < 0.8 {
-        "below 1: the application sees most updates back to back, in batches, with the real \
-         spacing between them gone"
-    } else if m > 1.25 {
-        "above 1: the receive path stretches the gaps between updates (time dilation)"
+/// Cost in one paragraph: the figures with intervals, whether any is detectable, and
+/// which branch carries the change of E[C].
+fn cost_lines(s: &ReplayRow, base: &ReplayRow, d: &Difference) -> String {
+    let mut out = format!(
+        "    cost to the desk: E[C] {} bps, q95 {}, q99 {}; against per-packet: E[C] {}, q95 {}, q99 {}.\n",
+        opt(s.expected_cost_bps, 2),
+        opt(s.cost_q95_bps, 2),
+        opt(s.cost_q99_bps, 2),
+        bps(d, "expected_cost_bps"),
+        bps(d, "cost_q95_bps"),
+        bps(d, "cost_q99_bps"),
+    );
+    let seen = d.detectable_costs();
+    if seen.is_empty() {
+        out.push_str(
+            "    Every interval contains 0: on this market the desk cannot tell this setting's cost \
+             from one interrupt per packet.\n",
+        );
     } else {
-        "close to 1: the spacing of updates survives the receive path"
-    };
-    out.push_str(&format!("- MDDR {m:.2}{gaps}: {meaning}.\n"));
-    if let (Some(q50), Some(c)) = (configured.mddr_q50, configured.gap_compression) {
-        let shares = match group.map(|g| (g.app_gap_share_le_g, g.ingress_gap_share_le_g)) {
-            Some((Some(a), Some(i))) => format!(
-                "{:.1}% of the gaps the application sees are <= {compress_gap} against {:.1}% on \
-                 the wire",
-                a * 100.0,
-                i * 100.0
-            ),
-            _ => String::new(),
-        };
-        let meaning = match (compressed, q50 < 0.5) {
-            (true, true) => {
-                "compression: updates that arrived spaced out are handed over back to back, \
-                 and even the median gap shrinks"
-            }
-            (true, false) => {
-                "compression: far more updates are handed over back to back than arrived so, \
-                 although the median gap is about what it is on the wire"
-            }
-            (false, _) => "no compression of the gaps",
-        };
         out.push_str(&format!(
-            "- Median gap ratio mddr_q50 {q50:.2} and gap_compression {c:+.3} ({shares}): {meaning}.\n"
+            "    Detectable (interval excludes 0): {}.\n",
+            seen.join(", ")
         ));
     }
-    if let Some(q99) = configured.mddr_q99 {
-        let meaning = if dilated {
-            "dilation: the application's 1-in-100 longest silences are that many times the \
-             market's own, which is where a strategy reacts late"
+    if s.ioc_misses != base.ioc_misses {
+        out.push_str(&format!(
+            "    IOC misses (the book moved away while the order travelled): {} against {}.\n",
+            s.ioc_misses, base.ioc_misses
+        ));
+    }
+    let parts = branch_contributions(base, s);
+    let net: f64 = parts.iter().map(|x| x.1).sum();
+    let name =
+        |b: coalescope_metrics::branches::Branch| b.as_str().to_uppercase().replace('_', "-");
+    let by_branch = parts
+        .iter()
+        .map(|(b, x)| format!("{} {x:+.3}", name(*b)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some((branch, part)) = parts
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .filter(|(_, part)| *part != 0.0)
+    {
+        let shares = format!("shares T/B/L {} -> {}", shares_text(base), shares_text(s));
+        if net.abs() >= 0.5 * part.abs() {
+            out.push_str(&format!(
+                "    Where the E[C] change ({net:+.3} bps) comes from, branch by branch (p x mean cost): \
+                 {by_branch}; mostly {} ({shares}).\n",
+                name(branch)
+            ));
         } else {
-            "the tail of the gaps is no longer than on the wire"
-        };
-        out.push_str(&format!("- Tail gap ratio mddr_q99 {q99:.2}: {meaning}.\n"));
+            out.push_str(&format!(
+                "    Branch by branch (p x mean cost): {by_branch}: parents moved between branches \
+                 ({shares}) and the parts offset to a net {net:+.3} bps.\n"
+            ));
+        }
     }
     out
 }
 
-fn explain(
-    configured: &RunResult,
-    per_packet: &RunResult,
-    group: Option<&GroupRow>,
-    compress_gap: Duration,
-) -> String {
-    let mut out = String::from("What it means:\n");
-    if let (Some(c), Some(p)) = (configured.delay_p99_ns, per_packet.delay_p99_ns) {
-        out.push_str(&format!(
-            "- Delivery delay p50 {} / p99 {} with the configured setting, against {} / {} with one \
-             interrupt per packet, which costs {:.0} instead of {:.0} interrupts/s: that is the price in \
-             latency of the CPU the setting saves.\n",
-            dur(configured.delay_p50_ns),
-            Duration::from_nanos(c),
-            dur(per_packet.delay_p50_ns),
-            Duration::from_nanos(p),
-            per_packet.interrupts_per_s,
-            configured.interrupts_per_s,
-        ));
+/// One sentence: the largest detectable cost difference, or that there is none.
+fn bottom_line(r: &ReplayReport) -> String {
+    let mut best: Option<(&Difference, &'static str, f64)> = None;
+    for d in &r.differences {
+        for figure in d.detectable_costs() {
+            if let Some(x) = d.figure(figure).and_then(|e| e.estimate) {
+                if best.is_none_or(|(_, _, b)| x.abs() > b.abs()) {
+                    best = Some((d, figure, x));
+                }
+            }
+        }
     }
-    if let Some(m) = configured.mddr {
-        out.push_str(&explain_gaps(m, configured, group, compress_gap));
+    match best {
+        Some((d, figure, x)) => format!(
+            "Bottom line: the largest cost difference the bootstrap can tell from noise is {} {x:+.2} bps \
+             for {} against {} ({} of the desk's cost per parent, whose q95 is {} bps).\n",
+            figure,
+            d.setting,
+            d.vs,
+            if x > 0.0 { "an increase" } else { "a decrease" },
+            opt(r.settings[0].cost_q95_bps, 2)
+        ),
+        None => "Bottom line: no setting changes the desk's cost by more than the bootstrap's noise.\n"
+            .to_string(),
     }
-    if let (Some(b), Some(bi)) = (configured.bdc_median, configured.bdc_ingress_median) {
-        let meaning = if b > bi * 1.1 {
-            "deliveries come in clumps the market did not send"
-        } else if b < bi * 0.9 {
-            "delivery is smoother than arrival: a queue downstream (softirq budget or the \
-             application itself) flattens the bursts, and the delay tail above is where they went"
-        } else {
-            "at this window size the clumping is no worse than the market's own"
-        };
-        out.push_str(&format!(
-            "- BDC median {b:.3} vs {bi:.3} on the wire: in a typical 100 ms interval the busiest \
-             250 us window holds {:.1}% of the deliveries and {:.1}% of the arrivals; {meaning}.\n",
-            b * 100.0,
-            bi * 100.0
-        ));
+}
+
+fn shares_text(r: &ReplayRow) -> String {
+    let pct = |p: Option<f64>| p.map_or_else(|| "-".into(), |p| format!("{:.0}%", 100.0 * p));
+    format!(
+        "{}/{}/{}",
+        pct(r.p_timely),
+        pct(r.p_burst_sync),
+        pct(r.p_late_recovery)
+    )
+}
+
+fn story(doc: &DemoJson<'_>, out_dir: &Path) -> String {
+    let r = doc.replay;
+    let mut out = format!(
+        "coalescope demo: {}\n{} parents on {} (feed `{}`), seed {}: the same market, parents and \
+         strategy under {} receive-path settings.\n\n",
+        doc.scenario.unwrap_or("default desk scenario"),
+        r.settings.first().map_or(0, |s| s.parents),
+        r.config.symbol,
+        r.config.stream,
+        r.config.seed,
+        r.settings.len()
+    );
+    out.push_str(&super::replay::render(r));
+    out.push_str("\nWhat it means:\n");
+    let base = &r.settings[0];
+    for (s, d) in r.settings[1..].iter().zip(&r.differences) {
+        out.push_str(&format!("- {}: {}.\n", s.setting, delivery_line(s, base)));
+        out.push_str(&cost_lines(s, base, d));
     }
-    if let (Some(d), Some(x)) = (configured.dbc, configured.dbc_excess) {
-        out.push_str(&format!(
-            "- DBC {d:.3}, of which {x:+.3} beyond what the arrivals explain (DBC_excess): a strategy that \
-             reacts to what it sees emits its child orders in step with deliveries; the excess is the part \
-             the receive path, not the market, put there.\n"
-        ));
+    out.push_str(&bottom_line(r));
+    if let Some(stress) = doc.stress {
+        out.push_str(
+            "\nNo setting above changes the desk's cost detectably on this scenario: the delivery \
+             delays they add are small against how fast this market moves and how this TWAP trades. \
+             Trying longer timers on the same market:\n",
+        );
+        match &stress.found {
+            Some(found) => {
+                let d = &found.differences[0];
+                let s = &found.settings[1];
+                out.push_str(&format!(
+                    "- {} (tried {}): {}.\n",
+                    s.setting,
+                    stress.tried.join(", "),
+                    delivery_line(s, &found.settings[0])
+                ));
+                out.push_str(&cost_lines(s, &found.settings[0], d));
+            }
+            None => out.push_str(&format!(
+                "- tried {}: none shows a cost difference the bootstrap can tell from noise either; \
+                 on this market and strategy the receive path's delay does not reach the desk's cost.\n",
+                stress.tried.join(", ")
+            )),
+        }
     }
+    out.push_str(&format!(
+        "\nFiles in {0}/: events, orders, fills, parents (.parquet) of the {CONFIGURED} run, its \
+         analysis.json, replay.csv, demo.json.\nNext: coalescope analyze --events {0}/events.parquet \
+         --orders {0}/orders.parquet --fills {0}/fills.parquet --parents {0}/parents.parquet\n",
+        out_dir.display()
+    ));
     out
-}
-
-/// Run `coalescope demo`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut spec = ScenarioSpec::default_spec();
-    if let Some(p) = args.packets {
-        spec.packets = Some(i64::try_from(p).unwrap_or(i64::MAX));
-    }
-    if let Some(s) = args.seed {
-        spec.seed = Some(i64::try_from(s).context("--seed must be at most 9223372036854775807")?);
-    }
-    let scenario = spec.validate(None)?;
-    let mut per_packet = spec.clone();
-    per_packet.set_policy(PolicyKind::None);
-    let per_packet = per_packet.validate(None)?;
-    let mut busy = spec;
-    busy.use_busy_poll();
-    let busy = busy.validate(None)?;
-
-    let configured = run_variant("as configured", &scenario)?;
-    let per_packet = run_variant("per-packet IRQ", &per_packet)?;
-    let busy = run_variant("busy-poll", &busy)?;
-
-    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let path = |name: &str| args.out.join(name);
-    let c = args.compression;
-    let mut events = EventWriter::create_with(&path("events.parquet"), c)?;
-    events.write(&configured.timeline.strings, &configured.timeline.events)?;
-    events.finish()?;
-    let mut orders = OrderWriter::create_with(&path("orders.csv"), c)?;
-    orders.write(&configured.timeline.strings, &configured.orders)?;
-    orders.finish()?;
-    write_rows(&path("interrupts.csv"), &configured.output.interrupts, c)?;
-    write_rows(&path("groups.csv"), &configured.report.groups, c)?;
-    write_rows(
-        &path("intervals.csv"),
-        configured.analyzer.intervals(&configured.timeline.strings),
-        c,
-    )?;
-    let results = [&configured.result, &per_packet.result, &busy.result];
-    write_rows(&path("comparison.csv"), results, c)?;
-    let doc = DemoJson {
-        scenario: scenario.description(),
-        out_dir: args.out.display().to_string(),
-        runs: results,
-        summary: &configured.output.summary,
-        report: &configured.report,
-    };
-    fs::write(path("report.json"), serde_json::to_string_pretty(&doc)?)?;
-
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "coalescope demo: {}",
-        scenario.description().unwrap_or("default scenario")
-    );
-    println!(
-        "{} packets per run, seed {}; the same arrivals three ways (illustrative host costs).\n",
-        scenario.packets(),
-        scenario.seed()
-    );
-    println!("{}", comparison_table(&results));
-    println!(
-        "The reactive strategy acts on 1 in {REACT_EVERY} delivered md updates, {REACTION} after seeing them.\n"
-    );
-    let md = md_stream_name(&scenario);
-    let group = configured.report.groups.iter().find(|g| g.stream == md);
-    let compress_gap = Duration::from_nanos(configured.report.config.compress_gap_ns);
-    print!(
-        "{}",
-        explain(&configured.result, &per_packet.result, group, compress_gap)
-    );
-    println!("\nFiles in {}/:", args.out.display());
-    println!("  events.parquet   the dual timeline of the configured run (SPEC events table)");
-    println!("  orders.csv       the reactive strategy's child orders");
-    println!("  interrupts.csv   every interrupt: time, queue, batch size, why it fired");
-    println!("  groups.csv, intervals.csv, report.json, comparison.csv");
-    println!(
-        "Next: coalescope analyze --events {0}/events.parquet --orders {0}/orders.csv",
-        args.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `demo --json` and `report.json`: the three runs, the configured run's simulator
-/// summary and its full metrics report.
-#[derive(Serialize)]
-struct DemoJson<'a> {
-    scenario: Option<&'a str>,
-    out_dir: String,
-    runs: [&'a RunResult; 3],
-    summary: &'a Summary,
-    report: &'a Report,
 }
