@@ -8,12 +8,16 @@
 #            and polars computing MDDR + BDC (bench/metrics/mddr_bdc_{pandas,polars}.py);
 #            the peers' summary lines must agree with each other
 #   join     coalescope join and analyze --pcap of a pcap (bench/capture/gen_join.py) with
-#            a Parquet app log vs `tcpdump -r FILE -w /dev/null` on the same file
+#            a Parquet app log vs `tcpdump -r FILE -w /dev/null` on the same file; the same
+#            packets split over 4 capture files (decoded on several cores)
+#   desk     coalescope replay of a synthetic day (DESK_MESSAGES market messages, default
+#            1e7) under one receive-path setting, and under two settings in parallel
 #
 # Every command runs as a fresh process under /usr/bin/time -v: the table gives wall
 # time, peak RSS and the rate. Usage:
 #
-#   bench/run.sh [SIM_PACKETS] [EVENTS] [CAPTURE_PACKETS]   (defaults 1e7 1e7 1e6)
+#   bench/run.sh [SIM_PACKETS] [EVENTS] [CAPTURE_PACKETS] [DESK_MESSAGES]
+#                (defaults 1e7 1e7 1e6 1e7)
 #
 # Installs its peers when missing (pip: simpy, polars, pandas, pyarrow, numpy; apt as
 # root: time, tcpdump). Data goes to $DATA (default target/bench-data). Measure on a quiet
@@ -22,6 +26,7 @@ set -euo pipefail
 SIM_PACKETS="${1:-10000000}"
 EVENTS="${2:-10000000}"
 CAPTURE_PACKETS="${3:-1000000}"
+DESK_MESSAGES="${4:-10000000}"
 SIMPY_PACKETS="${SIMPY_PACKETS:-1000000}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -102,10 +107,35 @@ measure "coalescope join (pcap + Parquet app log -> Parquet)" packets "$CAPTURE_
     "$BIN" join --pcap "$PCAP" --app-log "$APP" "${MAP[@]}" -o "$DATA/joined.parquet"
 measure "coalescope analyze --pcap (join + all md metrics)" packets "$CAPTURE_PACKETS" \
     "$BIN" analyze --pcap "$PCAP" --app-log "$APP" "${MAP[@]}" --json
+SPLIT=("$DATA/capture-$CAPTURE_PACKETS-0.pcap" "$DATA/capture-$CAPTURE_PACKETS-1.pcap"
+       "$DATA/capture-$CAPTURE_PACKETS-2.pcap" "$DATA/capture-$CAPTURE_PACKETS-3.pcap")
+[ -s "${SPLIT[3]}" ] || python3 bench/capture/gen_join.py "$DATA" "$CAPTURE_PACKETS" 42 4
+measure "coalescope analyze --pcap, the same packets in 4 files" packets "$CAPTURE_PACKETS" \
+    "$BIN" analyze --pcap "${SPLIT[@]}" --app-log "$APP" "${MAP[@]}" --json
 if command -v tcpdump >/dev/null 2>&1; then
     measure "tcpdump $(tcpdump --version 2>&1 | awk 'NR==1 {print $3}') -r FILE -w /dev/null" packets "$CAPTURE_PACKETS" \
         tcpdump -r "$PCAP" -w /dev/null
 fi
+
+echo "== desk ($DESK_MESSAGES synthetic market messages)" >&2
+DAY="$DATA/desk-day-$DESK_MESSAGES.toml"
+cat >"$DAY" <<TOML
+seed = 7
+[nic]
+policy = "ethtool"
+rx_usecs = 50
+[market]
+kind = "synthetic"
+messages = $DESK_MESSAGES
+[parents]
+count = 1000
+qty = 1000
+duration_ns = 2000000000
+TOML
+measure "coalescope replay, one setting (rx-usecs=50): sim + desk + analysis" messages "$DESK_MESSAGES" \
+    "$BIN" replay --scenario "$DAY" --settings "rx-usecs=50" --json
+measure "coalescope replay, two settings in parallel (rx-usecs=50; adaptive)" messages "$((2 * DESK_MESSAGES))" \
+    "$BIN" replay --scenario "$DAY" --settings "rx-usecs=50; adaptive" --resamples 200 --json
 
 echo
 echo "coalescope benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)"

@@ -19,14 +19,14 @@ use std::path::Path;
 
 use coalescope_metrics::bootstrap::{paired_bootstrap, BootstrapConfig, Estimate};
 use coalescope_metrics::branches::{Branch, ParentRow};
-use coalescope_metrics::{Config, Report};
+use coalescope_metrics::{Analyzer, Config, Report};
 use coalescope_sim::setting::Setting;
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
-use crate::desk::{run, Delivery, DeskRun};
+use crate::desk::{run_streaming, Delivery, DeskRun};
 use crate::market::Market;
 use crate::scenario::{receive_path, DeskScenario};
 use crate::DeskError;
@@ -283,13 +283,27 @@ fn run_setting(plan: &ReplayPlan<'_>, setting: &Setting) -> Result<SettingRun, D
     let mut spec = plan.scenario.sim_spec.clone();
     setting.apply(&mut spec);
     let scenario = receive_path(&spec, plan.base_dir)?;
-    let desk = run(
+    // Stream the md events into the analyzer as the desk emits them: memory follows the
+    // parents and orders, not the day's length.
+    let mut analyzer = Analyzer::new(plan.analysis.clone())?;
+    let desk = run_streaming(
         plan.market,
         &Delivery::Simulate(&scenario),
         &plan.scenario.config,
         plan.scenario.seed,
+        &mut |e| analyzer.update_event(e),
     )?;
-    let report = desk.analyze(plan.analysis.clone())?;
+    let t = &desk.timeline;
+    for o in &t.orders {
+        analyzer.update_order(o);
+    }
+    for f in &t.fills {
+        analyzer.update_fill(f);
+    }
+    for p in &t.parents {
+        analyzer.update_parent(p);
+    }
+    let report = analyzer.finish(&t.strings);
     let parents = report
         .branches
         .as_ref()
