@@ -86,7 +86,10 @@ fn desk_on_the_lobster_sample_writes_tables_and_the_analysis_analyze_would_print
     let human = desk(&support::tempdir("cli", "desk-human"), &[]);
     ok(&human);
     let text = String::from_utf8(human.stdout).unwrap();
-    assert!(text.contains("999 market messages") && text.contains("IOC misses"), "{text}");
+    assert!(
+        text.contains("999 market messages") && text.contains("IOC misses"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -95,7 +98,13 @@ fn desk_is_byte_identical_for_a_seed_and_takes_given_parents_and_delivery() {
     let b = support::tempdir("cli", "desk-seed-b");
     ok(&desk(&a, &["--seed", "4"]));
     ok(&desk(&b, &["--seed", "4"]));
-    for name in ["events.parquet", "orders.parquet", "fills.parquet", "parents.parquet", "analysis.json"] {
+    for name in [
+        "events.parquet",
+        "orders.parquet",
+        "fills.parquet",
+        "parents.parquet",
+        "analysis.json",
+    ] {
         assert_eq!(
             std::fs::read(a.join(name)).unwrap(),
             std::fs::read(b.join(name)).unwrap(),
@@ -143,7 +152,10 @@ fn desk_is_byte_identical_for_a_seed_and_takes_given_parents_and_delivery() {
     let bad = desk(&dir.join("bad"), &["--parents", parents.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8(bad.stderr).unwrap();
-    assert!(err.contains("parent 9") && err.contains("deadline"), "{err}");
+    assert!(
+        err.contains("parent 9") && err.contains("deadline"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -164,7 +176,10 @@ fn desk_rejects_a_bad_lobster_file_naming_the_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("line 2") && err.contains("event_type"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("event_type"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -28,9 +28,7 @@ use serde::Serialize;
 
 use crate::market::{Market, MessageKind, Price};
 use crate::strategy::{Action, ParentOrder, ParentSource, Seen, Strategy, StrategyConfig};
-use crate::venue::{
-    Done, Incoming, LatencyModel, OrderType, Venue, VenueConfig, VenueEvent,
-};
+use crate::venue::{Done, Incoming, LatencyModel, OrderType, Venue, VenueConfig, VenueEvent};
 use crate::DeskError;
 
 const NONE: i64 = i64::MIN;
@@ -79,7 +77,11 @@ impl Delivery<'static> {
     /// The md events of `stream` in an `events` table, matched to messages by `seq`
     /// (1-based message index), taken as they are: their `t_stack` and `t_app`.
     /// Errors: no md event of that stream, a `seq` of 0 or given twice.
-    pub fn from_events(events: &[Event], strings: &Strings, stream: &str) -> Result<Self, DeskError> {
+    pub fn from_events(
+        events: &[Event],
+        strings: &Strings,
+        stream: &str,
+    ) -> Result<Self, DeskError> {
         let Some(sym) = strings.lookup(stream) else {
             return Err(DeskError::Events(format!(
                 "no events of stream `{stream}` (the market's feed)"
@@ -222,7 +224,9 @@ pub fn run(
     seed: u64,
 ) -> Result<DeskRun, DeskError> {
     let mut events = Vec::new();
-    let mut out = run_streaming(market, delivery, cfg, seed, &mut |e: &Event| events.push(*e))?;
+    let mut out = run_streaming(market, delivery, cfg, seed, &mut |e: &Event| {
+        events.push(*e)
+    })?;
     out.timeline.events = events;
     Ok(out)
 }
@@ -340,7 +344,11 @@ pub fn run_streaming(
     let offset = cfg.feed_offset_ns;
     let shift = |t: i64| {
         t.checked_add(offset).ok_or_else(|| {
-            crate::out_of_range("market.feed_offset_ns", offset, "an offset keeping times in i64")
+            crate::out_of_range(
+                "market.feed_offset_ns",
+                offset,
+                "an offset keeping times in i64",
+            )
         })
     };
 
@@ -391,7 +399,10 @@ pub fn run_streaming(
     let mut order: Vec<u32> = (0..t_app.len() as u32)
         .filter(|&i| t_app[i as usize] != NONE)
         .collect();
-    if order.windows(2).any(|w| t_app[w[1] as usize] < t_app[w[0] as usize]) {
+    if order
+        .windows(2)
+        .any(|w| t_app[w[1] as usize] < t_app[w[0] as usize])
+    {
         order.sort_by_key(|&i| (t_app[i as usize], i));
     }
 
@@ -477,10 +488,10 @@ pub fn run_streaming(
 
     // Records what the venue did at `t`; reports go back after the response latency.
     let handle = |t: i64,
-                      vbuf: &mut Vec<VenueEvent>,
-                      queue: &mut Queue,
-                      fills: &mut Vec<Fill>,
-                      counts: &mut Counts| {
+                  vbuf: &mut Vec<VenueEvent>,
+                  queue: &mut Queue,
+                  fills: &mut Vec<Fill>,
+                  counts: &mut Counts| {
         for ev in vbuf.drain(..) {
             match ev {
                 VenueEvent::Fill {
@@ -567,11 +578,7 @@ pub fn run_streaming(
             let mut e = Event::md(stream, i as u64 + 1, Instant(t));
             e.symbol = Some(symbol);
             e.venue = venue_sym;
-            e.t_stack = t_stack
-                .get(i)
-                .copied()
-                .filter(|&s| s != NONE)
-                .map(Instant);
+            e.t_stack = t_stack.get(i).copied().filter(|&s| s != NONE).map(Instant);
             e.t_app = (app != NONE).then_some(Instant(app));
             e.bid = best.0.map(dollars);
             e.ask = best.1.map(dollars);

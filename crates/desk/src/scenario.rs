@@ -32,7 +32,9 @@ use crate::desk::DeskConfig;
 use crate::lobster::{LobsterMarket, LobsterNames};
 use crate::market::Market;
 use crate::strategy::{ParentOrder, ParentSource, ParentsGen, Schedule, StrategyConfig};
-use crate::venue::{LatencyKind, QueueModelKind, VenueConfig, DEFAULT_ORDER_LATENCY_NS, MAX_LATENCY_NS};
+use crate::venue::{
+    LatencyKind, QueueModelKind, VenueConfig, DEFAULT_ORDER_LATENCY_NS, MAX_LATENCY_NS,
+};
 use crate::{out_of_range, DeskError};
 
 /// The market a scenario describes.
@@ -152,10 +154,12 @@ fn take<T: serde::de::DeserializeOwned + Default>(
 ) -> Result<Option<T>, DeskError> {
     match table.remove(key) {
         None => Ok(None),
-        Some(v) => v
-            .try_into()
-            .map(Some)
-            .map_err(|e| DeskError::Toml(format!("[{key}]: {}", e.to_string().trim_end().replace('\n', " ")))),
+        Some(v) => v.try_into().map(Some).map_err(|e| {
+            DeskError::Toml(format!(
+                "[{key}]: {}",
+                e.to_string().trim_end().replace('\n', " ")
+            ))
+        }),
     }
 }
 
@@ -241,9 +245,12 @@ impl DeskScenario {
                 };
                 match kind.as_str() {
                     "lobster" => {
-                        let l: LobsterTable = toml::Value::Table(m)
-                            .try_into()
-                            .map_err(|e| DeskError::Toml(format!("[market]: {}", e.to_string().trim_end().replace('\n', " "))))?;
+                        let l: LobsterTable = toml::Value::Table(m).try_into().map_err(|e| {
+                            DeskError::Toml(format!(
+                                "[market]: {}",
+                                e.to_string().trim_end().replace('\n', " ")
+                            ))
+                        })?;
                         feed_offset_ns = l.feed_offset_ns.unwrap_or(0);
                         if feed_offset_ns.unsigned_abs() > 1 << 62 {
                             return Err(out_of_range(
@@ -270,7 +277,11 @@ impl DeskScenario {
                     }
                 }
             }
-            Some(_) => return Err(DeskError::Toml("`market` must be a table ([market])".into())),
+            Some(_) => {
+                return Err(DeskError::Toml(
+                    "`market` must be a table ([market])".into(),
+                ))
+            }
         };
         let st: StrategyTable = take(&mut table, "strategy")?.unwrap_or_default();
         let ve: VenueTable = take(&mut table, "venue")?.unwrap_or_default();
@@ -303,7 +314,10 @@ impl DeskScenario {
         };
         strategy.validate()?;
 
-        let queue_model = QueueModelKind::parse(ve.queue_model.as_deref().unwrap_or("risk_averse"), ve.prob_n)?;
+        let queue_model = QueueModelKind::parse(
+            ve.queue_model.as_deref().unwrap_or("risk_averse"),
+            ve.prob_n,
+        )?;
         let order_ns = int_in(
             "venue.order_latency_ns",
             ve.order_latency_ns.unwrap_or(DEFAULT_ORDER_LATENCY_NS),
@@ -332,7 +346,11 @@ impl DeskScenario {
 
         let parents = match pa.file {
             Some(file) => {
-                if pa.count.is_some() || pa.qty.is_some() || pa.buy_share.is_some() || pa.duration_ns.is_some() {
+                if pa.count.is_some()
+                    || pa.qty.is_some()
+                    || pa.buy_share.is_some()
+                    || pa.duration_ns.is_some()
+                {
                     return Err(DeskError::Toml(
                         "[parents]: `file` gives the parents; count, qty, buy_share and duration_ns generate them: use one or the other".into(),
                     ));
@@ -342,8 +360,18 @@ impl DeskScenario {
             None => {
                 let g = ParentsGen::default();
                 let gen = ParentsGen {
-                    count: int_in("parents.count", pa.count.unwrap_or(i64::from(g.count)), 1, 1_000_000)? as u32,
-                    qty: int_in("parents.qty", pa.qty.unwrap_or(g.qty as i64), 1, 999_999_999_999_999)? as u64,
+                    count: int_in(
+                        "parents.count",
+                        pa.count.unwrap_or(i64::from(g.count)),
+                        1,
+                        1_000_000,
+                    )? as u32,
+                    qty: int_in(
+                        "parents.qty",
+                        pa.qty.unwrap_or(g.qty as i64),
+                        1,
+                        999_999_999_999_999,
+                    )? as u64,
                     buy_share: pa.buy_share.unwrap_or(g.buy_share),
                     duration_ns: pa.duration_ns,
                 };

@@ -245,7 +245,7 @@ impl ParentsGen {
             return Err(out_of_range("parents.buy_share", self.buy_share, "0..=1"));
         }
         if let Some(d) = self.duration_ns {
-            if d < 1 || d > 1 << 50 {
+            if !(1..=1 << 50).contains(&d) {
                 return Err(out_of_range(
                     "parents.duration_ns",
                     d,
@@ -259,7 +259,13 @@ impl ParentsGen {
     /// The parents over a market spanning `first..=last` (ns): start uniform in
     /// `[first, max(first, last - duration)]`, side buy with probability `buy_share`,
     /// ids 1..=count; drawn from the seeded generator `desk.parents`.
-    pub fn generate(&self, first: i64, last: i64, schedule: Schedule, seed: u64) -> Vec<ParentOrder> {
+    pub fn generate(
+        &self,
+        first: i64,
+        last: i64,
+        schedule: Schedule,
+        seed: u64,
+    ) -> Vec<ParentOrder> {
         use rand::RngExt;
         let mut rng = coalescope_sim::arrival::derived_rng(seed, "desk.parents");
         let span = last.saturating_sub(first).max(0);

@@ -121,10 +121,11 @@ impl QueueModel for PowerProb {
 }
 
 /// The queue model a configuration names.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
 pub enum QueueModelKind {
-    /// [`RiskAverse`].
+    /// [`RiskAverse`] (the default).
+    #[default]
     RiskAverse,
     /// [`PowerProb`] with power `n`.
     Prob {
@@ -133,11 +134,6 @@ pub enum QueueModelKind {
     },
 }
 
-impl Default for QueueModelKind {
-    fn default() -> Self {
-        QueueModelKind::RiskAverse
-    }
-}
 
 impl QueueModelKind {
     /// Parses `risk_averse` or `prob` (with power `n`).
@@ -475,8 +471,8 @@ impl Venue {
                     });
                     return;
                 }
-                let shown = displayed_at(self.book.side(order.side), order.side, order.px)
-                    .unwrap_or(0);
+                let shown =
+                    displayed_at(self.book.side(order.side), order.side, order.px).unwrap_or(0);
                 self.resting.push(Resting {
                     order,
                     remaining: order.qty,
@@ -573,8 +569,14 @@ mod tests {
 
     fn book(bids: &[(Price, u64)], asks: &[(Price, u64)]) -> Book {
         let mut b = Book::empty();
-        b.set_side(Side::Buy, bids.iter().map(|&(price, size)| Level { price, size }));
-        b.set_side(Side::Sell, asks.iter().map(|&(price, size)| Level { price, size }));
+        b.set_side(
+            Side::Buy,
+            bids.iter().map(|&(price, size)| Level { price, size }),
+        );
+        b.set_side(
+            Side::Sell,
+            asks.iter().map(|&(price, size)| Level { price, size }),
+        );
         b
     }
 
@@ -614,7 +616,11 @@ mod tests {
     fn a_marketable_order_walks_two_levels_up_to_its_limit() {
         let mut v = Venue::new(Box::new(RiskAverse));
         let b = book(&[(P - 100, 300)], &[(P, 50), (P + 100, 70), (P + 200, 500)]);
-        v.on_message(&msg(MessageKind::Submit, Side::Sell, P, 50), &b, &mut Vec::new());
+        v.on_message(
+            &msg(MessageKind::Submit, Side::Sell, P, 50),
+            &b,
+            &mut Vec::new(),
+        );
         let mut out = Vec::new();
         // Buy 150 up to $100.01: 50 @ 100.00, 70 @ 100.01, the 30 left is an IOC miss
         // (the $100.02 level is beyond the limit).
@@ -661,8 +667,16 @@ mod tests {
         assert_eq!(v.resting()[0].ahead, 300.0);
         // An execution at another price, and one on the other side at our price: no move.
         let b3 = book(&[(P, 350), (P - 100, 100)], &[(P + 100, 100)]);
-        v.on_message(&msg(MessageKind::Execute, Side::Buy, P - 100, 100), &b3, &mut out);
-        v.on_message(&msg(MessageKind::Execute, Side::Sell, P, 100), &b3, &mut out);
+        v.on_message(
+            &msg(MessageKind::Execute, Side::Buy, P - 100, 100),
+            &b3,
+            &mut out,
+        );
+        v.on_message(
+            &msg(MessageKind::Execute, Side::Sell, P, 100),
+            &b3,
+            &mut out,
+        );
         assert_eq!(v.resting()[0].ahead, 300.0);
         // Executions at our price: 120 -> 180 ahead; then 200 -> 20 reach us.
         let b4 = book(&[(P, 230), (P - 100, 100)], &[(P + 100, 100)]);
@@ -762,7 +776,11 @@ mod tests {
         );
         out.clear();
         // A bid at a new level $99.99 (nothing ahead), then the ask falls to $99.99.
-        v.on_order(order(OrderType::Passive, Side::Buy, P - 100, 5), 0, &mut out);
+        v.on_order(
+            order(OrderType::Passive, Side::Buy, P - 100, 5),
+            0,
+            &mut out,
+        );
         assert_eq!(v.resting()[0].ahead, 0.0);
         v.on_message(
             &msg(MessageKind::Submit, Side::Sell, P - 100, 3),
@@ -795,14 +813,28 @@ mod tests {
             ..order(OrderType::Passive, Side::Buy, P - 100, 100)
         };
         v.on_replace(7, new, 0, &mut out);
-        assert_eq!(out[0], VenueEvent::Done { child_id: 7, parent: 0, why: Done::Replaced });
+        assert_eq!(
+            out[0],
+            VenueEvent::Done {
+                child_id: 7,
+                parent: 0,
+                why: Done::Replaced
+            }
+        );
         assert_eq!(out[1], VenueEvent::ReplaceShrunk { child_id: 8 });
         assert_eq!(v.resting()[0].remaining, 60);
         assert_eq!(v.resting()[0].ahead, 10.0);
         out.clear();
         // Replacing an order that is gone is refused.
         v.on_replace(7, Incoming { child_id: 9, ..new }, 0, &mut out);
-        assert_eq!(out, vec![VenueEvent::Done { child_id: 9, parent: 0, why: Done::ReplaceRefused }]);
+        assert_eq!(
+            out,
+            vec![VenueEvent::Done {
+                child_id: 9,
+                parent: 0,
+                why: Done::ReplaceRefused
+            }]
+        );
         out.clear();
         let mut expiring = order(OrderType::Passive, Side::Buy, P - 100, 1);
         expiring.child_id = 10;
@@ -811,13 +843,23 @@ mod tests {
         v.expire(499, &mut out);
         assert_eq!(v.resting().len(), 2);
         v.expire(500, &mut out);
-        assert_eq!(out, vec![VenueEvent::Done { child_id: 10, parent: 0, why: Done::Expired }]);
+        assert_eq!(
+            out,
+            vec![VenueEvent::Done {
+                child_id: 10,
+                parent: 0,
+                why: Done::Expired
+            }]
+        );
     }
 
     #[test]
     fn displayed_size_inside_and_beyond_the_book() {
         let levels: Vec<Level> = (0..MAX_LEVELS as i64)
-            .map(|k| Level { price: P - 100 * k, size: 10 + k as u64 })
+            .map(|k| Level {
+                price: P - 100 * k,
+                size: 10 + k as u64,
+            })
             .collect();
         assert_eq!(displayed_at(&levels, Side::Buy, P - 300), Some(13));
         assert_eq!(displayed_at(&levels, Side::Buy, P - 350), Some(0));

@@ -29,8 +29,14 @@ fn sample() -> (PathBuf, PathBuf) {
 
 fn book(bids: &[(Price, u64)], asks: &[(Price, u64)]) -> Book {
     let mut b = Book::empty();
-    b.set_side(Side::Buy, bids.iter().map(|&(price, size)| Level { price, size }));
-    b.set_side(Side::Sell, asks.iter().map(|&(price, size)| Level { price, size }));
+    b.set_side(
+        Side::Buy,
+        bids.iter().map(|&(price, size)| Level { price, size }),
+    );
+    b.set_side(
+        Side::Sell,
+        asks.iter().map(|&(price, size)| Level { price, size }),
+    );
     b
 }
 
@@ -112,13 +118,27 @@ fn an_ioc_misses_when_the_book_moves_away_during_the_order_latency() {
     let delivery = Delivery::given(vec![Some(1_000_000), None]);
     let parents = vec![parent(Side::Buy, 100, 0, 10_000_000)];
     // Latency 100 µs: the order arrives at 1.1 ms, after the move: nothing fills.
-    let slow = run(&m, &delivery, &config(parents.clone(), urgent(), 100_000), 1).unwrap();
+    let slow = run(
+        &m,
+        &delivery,
+        &config(parents.clone(), urgent(), 100_000),
+        1,
+    )
+    .unwrap();
     assert_eq!(slow.timeline.orders.len(), 1);
     let o = slow.timeline.orders[0];
-    assert_eq!((o.qty, o.px, o.t_emit.0, o.trigger_seq), (100.0, Some(100.0), 1_000_000, Some(1)));
+    assert_eq!(
+        (o.qty, o.px, o.t_emit.0, o.trigger_seq),
+        (100.0, Some(100.0), 1_000_000, Some(1))
+    );
     assert!(slow.timeline.fills.is_empty());
     assert_eq!(
-        (slow.counts.ioc_orders, slow.counts.ioc_misses, slow.counts.ioc_partial, slow.counts.ioc_missed_qty),
+        (
+            slow.counts.ioc_orders,
+            slow.counts.ioc_misses,
+            slow.counts.ioc_partial,
+            slow.counts.ioc_missed_qty
+        ),
         (1, 1, 0, 100)
     );
     // Latency 10 µs: it arrives at 1.01 ms, before the move: 50 fill at $100.00 and the
@@ -126,7 +146,11 @@ fn an_ioc_misses_when_the_book_moves_away_during_the_order_latency() {
     let fast = run(&m, &delivery, &config(parents, urgent(), 10_000), 1).unwrap();
     assert_eq!(fills_of(&fast), vec![(1, 1_010_000, 100.0, 50.0)]);
     assert_eq!(
-        (fast.counts.ioc_misses, fast.counts.ioc_partial, fast.counts.ioc_missed_qty),
+        (
+            fast.counts.ioc_misses,
+            fast.counts.ioc_partial,
+            fast.counts.ioc_missed_qty
+        ),
         (1, 1, 50)
     );
 }
@@ -138,12 +162,24 @@ fn a_passive_order_fills_only_after_it_reaches_the_venue() {
     // no tail), arriving at 1.1 ms behind 100 displayed shares.
     let b = |bid: u64| book(&[(P - 100, bid)], &[(P, 100)]);
     let rows = vec![
-        (msg(1_000_000, MessageKind::Submit, Side::Buy, P - 100, 400), b(400)),
+        (
+            msg(1_000_000, MessageKind::Submit, Side::Buy, P - 100, 400),
+            b(400),
+        ),
         // Before arrival: executions at our price must not fill us.
-        (msg(1_050_000, MessageKind::Execute, Side::Buy, P - 100, 300), b(100)),
+        (
+            msg(1_050_000, MessageKind::Execute, Side::Buy, P - 100, 300),
+            b(100),
+        ),
         // After arrival: 150 executed against 100 ahead: 50 reach us.
-        (msg(1_150_000, MessageKind::Execute, Side::Buy, P - 100, 150), b(0)),
-        (msg(1_160_000, MessageKind::Execute, Side::Buy, P - 100, 150), b(0)),
+        (
+            msg(1_150_000, MessageKind::Execute, Side::Buy, P - 100, 150),
+            b(0),
+        ),
+        (
+            msg(1_160_000, MessageKind::Execute, Side::Buy, P - 100, 150),
+            b(0),
+        ),
     ];
     let m = market(rows);
     let strategy = StrategyConfig {
@@ -155,7 +191,11 @@ fn a_passive_order_fills_only_after_it_reaches_the_venue() {
     let out = run(
         &m,
         &delivery,
-        &config(vec![parent(Side::Buy, 100, 0, 2_000_000)], strategy, 100_000),
+        &config(
+            vec![parent(Side::Buy, 100, 0, 2_000_000)],
+            strategy,
+            100_000,
+        ),
         1,
     )
     .unwrap();
@@ -196,7 +236,11 @@ fn a_cancel_replace_that_meets_fills_on_its_way_is_a_counted_race() {
     let out = run(
         &m,
         &delivery,
-        &config(vec![parent(Side::Buy, 100, 0, 2_000_000)], strategy, 100_000),
+        &config(
+            vec![parent(Side::Buy, 100, 0, 2_000_000)],
+            strategy,
+            100_000,
+        ),
         1,
     )
     .unwrap();
@@ -215,7 +259,11 @@ fn a_cancel_replace_that_meets_fills_on_its_way_is_a_counted_race() {
     );
     assert_eq!(fills_of(&out), vec![(1, 1_250_000, 99.99, 30.0)]);
     assert_eq!(
-        (out.counts.cancel_replaces, out.counts.cancel_races, out.counts.expired),
+        (
+            out.counts.cancel_replaces,
+            out.counts.cancel_races,
+            out.counts.expired
+        ),
         (1, 1, 1),
         "the 20 left at $100.00 expire at the deadline"
     );
@@ -225,13 +273,21 @@ fn a_cancel_replace_that_meets_fills_on_its_way_is_a_counted_race() {
 /// order reached the venue, and no parent is overfilled.
 fn check_invariants(out: &DeskRun, latency_ns: i64) {
     use std::collections::HashMap;
-    let orders: HashMap<u64, _> = out.timeline.orders.iter().map(|o| (o.child_id, *o)).collect();
+    let orders: HashMap<u64, _> = out
+        .timeline
+        .orders
+        .iter()
+        .map(|o| (o.child_id, *o))
+        .collect();
     assert_eq!(orders.len(), out.timeline.orders.len(), "child ids unique");
     let mut per_child: HashMap<u64, f64> = HashMap::new();
     let mut per_parent: HashMap<u64, f64> = HashMap::new();
     for f in &out.timeline.fills {
         let o = orders.get(&f.child_id).expect("every fill has an order");
-        assert!(f.t_fill.0 >= o.t_emit.0 + latency_ns, "fill before arrival: {f:?} {o:?}");
+        assert!(
+            f.t_fill.0 >= o.t_emit.0 + latency_ns,
+            "fill before arrival: {f:?} {o:?}"
+        );
         assert!(f.fill_qty > 0.0);
         *per_child.entry(f.child_id).or_default() += f.fill_qty;
         *per_parent.entry(o.parent_id).or_default() += f.fill_qty;
@@ -242,7 +298,11 @@ fn check_invariants(out: &DeskRun, latency_ns: i64) {
         }
     }
     for (c, q) in &per_child {
-        assert!(*q <= orders[c].qty, "child {c} filled {q} > {}", orders[c].qty);
+        assert!(
+            *q <= orders[c].qty,
+            "child {c} filled {q} > {}",
+            orders[c].qty
+        );
     }
     for p in &out.timeline.parents {
         assert!(per_parent.get(&p.parent_id).copied().unwrap_or(0.0) <= p.qty);
@@ -251,7 +311,10 @@ fn check_invariants(out: &DeskRun, latency_ns: i64) {
     assert_eq!(filled as u64, out.counts.filled_qty);
     assert_eq!(out.counts.fills as usize, out.timeline.fills.len());
     assert_eq!(out.counts.orders as usize, out.timeline.orders.len());
-    assert_eq!(out.counts.passive_orders + out.counts.ioc_orders, out.counts.orders);
+    assert_eq!(
+        out.counts.passive_orders + out.counts.ioc_orders,
+        out.counts.orders
+    );
     assert!(out.counts.ioc_partial <= out.counts.ioc_misses);
     assert_eq!(
         out.counts.md_delivered + out.counts.md_dropped,
@@ -310,7 +373,10 @@ fn same_seed_same_tables() {
     assert_eq!(a.timeline.parents, b.timeline.parents);
     assert_eq!(a.counts, b.counts);
     let c = run(&*market, &Delivery::Simulate(&s.sim), &s.config, 6).unwrap();
-    assert_ne!(a.timeline.parents, c.timeline.parents, "the seed draws the parents");
+    assert_ne!(
+        a.timeline.parents, c.timeline.parents,
+        "the seed draws the parents"
+    );
 }
 
 #[test]
@@ -385,10 +451,22 @@ fn bad_lobster_input_names_the_line() {
     let dir = temp_dir("bad");
     let ok = "34200.1,1,1,18,5853300,1\n";
     let cases = [
-        (format!("{ok}34200.2,9,2,18,5853300,1\n"), "line 2", "event type"),
-        (format!("{ok}{ok}34200.3,1,3,-18,5853300,1\n"), "line 3", "negative size"),
+        (
+            format!("{ok}34200.2,9,2,18,5853300,1\n"),
+            "line 2",
+            "event type",
+        ),
+        (
+            format!("{ok}{ok}34200.3,1,3,-18,5853300,1\n"),
+            "line 3",
+            "negative size",
+        ),
         (format!("{ok}34200.2,1,2,18,0,1\n"), "line 2", "price 0"),
-        (format!("{ok}34200.3,1,2,18,5853300,1\n34200.2,1,3,18,5853300,1\n"), "line 3", "unsorted"),
+        (
+            format!("{ok}34200.3,1,2,18,5853300,1\n34200.2,1,3,18,5853300,1\n"),
+            "line 3",
+            "unsorted",
+        ),
     ];
     for (text, line, what) in cases {
         let n = text.lines().count();
@@ -397,12 +475,29 @@ fn bad_lobster_input_names_the_line() {
         assert!(err.contains("m.csv"), "names the file: {err}");
     }
     // Row counts differ: the first row without a partner is named.
-    let err = open_pair(&dir, &format!("{ok}{ok}{ok}"), 2).unwrap_err().to_string();
-    assert!(err.contains("m.csv") && err.contains("line 3") && err.contains("3 rows"), "{err}");
+    let err = open_pair(&dir, &format!("{ok}{ok}{ok}"), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("m.csv") && err.contains("line 3") && err.contains("3 rows"),
+        "{err}"
+    );
     // A halt (type 7, price -1) is counted, not an error.
-    let m = open_pair(&dir, &format!("{ok}34200.2,7,0,0,-1,-1\n34200.3,1,2,18,5853300,1\n"), 3).unwrap();
+    let m = open_pair(
+        &dir,
+        &format!("{ok}34200.2,7,0,0,-1,-1\n34200.3,1,2,18,5853300,1\n"),
+        3,
+    )
+    .unwrap();
     let out = run(&m, &Delivery::given(Vec::new()), &DeskConfig::default(), 1).unwrap();
-    assert_eq!((out.counts.halts, out.counts.market_messages, out.counts.md_dropped), (1, 3, 3));
+    assert_eq!(
+        (
+            out.counts.halts,
+            out.counts.market_messages,
+            out.counts.md_dropped
+        ),
+        (1, 3, 3)
+    );
 }
 
 #[test]
@@ -416,7 +511,10 @@ fn a_parent_with_deadline_not_after_start_is_rejected_naming_it() {
     let err = coalescope_desk::scenario::parents_from_table(&p, Schedule::Twap)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("parent 42") && err.contains("deadline"), "{err}");
+    assert!(
+        err.contains("parent 42") && err.contains("deadline"),
+        "{err}"
+    );
     let p = write(
         &dir,
         "parents2.csv",
@@ -434,24 +532,45 @@ fn a_parent_with_deadline_not_after_start_is_rejected_naming_it() {
     let err = run(
         &m,
         &Delivery::given(vec![Some(1_000)]),
-        &config(vec![parent(Side::Buy, 10, 500, 400)], StrategyConfig::default(), 0),
+        &config(
+            vec![parent(Side::Buy, 10, 500, 400)],
+            StrategyConfig::default(),
+            0,
+        ),
         1,
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("parent 1") && err.contains("deadline"), "{err}");
+    assert!(
+        err.contains("parent 1") && err.contains("deadline"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_given_delivery_before_its_message_is_an_error() {
     let m = market(vec![
-        (msg(1_000, MessageKind::Submit, Side::Buy, P, 1), book(&[(P, 1)], &[])),
-        (msg(2_000, MessageKind::Submit, Side::Buy, P, 1), book(&[(P, 2)], &[])),
+        (
+            msg(1_000, MessageKind::Submit, Side::Buy, P, 1),
+            book(&[(P, 1)], &[]),
+        ),
+        (
+            msg(2_000, MessageKind::Submit, Side::Buy, P, 1),
+            book(&[(P, 2)], &[]),
+        ),
     ]);
-    let err = run(&m, &Delivery::given(vec![Some(1_000), Some(1_500)]), &DeskConfig::default(), 1)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("seq 2") && err.contains("before its market message"), "{err}");
+    let err = run(
+        &m,
+        &Delivery::given(vec![Some(1_000), Some(1_500)]),
+        &DeskConfig::default(),
+        1,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("seq 2") && err.contains("before its market message"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -470,7 +589,10 @@ fn desk_scenario_tables_parse_and_bad_keys_are_named() {
     assert_eq!(s.config.venue.queue_model, QueueModelKind::Prob { n: 2.0 });
     assert_eq!(
         s.config.venue.latency,
-        LatencyKind::Constant { order_ns: 7_000, report_ns: 7_000 }
+        LatencyKind::Constant {
+            order_ns: 7_000,
+            report_ns: 7_000
+        }
     );
     assert_eq!(s.config.feed_offset_ns, 5);
     let market = s.market.open().unwrap();
@@ -482,20 +604,34 @@ fn desk_scenario_tables_parse_and_bad_keys_are_named() {
 
     for (bad, what) in [
         ("[venue]\nqueue_model = \"fifo\"\n", "venue.queue_model"),
-        ("[venue]\nqueue_model = \"prob\"\nprob_n = -1\n", "venue.prob_n"),
+        (
+            "[venue]\nqueue_model = \"prob\"\nprob_n = -1\n",
+            "venue.prob_n",
+        ),
         ("[strategy]\nchild_qty = 0\n", "strategy.child_qty"),
-        ("[strategy]\nparticipation = 1.5\n", "strategy.participation"),
+        (
+            "[strategy]\nparticipation = 1.5\n",
+            "strategy.participation",
+        ),
         ("[strategy]\nfoo = 1\n", "foo"),
         ("[parents]\ncount = 0\n", "parents.count"),
-        ("[[stream]]\nname = \"x\"\narrivals = { kind = \"poisson\", rate_per_s = 1 }\n", "[[stream]]"),
+        (
+            "[[stream]]\nname = \"x\"\narrivals = { kind = \"poisson\", rate_per_s = 1 }\n",
+            "[[stream]]",
+        ),
         ("[nic]\nrx_usecs = -4\n", "rx_usecs"),
         ("[market]\nkind = \"csv\"\n", "market.kind"),
     ] {
-        let err = DeskScenario::from_toml_str(bad, None).unwrap_err().to_string();
+        let err = DeskScenario::from_toml_str(bad, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(what), "{bad}: {err}");
     }
     // Without [market] the market is synthetic, which this crate's LOBSTER path does
     // not open.
     let s = DeskScenario::from_toml_str("", None).unwrap();
-    assert!(matches!(s.market, coalescope_desk::MarketSpec::Synthetic(_)));
+    assert!(matches!(
+        s.market,
+        coalescope_desk::MarketSpec::Synthetic(_)
+    ));
 }

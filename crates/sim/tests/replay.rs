@@ -158,7 +158,10 @@ fn in_memory_instants_replay_as_given_under_the_receive_path() {
         .with_arrival_instants("feed", None, None, unsorted)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("instants[1]") && err.contains("sorted"), "{err}");
+    assert!(
+        err.contains("instants[1]") && err.contains("sorted"),
+        "{err}"
+    );
     assert!(base
         .with_arrival_instants("feed", None, None, Vec::new().into())
         .is_err());

@@ -39,7 +39,12 @@ same metric flags). --seed sets the simulator's and the desk's seed (generated p
 pub struct Args {
     /// Desk scenario TOML file (the simulator's scenario plus [market], [strategy],
     /// [venue], [parents]).
-    #[arg(long, value_name = "FILE", required_unless_present = "lobster", conflicts_with = "lobster")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "lobster",
+        conflicts_with = "lobster"
+    )]
     scenario: Option<PathBuf>,
     /// A LOBSTER message file and its orderbook file (every other setting at its default).
     #[arg(long, num_args = 2, value_names = ["MESSAGE_CSV", "ORDERBOOK_CSV"])]
@@ -78,7 +83,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(seed) = args.seed {
         scenario.sim_spec.seed = Some(i64::try_from(seed).context("--seed must be below 2^63")?);
-        scenario.sim = receive_path(&scenario.sim_spec, args.scenario.as_deref().and_then(|p| p.parent()))?;
+        scenario.sim = receive_path(
+            &scenario.sim_spec,
+            args.scenario.as_deref().and_then(|p| p.parent()),
+        )?;
         scenario.seed = seed;
     }
     if let Some(path) = &args.parents {
@@ -153,7 +161,8 @@ fn render(r: &DeskReport, dir: &std::path::Path) -> String {
     for g in &r.analysis.groups {
         out.push_str(&format!(
             "MDDR {} , delay p50 {} p99 {}\n",
-            g.mddr.map_or_else(|| "-".to_string(), |m| format!("{m:.2}")),
+            g.mddr
+                .map_or_else(|| "-".to_string(), |m| format!("{m:.2}")),
             ns(g.delay_p50_ns),
             ns(g.delay_p99_ns)
         ));
