@@ -134,7 +134,6 @@ pub enum QueueModelKind {
     },
 }
 
-
 impl QueueModelKind {
     /// Parses `risk_averse` or `prob` (with power `n`).
     pub fn parse(name: &str, n: Option<f64>) -> Result<Self, DeskError> {
