@@ -369,8 +369,9 @@ pub fn run_streaming(
         }
     }
 
-    // The delivery schedule.
-    let (t_stack, t_app, sim) = match delivery {
+    // The delivery schedule (a given one is borrowed, not copied).
+    let simulated;
+    let (t_stack, t_app, sim): (&[i64], &[i64], Option<Summary>) = match delivery {
         Delivery::Simulate(scenario) => {
             let n = instants.len();
             let instants: Arc<[i64]> = instants.into();
@@ -390,12 +391,11 @@ pub fn run_streaming(
                     t_app: &mut t_app,
                 },
             )?;
-            (t_stack, t_app, Some(run.summary))
+            simulated = (t_stack, t_app);
+            (&simulated.0, &simulated.1, Some(run.summary))
         }
-        Delivery::Given { t_stack, t_app } => (t_stack.clone(), t_app.clone(), None),
+        Delivery::Given { t_stack, t_app } => (t_stack, t_app, None),
     };
-    let t_stack: &[i64] = &t_stack;
-    let t_app: &[i64] = &t_app;
     let mut order: Vec<u32> = (0..t_app.len() as u32)
         .filter(|&i| t_app[i as usize] != NONE)
         .collect();

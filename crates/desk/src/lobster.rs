@@ -80,7 +80,7 @@ fn levels_of(orderbook: &Path) -> Result<usize, DeskError> {
             })
         })?;
     let fields = first.trim_end().split(',').count();
-    if first.trim().is_empty() || fields % 4 != 0 {
+    if first.trim().is_empty() || !fields.is_multiple_of(4) {
         return Err(lobster_error(
             orderbook,
             1,

@@ -245,7 +245,7 @@ impl ParentsGen {
             return Err(out_of_range("parents.buy_share", self.buy_share, "0..=1"));
         }
         if let Some(d) = self.duration_ns {
-            if d < 1 || d > 1 << 50 {
+            if !(1..=1 << 50).contains(&d) {
                 return Err(out_of_range(
                     "parents.duration_ns",
                     d,
@@ -358,6 +358,8 @@ pub struct Strategy {
     by_start: Vec<u32>,
     next_start: usize,
     active: Vec<u32>,
+    /// Earliest deadline among `active`.
+    next_deadline: i64,
     next_child: u64,
 }
 
@@ -381,6 +383,7 @@ impl Strategy {
             by_start,
             next_start: 0,
             active: Vec::new(),
+            next_deadline: i64::MAX,
             next_child: 1,
         }
     }
@@ -398,10 +401,21 @@ impl Strategy {
             }
             self.active.push(i);
             self.next_start += 1;
+            self.next_deadline = self
+                .next_deadline
+                .min(self.parents[i as usize].order.t_deadline);
         }
-        let parents = &self.parents;
-        self.active
-            .retain(|&i| parents[i as usize].order.t_deadline > t);
+        if t >= self.next_deadline {
+            let parents = &self.parents;
+            self.active
+                .retain(|&i| parents[i as usize].order.t_deadline > t);
+            self.next_deadline = self
+                .active
+                .iter()
+                .map(|&i| parents[i as usize].order.t_deadline)
+                .min()
+                .unwrap_or(i64::MAX);
+        }
         for k in 0..self.active.len() {
             let i = self.active[k];
             if let Some(a) = self.decide_parent(i, t, seen) {
@@ -431,7 +445,12 @@ impl Strategy {
         let duration = o.t_deadline - o.t_start;
         let target = match o.schedule {
             Schedule::Twap => {
-                (i128::from(o.qty) * i128::from(t - o.t_start) / i128::from(duration)) as u64
+                // t_start <= t < t_deadline here: 0 <= elapsed < duration.
+                let elapsed = (t - o.t_start) as u64;
+                match o.qty.checked_mul(elapsed) {
+                    Some(x) => x / duration as u64,
+                    None => (u128::from(o.qty) * u128::from(elapsed) / duration as u128) as u64,
+                }
             }
             Schedule::Pov => {
                 let base = *p.base_executed.get_or_insert(seen.executed);

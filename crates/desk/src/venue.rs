@@ -121,22 +121,17 @@ impl QueueModel for PowerProb {
 }
 
 /// The queue model a configuration names.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
 pub enum QueueModelKind {
-    /// [`RiskAverse`].
+    /// [`RiskAverse`] (the default).
+    #[default]
     RiskAverse,
     /// [`PowerProb`] with power `n`.
     Prob {
         /// The power of `f(x) = x^n` (> 0).
         n: f64,
     },
-}
-
-impl Default for QueueModelKind {
-    fn default() -> Self {
-        QueueModelKind::RiskAverse
-    }
 }
 
 impl QueueModelKind {

@@ -511,8 +511,9 @@ fn a_parent_with_deadline_not_after_start_is_rejected_naming_it() {
     let err = coalescope_desk::scenario::parents_from_table(&p, Schedule::Twap)
         .unwrap_err()
         .to_string();
+    // The timeline reader refuses it, naming the line and the parent.
     assert!(
-        err.contains("parent 42") && err.contains("deadline"),
+        err.contains("line 3") && err.contains("parent_id 42") && err.contains("deadline"),
         "{err}"
     );
     let p = write(
@@ -634,4 +635,34 @@ fn desk_scenario_tables_parse_and_bad_keys_are_named() {
         s.market,
         coalescope_desk::MarketSpec::Synthetic(_)
     ));
+}
+
+#[test]
+fn settings_run_in_parallel_as_they_run_alone() {
+    use rayon::prelude::*;
+    let (m, b) = sample();
+    let market = LobsterMarket::open(&m, &b, LobsterNames::default()).unwrap();
+    let cfg = DeskConfig::default();
+    let scenarios: Vec<_> = ["rx_usecs = 8", "rx_usecs = 128\nrx_frames = 64"]
+        .iter()
+        .map(|nic| {
+            let text = format!("[nic]\n{nic}\n");
+            DeskScenario::from_toml_str(&text, None).unwrap().sim
+        })
+        .collect();
+    let parallel: Vec<DeskRun> = scenarios
+        .par_iter()
+        .map(|s| run(&market, &Delivery::Simulate(s), &cfg, 3).unwrap())
+        .collect();
+    for (s, p) in scenarios.iter().zip(&parallel) {
+        let alone = run(&market, &Delivery::Simulate(s), &cfg, 3).unwrap();
+        assert_eq!(alone.timeline.events, p.timeline.events);
+        assert_eq!(alone.timeline.orders, p.timeline.orders);
+        assert_eq!(alone.timeline.fills, p.timeline.fills);
+        assert_eq!(alone.counts, p.counts);
+    }
+    // The longer timer delays delivery: a larger median delay, same market and parents.
+    let p50 = |r: &DeskRun| r.sim.as_ref().unwrap().p50_ns.unwrap();
+    assert!(p50(&parallel[1]) > p50(&parallel[0]));
+    assert_eq!(parallel[0].timeline.parents, parallel[1].timeline.parents);
 }

@@ -217,8 +217,16 @@ pub fn read_lobster_messages(path: &Path) -> Result<Vec<LobsterMessage>, Timelin
             order_id: rows.field(2, "order_id", "an unsigned 64-bit integer", int::<u64>)?,
             size: {
                 // A negative size is named as such (not just "not unsigned").
-                if let Some(v) = int::<i64>(rows.record.get(3).unwrap_or("")).filter(|v| *v < 0) {
-                    return Err(rows.malformed(format!("negative size {v} in column size")));
+                let text = rows.record.get(3).unwrap_or("");
+                if int::<i64>(text).is_some_and(|v| v < 0) {
+                    return Err(TimelineError::InvalidValue {
+                        path: rows.path.clone(),
+                        table: rows.table,
+                        column: "size",
+                        location: Location::Line(rows.line()),
+                        value: shorten(text),
+                        expected: "a share count >= 0 (a negative size is invalid)",
+                    });
                 }
                 rows.field(3, "size", "an unsigned 64-bit integer", int::<u64>)?
             },
