@@ -153,7 +153,7 @@ fn desk_is_byte_identical_for_a_seed_and_takes_given_parents_and_delivery() {
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8(bad.stderr).unwrap();
     assert!(
-        err.contains("parent 9") && err.contains("deadline"),
+        err.contains("parent_id 9") && err.contains("line 2") && err.contains("deadline"),
         "{err}"
     );
 }
@@ -211,4 +211,55 @@ fn desk_runs_a_scenario_file_under_its_receive_path() {
     assert_eq!(report["seed"], 2);
     assert_eq!(report["config"]["venue"]["queue_model"]["name"], "prob");
     assert_eq!(report["receive_path"]["policy"], "ethtool");
+}
+
+#[test]
+fn desk_setting_replaces_the_receive_path_and_the_default_market_is_synthetic() {
+    let dir = support::tempdir("cli", "desk-setting");
+    let scenario = dir.join("desk.toml");
+    // No [market]: the synthetic market (small day), generated parents.
+    std::fs::write(
+        &scenario,
+        "seed = 4\n[nic]\nrx_usecs = 50\n[market]\nmessages = 20000\n[parents]\ncount = 5\nqty = 500\nduration_ns = 200000000\n",
+    )
+    .unwrap();
+    let run = |setting: &str, out: &str| {
+        let o = bin()
+            .arg("desk")
+            .arg("--scenario")
+            .arg(&scenario)
+            .args(["--setting", setting, "--json", "--out"])
+            .arg(dir.join(out))
+            .output()
+            .unwrap();
+        ok(&o);
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let busy = run("busy-poll", "busy");
+    let per_packet = run("per-packet", "pp");
+    assert_eq!(busy["counts"]["market_messages"], 20_000);
+    assert_eq!(busy["receive_path"]["busy_poll"], true);
+    assert_eq!(busy["receive_path"]["interrupts"], 0);
+    // per-packet interrupts far more often than the scenario's own rx-usecs 50 (a poll
+    // still takes what arrived while it ran, so not quite once per packet).
+    let pp = &per_packet["receive_path"];
+    let coalesced = run("rx-usecs=50", "rx50");
+    let irq = |v: &Value| v["interrupts"].as_u64().unwrap();
+    assert_eq!(pp["busy_poll"], false);
+    assert!(
+        irq(pp) > 2 * irq(&coalesced["receive_path"]),
+        "{pp} vs {}",
+        coalesced["receive_path"]
+    );
+    assert!(irq(pp) <= pp["delivered"].as_u64().unwrap());
+    let bad = bin()
+        .arg("desk")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--setting", "rx-usecs=-3", "--out"])
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rx-usecs=-3"));
 }

@@ -104,7 +104,7 @@ fn bootstrap_figures_on_the_full_sample_equal_the_branch_report() {
 fn a_setting_against_itself_differs_by_exactly_zero() {
     // (A list naming a setting twice is refused by the parser, so build it by hand.)
     let one = Setting::parse("rx-usecs=50").unwrap();
-    let r = run_settings(&[one.clone(), one], 200);
+    let r = run_settings(&[one, one], 200);
     assert_eq!(r.settings[0], {
         let mut b = r.settings[1].clone();
         b.setting = r.settings[0].setting.clone();

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use coalescope_desk::scenario::{parents_from_table, receive_path};
 use coalescope_desk::{run as run_desk, Delivery, DeskReport, DeskScenario, ParentSource};
+use coalescope_sim::setting::Setting;
 use coalescope_timeline::io::{write_timeline, Format};
 use coalescope_timeline::{load_events, Duration, Strings};
 
@@ -17,6 +18,7 @@ const EXAMPLES: &str = "\
 Examples:
   coalescope desk --lobster AAPL_..._message_10.csv AAPL_..._orderbook_10.csv --out run1
   coalescope desk --scenario desk.toml --seed 3 --out run2 --json
+  coalescope desk --scenario scenarios/desk.toml --setting adaptive --out run4
   coalescope desk --lobster MSG.csv BOOK.csv --parents parents.csv --events delivered.parquet --out run3
 
 The market's messages become md events (stream = the feed, seq = message index, bid/ask
@@ -49,7 +51,13 @@ pub struct Args {
     /// A LOBSTER message file and its orderbook file (every other setting at its default).
     #[arg(long, num_args = 2, value_names = ["MESSAGE_CSV", "ORDERBOOK_CSV"])]
     lobster: Option<Vec<PathBuf>>,
-    /// Seed of the simulator and of the generated parents (default: the scenario's, 1).
+    /// Receive-path setting written like ethtool (`per-packet`, `rx-usecs=50`,
+    /// `rx-usecs=128,rx-frames=64`, `adaptive`, `busy-poll`,
+    /// `defer=2,gro-flush-timeout=200us`): replaces the scenario's [nic] coalescing.
+    #[arg(long, value_name = "SPEC")]
+    setting: Option<String>,
+    /// Seed of the market, the simulator and the generated parents (default: the
+    /// scenario's, 1).
     #[arg(long)]
     seed: Option<u64>,
     /// A `parents` table (CSV or Parquet; strategy twap, pov or empty): replaces the
@@ -83,11 +91,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(seed) = args.seed {
         scenario.sim_spec.seed = Some(i64::try_from(seed).context("--seed must be below 2^63")?);
+        scenario.seed = seed;
+    }
+    if let Some(text) = &args.setting {
+        Setting::parse(text)
+            .context("--setting")?
+            .apply(&mut scenario.sim_spec);
+    }
+    if args.seed.is_some() || args.setting.is_some() {
         scenario.sim = receive_path(
             &scenario.sim_spec,
             args.scenario.as_deref().and_then(|p| p.parent()),
         )?;
-        scenario.seed = seed;
     }
     if let Some(path) = &args.parents {
         scenario.config.parents =
