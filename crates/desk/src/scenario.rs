@@ -130,8 +130,8 @@ struct ParentsTable {
     duration_ns: Option<i64>,
 }
 
-/// The text of the default desk scenario (`scenarios/desk.toml`).
-pub const DEFAULT_DESK_SCENARIO_TOML: &str = include_str!("../../../scenarios/desk.toml");
+/// The text of the default desk scenario (`scenarios/desk/default.toml`).
+pub const DEFAULT_DESK_SCENARIO_TOML: &str = include_str!("../../../scenarios/desk/default.toml");
 
 /// A validated desk scenario.
 #[derive(Debug, Clone)]
@@ -213,7 +213,7 @@ impl DeskScenario {
         Self::from_toml_str(&text, path.parent())
     }
 
-    /// The default desk scenario (`scenarios/desk.toml`, compiled in): what `replay` and
+    /// The default desk scenario (`scenarios/desk/default.toml`, compiled in): what `replay` and
     /// `demo` run without `--scenario`.
     pub fn default_scenario() -> Result<Self, DeskError> {
         Self::from_toml_str(DEFAULT_DESK_SCENARIO_TOML, None)

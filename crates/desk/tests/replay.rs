@@ -139,3 +139,29 @@ fn replay_is_deterministic_and_names_every_figure() {
     assert_eq!(v["differences"][0]["setting"], "adaptive");
     assert_eq!(v["differences"][0]["vs"], "per-packet");
 }
+
+#[test]
+fn every_shipped_desk_scenario_is_valid_and_opens() {
+    // scenarios/desk/*.toml are desk scenarios (the simulator's keys plus [market],
+    // [strategy], [venue], [parents]); the simulator's own test reads scenarios/*.toml.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/desk");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let s =
+            DeskScenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        s.market
+            .open(s.seed)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        n += 1;
+    }
+    assert!(n >= 1);
+    // The compiled-in default is the file.
+    let default = DeskScenario::default_scenario().unwrap();
+    let file = DeskScenario::from_file(&dir.join("default.toml")).unwrap();
+    assert_eq!(default.seed, file.seed);
+    assert_eq!(default.config, file.config);
+}

@@ -1,6 +1,6 @@
 //! `coalescope demo`: the whole story on the built-in desk scenario.
 //!
-//! The default desk scenario (`scenarios/desk.toml`: a synthetic bursty book traded by
+//! The default desk scenario (`scenarios/desk/default.toml`: a synthetic bursty book traded by
 //! TWAP parents through `rx-usecs 50` on a realistic host) is replayed under several
 //! receive-path settings by `coalescope_desk::replay`: per setting the delivery numbers
 //! and what they cost the desk in bps, each setting's cost difference to one interrupt
@@ -34,7 +34,7 @@ Examples:
 /// The settings the demo compares: one interrupt per packet (the baseline), the default
 /// desk scenario's own `rx-usecs=50`, adaptive moderation and busy-poll.
 pub const DEMO_SETTINGS: &str = "per-packet; rx-usecs=50; adaptive; busy-poll";
-/// The scenario's own setting (scenarios/desk.toml), whose desk tables the demo writes.
+/// The scenario's own setting (scenarios/desk/default.toml), whose desk tables the demo writes.
 const CONFIGURED: &str = "rx-usecs=50";
 /// Longer timers tried, in order, when no demo setting shows a detectable cost difference.
 pub const STRESS_SETTINGS: [&str; 3] = ["rx-usecs=250", "rx-usecs=1000", "rx-usecs=4000"];

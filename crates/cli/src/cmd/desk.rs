@@ -18,7 +18,7 @@ const EXAMPLES: &str = "\
 Examples:
   coalescope desk --lobster AAPL_..._message_10.csv AAPL_..._orderbook_10.csv --out run1
   coalescope desk --scenario desk.toml --seed 3 --out run2 --json
-  coalescope desk --scenario scenarios/desk.toml --setting adaptive --out run4
+  coalescope desk --scenario scenarios/desk/default.toml --setting adaptive --out run4
   coalescope desk --lobster MSG.csv BOOK.csv --parents parents.csv --events delivered.parquet --out run3
 
 The market's messages become md events (stream = the feed, seq = message index, bid/ask

@@ -40,7 +40,7 @@ by --seed); delivery figures have one value per run and no interval.";
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Desk scenario TOML file (default: the built-in scenarios/desk.toml).
+    /// Desk scenario TOML file (default: the built-in scenarios/desk/default.toml).
     #[arg(long, value_name = "FILE", conflicts_with = "lobster")]
     scenario: Option<PathBuf>,
     /// A LOBSTER message file and its orderbook file (every other setting at its default).
