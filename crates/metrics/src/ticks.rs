@@ -191,7 +191,10 @@ impl TickConfig {
             );
         }
         if self.tau.as_nanos() <= 0 {
-            return err("--tau", format!("{} ns must be positive", self.tau.as_nanos()));
+            return err(
+                "--tau",
+                format!("{} ns must be positive", self.tau.as_nanos()),
+            );
         }
         if self.dccd_horizon.as_nanos() < 0 {
             return err(
@@ -616,8 +619,7 @@ impl TickEngine {
             slot.ing_t.push(ti);
             if let Some(a) = ta {
                 let j = fdiv(a, t);
-                let slot =
-                    Self::open_slot(&mut sc.open, &mut sc.open_base, &mut self.pool, per, j);
+                let slot = Self::open_slot(&mut sc.open, &mut sc.open_base, &mut self.pool, per, j);
                 slot.app[((a - j * t) / w) as usize] += 1;
                 slot.app_t.push(a);
             }
@@ -681,8 +683,7 @@ impl TickEngine {
                 break;
             }
             let (m, c) = if is_md { (&it, o) } else { (o, &it) };
-            if !(c.sym.is_none() || c.sym == m.sym) || !(c.venue.is_none() || c.venue == m.venue)
-            {
+            if !(c.sym.is_none() || c.sym == m.sym) || !(c.venue.is_none() || c.venue == m.venue) {
                 continue;
             }
             let (Some(ma), Some(ca)) = (m.app, c.app) else {
@@ -714,7 +715,11 @@ impl TickEngine {
                 }
             }
         }
-        let mine = if is_md { &mut self.trans } else { &mut self.ctl };
+        let mine = if is_md {
+            &mut self.trans
+        } else {
+            &mut self.ctl
+        };
         let mut pos = mine.len();
         while pos > 0 && mine[pos - 1].t > it.t {
             pos -= 1;
@@ -1084,4 +1089,54 @@ fn select(v: &mut [i64], p: Prob) -> Option<i64> {
     let idx = (rank - 1) as usize;
     let (_, x, _) = v.select_nth_unstable(idx);
     Some(*x)
+}
+
+/// The whole tick table of in-memory tables: records are fed in observation order (md at
+/// `t_app`, or `t_ingress` when undelivered; orders at `t_emit`; fills at `t_fill`) with
+/// `advance_to` before each, the reordering horizon raised to the largest lag between a
+/// record's observation time and its earliest instant so that nothing is late. Memory:
+/// the engine's, plus one index per record. Returns the skip counters.
+pub fn run_tables(
+    mut cfg: TickConfig,
+    strings: &Strings,
+    events: &[Event],
+    orders: &[Order],
+    fills: &[Fill],
+    out: &mut Vec<TickRow>,
+) -> Result<TickCounts, TickError> {
+    let obs_e = |e: &Event| {
+        let ti = e.t_ingress.as_nanos();
+        let ta = e.t_app.map_or(ti, |a| a.as_nanos());
+        (ta, ta - ti.min(ta))
+    };
+    let lag = events.iter().map(|e| obs_e(e).1).max().unwrap_or(0);
+    cfg.horizon = Duration(cfg.horizon.as_nanos().max(lag));
+    let mut eng = TickEngine::new(cfg)?;
+    // (observation time, table 0/1/2, index)
+    let mut idx: Vec<(i64, u8, usize)> =
+        Vec::with_capacity(events.len() + orders.len() + fills.len());
+    idx.extend(events.iter().enumerate().map(|(i, e)| (obs_e(e).0, 0, i)));
+    idx.extend(
+        orders
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.t_emit.as_nanos(), 1, i)),
+    );
+    idx.extend(
+        fills
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.t_fill.as_nanos(), 2, i)),
+    );
+    idx.sort_unstable();
+    for &(t, table, i) in &idx {
+        eng.advance_to(t, out);
+        match table {
+            0 => eng.push_event(&events[i], strings),
+            1 => eng.push_order(&orders[i], strings),
+            _ => eng.push_fill(&fills[i]),
+        }
+    }
+    eng.finish(out);
+    Ok(eng.counts())
 }

@@ -7,9 +7,7 @@ use coalescope_metrics::dbc::pearson;
 use coalescope_metrics::ticks::{TickConfig, TickEngine, TickRow, TickScope};
 use coalescope_metrics::Prob;
 use coalescope_timeline::quantile::nearest_rank;
-use coalescope_timeline::{
-    Duration, Event, EventKind, Fill, Instant, Order, Side, Strings, Sym,
-};
+use coalescope_timeline::{Duration, Event, EventKind, Fill, Instant, Order, Side, Strings, Sym};
 use proptest::prelude::*;
 
 fn md(s: Sym, seq: u64, sym: Sym, venue: Sym, ti: i64, ta: Option<i64>) -> Event {
@@ -99,8 +97,8 @@ fn hand_computed_tick_table() {
     ev.push(ctl(f, 7, 500 * us, Some(955 * us))); // c1 (symbol/venue null: all)
     ev.push(ctl(f, 8, 1500 * us, Some(1600 * us))); // c2
     let orders = [
-        order(1, a, x, Side::Buy, 960 * us),   // window 3, interval 0 (BDC 1)
-        order(2, a, x, Side::Buy, 970 * us),   // window 3
+        order(1, a, x, Side::Buy, 960 * us), // window 3, interval 0 (BDC 1)
+        order(2, a, x, Side::Buy, 970 * us), // window 3
         order(3, a, x, Side::Sell, 1700 * us), // window 6, interval 1 (BDC 0.5)
     ];
     let fills = [fill(1, 1000 * us, 100.02), fill(3, 1800 * us, 99.99)];
@@ -118,7 +116,10 @@ fn hand_computed_tick_table() {
     // bdc / bdc_ingress / bdc_excess
     assert_eq!((r(0).bdc, r(0).bdc_ingress), (Some(1.0), Some(0.25)));
     assert_eq!(r(0).bdc_excess, Some(0.75));
-    assert_eq!((r(1).bdc, r(1).bdc_ingress, r(1).bdc_excess), (Some(0.5), Some(1.0), Some(-0.5)));
+    assert_eq!(
+        (r(1).bdc, r(1).bdc_ingress, r(1).bdc_excess),
+        (Some(0.5), Some(1.0), Some(-0.5))
+    );
     assert_eq!((r(2).bdc, r(2).bdc_ingress), (None, None));
     // mddr: tick 1 ms: ingress gaps 300,300,300 µs, app gaps 10,10,10 µs -> 1/30.
     // tick 2 ms: ingress gaps {300,300,300,200,100}, Q95 = Q99 = rank 5 = 300 µs; app
@@ -130,13 +131,19 @@ fn hand_computed_tick_table() {
     // dbc_excess, windows of [t - 2 ms, t) (8 windows).
     // tick 1 ms: D_app w3 = 4, E w3 = 2 -> 56/sqrt(112*28) = 1; D_ing 1,1,1,1 ->
     // 8/sqrt(16*28).
-    assert!(close(r(0).dbc_excess, Some(1.0 - 8.0 / (16.0f64 * 28.0).sqrt())));
+    assert!(close(
+        r(0).dbc_excess,
+        Some(1.0 - 8.0 / (16.0f64 * 28.0).sqrt())
+    ));
     // tick 2 ms: D_app (w3 4, w4 1, w6 1), E (w3 2, w6 1): cov 54, var 108, 31;
     // D_ing (w0..w3 1, w4 2): cov -2, var 28.
     let want = 54.0 / (108.0f64 * 31.0).sqrt() + 2.0 / (28.0f64 * 31.0).sqrt();
     assert!(close(r(1).dbc_excess, Some(want)));
     // tick 3 ms: D_app (w4 1, w6 1), E w6 1: 6/sqrt(12*7); D_ing w4 2: -2/sqrt(28*7).
-    assert!(close(r(2).dbc_excess, Some(6.0 / 84f64.sqrt() + 2.0 / 14.0)));
+    assert!(close(
+        r(2).dbc_excess,
+        Some(6.0 / 84f64.sqrt() + 2.0 / 14.0)
+    ));
     // dccd: (m1,c1) inverted (ingress m1 < c1, app c1 955 < m1 960), ready at 960 µs;
     // (m2,c1) and (m2,c2) consistent; (m1,c2) 1200 µs apart > H.
     // tick 1 ms: {(m1,c1)} -> 1; tick 2 ms: 1/3; tick 3 ms (m2 only): 0; tick 4 ms: null.
@@ -175,7 +182,14 @@ fn late_records_are_counted_and_config_errors_name_the_flag() {
     c = small_cfg();
     c.bucket = Duration::from_micros(50);
     assert_eq!(TickEngine::new(c).unwrap_err().flag, "--bucket");
-    assert_eq!("stream,venue".parse::<TickScope>().unwrap(), TickScope { stream: true, symbol: false, venue: true });
+    assert_eq!(
+        "stream,venue".parse::<TickScope>().unwrap(),
+        TickScope {
+            stream: true,
+            symbol: false,
+            venue: true
+        }
+    );
     assert_eq!("side".parse::<TickScope>().unwrap_err().flag, "--scope");
 }
 
@@ -190,7 +204,11 @@ struct Data {
 /// Brute force: every row recomputed from the full tables with the SPEC definitions
 /// (default scope symbol × venue).
 fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
-    let (tt, w, r) = (cfg.tick.as_nanos(), cfg.bucket.as_nanos(), cfg.window.as_nanos());
+    let (tt, w, r) = (
+        cfg.tick.as_nanos(),
+        cfg.bucket.as_nanos(),
+        cfg.window.as_nanos(),
+    );
     let name = |e: &Event| {
         format!(
             "symbol={},venue={}",
@@ -205,12 +223,20 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
         .collect();
     let (sym, ven) = (mdv[0].symbol, mdv[0].venue);
     let app = |lo: i64, hi: i64| -> Vec<i64> {
-        let mut v: Vec<i64> = mdv.iter().filter_map(|e| e.t_app.map(|a| a.0)).filter(|&a| a >= lo && a < hi).collect();
+        let mut v: Vec<i64> = mdv
+            .iter()
+            .filter_map(|e| e.t_app.map(|a| a.0))
+            .filter(|&a| a >= lo && a < hi)
+            .collect();
         v.sort();
         v
     };
     let ing = |lo: i64, hi: i64| -> Vec<i64> {
-        let mut v: Vec<i64> = mdv.iter().map(|e| e.t_ingress.0).filter(|&a| a >= lo && a < hi).collect();
+        let mut v: Vec<i64> = mdv
+            .iter()
+            .map(|e| e.t_ingress.0)
+            .filter(|&a| a >= lo && a < hi)
+            .collect();
         v.sort();
         v
     };
@@ -219,7 +245,8 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
             return None;
         }
         let mut counts = std::collections::BTreeMap::new();
-        v.iter().for_each(|&x| *counts.entry(x.div_euclid(w)).or_insert(0u32) += 1);
+        v.iter()
+            .for_each(|&x| *counts.entry(x.div_euclid(w)).or_insert(0u32) += 1);
         Some(*counts.values().max().unwrap() as f64 / v.len() as f64)
     };
     let bdc = bdc_of(&app(t - tt, t));
@@ -239,7 +266,8 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
     };
     let sparse = |v: Vec<i64>| -> Vec<(i64, u32)> {
         let mut m = std::collections::BTreeMap::new();
-        v.iter().for_each(|&x| *m.entry(x.div_euclid(w)).or_insert(0u32) += 1);
+        v.iter()
+            .for_each(|&x| *m.entry(x.div_euclid(w)).or_insert(0u32) += 1);
         m.into_iter().collect()
     };
     let mut em: Vec<i64> = d
@@ -263,11 +291,14 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
             continue;
         }
         for c in d.events.iter().filter(|e| e.kind == EventKind::Ctl) {
-            let ok = (c.symbol.is_none() || c.symbol == m.symbol) && (c.venue.is_none() || c.venue == m.venue);
+            let ok = (c.symbol.is_none() || c.symbol == m.symbol)
+                && (c.venue.is_none() || c.venue == m.venue);
             if !ok || (c.t_ingress.0 - mt).abs() > h {
                 continue;
             }
-            let (Some(ma), Some(ca)) = (m.t_app, c.t_app) else { continue };
+            let (Some(ma), Some(ca)) = (m.t_app, c.t_app) else {
+                continue;
+            };
             if ma.0 >= t || ca.0 >= t {
                 continue;
             }
@@ -286,8 +317,14 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
     defined.sort_by(f64::total_cmp);
     let thr = nearest_rank(&defined, Prob::P50);
     let (mut hi, mut lo) = (Vec::new(), Vec::new());
-    for f in d.fills.iter().filter(|f| f.t_fill.0 >= t - rc && f.t_fill.0 + tau < t) {
-        let Some(o) = d.orders.iter().find(|o| o.child_id == f.child_id) else { continue };
+    for f in d
+        .fills
+        .iter()
+        .filter(|f| f.t_fill.0 >= t - rc && f.t_fill.0 + tau < t)
+    {
+        let Some(o) = d.orders.iter().find(|o| o.child_id == f.child_id) else {
+            continue;
+        };
         if o.symbol != sym || o.venue != ven {
             continue;
         }
@@ -298,13 +335,19 @@ fn brute(d: &Data, cfg: &TickConfig, scope: &str, t: i64) -> TickRow {
             .filter(|e| e.kind == EventKind::Md && e.symbol == o.symbol && e.venue == o.venue)
             .filter(|e| e.bid.is_some() && e.ask.is_some() && e.t_ingress.0 <= target)
             .max_by(|a, b| {
-                (a.t_ingress.0, d.st.resolve(a.stream), a.seq).cmp(&(b.t_ingress.0, d.st.resolve(b.stream), b.seq))
+                (a.t_ingress.0, d.st.resolve(a.stream), a.seq).cmp(&(
+                    b.t_ingress.0,
+                    d.st.resolve(b.stream),
+                    b.seq,
+                ))
             });
         let Some(q) = q else { continue };
         let mid = (q.bid.unwrap() + q.ask.unwrap()) / 2.0;
         let mk = o.side.sign() * (f.fill_px - mid) / mid * 1e4;
         let je = o.t_emit.0.div_euclid(tt);
-        let Some(b) = bdc_of(&app(je * tt, (je + 1) * tt)) else { continue };
+        let Some(b) = bdc_of(&app(je * tt, (je + 1) * tt)) else {
+            continue;
+        };
         if b > thr.unwrap() {
             hi.push(mk)
         } else {
@@ -371,7 +414,17 @@ fn gen_data(seed: Vec<(u8, u16, u16, u8, u8)>) -> Data {
                 }
                 events.push(e);
             }
-            6 => orders.push(order(i as u64, sym, ven, if flags & 1 == 0 { Side::Buy } else { Side::Sell }, ti)),
+            6 => orders.push(order(
+                i as u64,
+                sym,
+                ven,
+                if flags & 1 == 0 {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                },
+                ti,
+            )),
             _ => {
                 if !orders.is_empty() {
                     let o: &Order = &orders[dly as usize % orders.len()];
@@ -381,7 +434,12 @@ fn gen_data(seed: Vec<(u8, u16, u16, u8, u8)>) -> Data {
             }
         }
     }
-    Data { st, events, orders, fills }
+    Data {
+        st,
+        events,
+        orders,
+        fills,
+    }
 }
 
 fn prop_cfg() -> TickConfig {
@@ -416,7 +474,11 @@ fn incremental(d: &Data, cfg: TickConfig) -> Vec<TickRow> {
         F(&'a Fill),
     }
     let mut all: Vec<(i64, R)> = Vec::new();
-    all.extend(d.events.iter().map(|e| (e.t_app.unwrap_or(e.t_ingress).0, R::E(e))));
+    all.extend(
+        d.events
+            .iter()
+            .map(|e| (e.t_app.unwrap_or(e.t_ingress).0, R::E(e))),
+    );
     all.extend(d.orders.iter().map(|o| (o.t_emit.0, R::O(o))));
     all.extend(d.fills.iter().map(|f| (f.t_fill.0, R::F(f))));
     all.sort_by_key(|(t, _)| *t);
@@ -471,7 +533,13 @@ fn random_fixture_exercises_every_column() {
     let seed: Vec<(u8, u16, u16, u8, u8)> = (0..400)
         .map(|_| {
             let v = next();
-            (v as u8, (v >> 8) as u16 % 65, (v >> 24) as u16, (v >> 40) as u8 & !3, (v >> 48) as u8)
+            (
+                v as u8,
+                (v >> 8) as u16 % 65,
+                (v >> 24) as u16,
+                (v >> 40) as u8 & !3,
+                (v >> 48) as u8,
+            )
         })
         .collect();
     let d = gen_data(seed);
@@ -479,9 +547,44 @@ fn random_fixture_exercises_every_column() {
     let rows = offline(&d, cfg);
     let n = |f: fn(&TickRow) -> Option<f64>| rows.iter().filter(|r| f(r).is_some()).count();
     assert!(n(|r| r.bdc_excess) > 0 && n(|r| r.mddr) > 0 && n(|r| r.dbc_excess) > 0);
-    assert!(n(|r| r.dccd) > 0 && n(|r| r.cte) > 0, "dccd {} cte {}", n(|r| r.dccd), n(|r| r.cte));
+    assert!(
+        n(|r| r.dccd) > 0 && n(|r| r.cte) > 0,
+        "dccd {} cte {}",
+        n(|r| r.dccd),
+        n(|r| r.cte)
+    );
     for row in &rows {
         assert!(rows_close(row, &brute(&d, &cfg, &row.scope, row.t_tick_ns)));
     }
     assert_eq!(rows, incremental(&d, cfg));
+}
+
+#[test]
+fn run_tables_matches_push_all_then_finish() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let seed: Vec<(u8, u16, u16, u8, u8)> = (0..300)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (
+                x as u8,
+                (x >> 8) as u16 % 65,
+                (x >> 24) as u16,
+                (x >> 40) as u8,
+                (x >> 48) as u8,
+            )
+        })
+        .collect();
+    let d = gen_data(seed);
+    let mut cfg = prop_cfg();
+    let want = offline(&d, cfg);
+    cfg.horizon = Duration(0); // run_tables raises it to the largest delivery lag
+    let mut rows = Vec::new();
+    let c = coalescope_metrics::ticks::run_tables(
+        cfg, &d.st, &d.events, &d.orders, &d.fills, &mut rows,
+    )
+    .unwrap();
+    assert_eq!(c.late, 0);
+    assert_eq!(rows, want);
 }
