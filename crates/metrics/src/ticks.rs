@@ -50,7 +50,7 @@
 //! `fill + τ < t` is strict: SPEC §6 writes `<=`, but a quote at exactly `t` is not
 //! among the instants `< t` the tick covers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use coalescope_timeline::{Duration, Event, EventKind, Fill, Order, Strings, Sym};
 use serde::Serialize;
@@ -395,7 +395,7 @@ pub struct TickEngine {
     okey_index: FastMap<SvKey, usize>,
     orders: FastMap<u64, OrderRec>,
     order_fifo: VecDeque<(i64, u64)>,
-    quotes: HashMap<SvKey, VecDeque<Quote>>,
+    quotes: FastMap<SvKey, VecDeque<Quote>>,
     fills: VecDeque<PendingFill>,
     trans: VecDeque<Item>,
     ctl: VecDeque<Item>,
@@ -436,7 +436,7 @@ impl TickEngine {
             okey_index: FastMap::default(),
             orders: FastMap::default(),
             order_fifo: VecDeque::new(),
-            quotes: HashMap::new(),
+            quotes: FastMap::default(),
             fills: VecDeque::new(),
             trans: VecDeque::new(),
             ctl: VecDeque::new(),
@@ -664,7 +664,9 @@ impl TickEngine {
         };
         let dq = self.quotes.entry((e.symbol, e.venue)).or_default();
         let before = |a: &Quote, b: &Quote| {
-            (a.t, strings.resolve(a.stream), a.seq) <= (b.t, strings.resolve(b.stream), b.seq)
+            a.t < b.t
+                || (a.t == b.t
+                    && (strings.resolve(a.stream), a.seq) <= (strings.resolve(b.stream), b.seq))
         };
         let mut pos = dq.len();
         while pos > 0 && !before(&dq[pos - 1], &q) {
