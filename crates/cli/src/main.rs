@@ -45,6 +45,8 @@ enum Command {
     Audit(cmd::audit::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
+    /// Controller (SPEC §6): the per-scope tick table of distortion metrics.
+    Control(cmd::control::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Nic(a) => cmd::nic::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
+        Command::Control(a) => cmd::control::run(a),
     };
     match result {
         Ok(code) => code,
