@@ -250,6 +250,37 @@ impl ControlConfig {
         ]
     }
 
+    /// Set one threshold by its TOML key (`e_bdc`, `x_bdc`, ..., `x_dccd`), as the
+    /// `--e-bdc`-style flags do; call [`ControlConfig::validate`] after the last one.
+    pub fn set_threshold(&mut self, key: &str, value: f64) -> Result<(), ControlError> {
+        let (side, name) = key.split_at_checked(2).unwrap_or(("", key));
+        let t = match name {
+            "bdc" => &mut self.bdc,
+            "cte_mild" => &mut self.cte_mild,
+            "dbc" => &mut self.dbc,
+            "cte_adverse" => &mut self.cte_adverse,
+            "cte_high" => &mut self.cte_high,
+            "dccd" => &mut self.dccd,
+            _ => {
+                return Err(ControlError::Config {
+                    key: key.to_string(),
+                    message: "not a threshold key".into(),
+                })
+            }
+        };
+        match side {
+            "e_" => t.enter = value,
+            "x_" => t.exit = value,
+            _ => {
+                return Err(ControlError::Config {
+                    key: key.to_string(),
+                    message: "not a threshold key".into(),
+                })
+            }
+        }
+        Ok(())
+    }
+
     /// Check every value: thresholds finite with X <= E, `sustain >= 1`,
     /// `min_dwell >= 0`, tactic profiles in range. The error names the key.
     pub fn validate(&self) -> Result<(), ControlError> {
@@ -335,6 +366,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("tactics.safe_pacing.reserve_share"), "{e}");
+        let mut c = ControlConfig::default();
+        c.set_threshold("e_cte_high", 4.0).unwrap();
+        c.set_threshold("x_cte_high", 1.0).unwrap();
+        assert_eq!(c.cte_high, Threshold::new(4.0, 1.0));
+        assert!(c.set_threshold("y_bdc", 1.0).is_err() && c.set_threshold("e_foo", 1.0).is_err());
         let c = ControlConfig::from_toml_str("[tactics.safe_pacing]\npacing = false").unwrap();
         assert_eq!(c.tactics.safe_pacing.pacing, None);
     }
