@@ -29,7 +29,13 @@ fn run_writes_the_state_table_and_prints_the_timeline() {
     let ticks = dir.join("ticks.csv");
     std::fs::write(&ticks, TICKS).unwrap();
     let out = dir.join("states.csv");
-    let o = control(&["run", "--ticks", ticks.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = control(&[
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let states = std::fs::read_to_string(&out).unwrap();
     // Guard at dccd 0.035: (0.05 - 0.035) / (0.05 - 0.02) = 0.5 up to rounding (f64).
@@ -52,11 +58,20 @@ A,2200000000,FLOW_CLEAN,hold,0.49999999999999994,true\n"
         ),
         "{text}"
     );
-    assert!(text.contains("  t_tick_ns=2100000000: PHASE_LOCKED -> FLOW_CLEAN"), "{text}");
+    assert!(
+        text.contains("  t_tick_ns=2100000000: PHASE_LOCKED -> FLOW_CLEAN"),
+        "{text}"
+    );
     assert!(text.contains("B: 2 ticks;"), "{text}");
     // Flags override thresholds: with e_dbc 0.3, A never leaves FLOW_CLEAN ...
     let o = control(&[
-        "run", "--ticks", ticks.to_str().unwrap(), "--e-dbc", "0.3", "-o", out.to_str().unwrap(),
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "--e-dbc",
+        "0.3",
+        "-o",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success());
     let states = std::fs::read_to_string(&out).unwrap();
@@ -65,35 +80,72 @@ A,2200000000,FLOW_CLEAN,hold,0.49999999999999994,true\n"
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, "min_dwell = \"50ms\"\n").unwrap();
     let o = control(&[
-        "run", "--ticks", ticks.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "-o",
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success());
-    assert!(std::fs::read_to_string(&out).unwrap().contains("A,200000000,FLOW_CLEAN,exit:"));
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("A,200000000,FLOW_CLEAN,exit:"));
 }
 
 #[test]
 fn run_errors_name_the_problem() {
     let dir = tempdir("control", "errors");
     let ticks = dir.join("ticks.csv");
-    std::fs::write(&ticks, "scope,t_tick_ns,bdc_excess,dbc_excess,cte,dccd\nA,0,,,,\nA,1,,x,,\n").unwrap();
+    std::fs::write(
+        &ticks,
+        "scope,t_tick_ns,bdc_excess,dbc_excess,cte,dccd\nA,0,,,,\nA,1,,x,,\n",
+    )
+    .unwrap();
     let out = dir.join("s.csv");
-    let o = control(&["run", "--ticks", ticks.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = control(&[
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("line 3: column 'dbc_excess': 'x' is not a finite number"), "{err}");
+    assert!(
+        err.contains("line 3: column 'dbc_excess': 'x' is not a finite number"),
+        "{err}"
+    );
     std::fs::write(&ticks, "scope,t_tick_ns\nA,0\n").unwrap();
-    let o = control(&["run", "--ticks", ticks.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = control(&[
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("column 'bdc_excess': missing column"));
     let o = control(&[
-        "run", "--ticks", ticks.to_str().unwrap(), "--x-bdc", "0.5", "-o", out.to_str().unwrap(),
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "--x-bdc",
+        "0.5",
+        "-o",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("x_bdc"));
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, "e_bdcc = 1\n").unwrap();
     let o = control(&[
-        "run", "--ticks", ticks.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "-o",
+        "run",
+        "--ticks",
+        ticks.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
@@ -113,13 +165,34 @@ fn canary_ids_lists_the_splitmix64_selection() {
     // control crate's canary tests).
     let o = control(&["canary-ids", "--parents", parents.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), "6\n12\n23\n29\n32\n34\n40\n");
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "6\n12\n23\n29\n32\n34\n40\n"
+    );
     // id 1: h mod 10000 = 2465, in at 0.24651, out at 0.2465.
-    let o = control(&["canary-ids", "--parents", parents.to_str().unwrap(), "--fraction", "0.24651"]);
+    let o = control(&[
+        "canary-ids",
+        "--parents",
+        parents.to_str().unwrap(),
+        "--fraction",
+        "0.24651",
+    ]);
     assert!(String::from_utf8(o.stdout).unwrap().starts_with("1\n"));
-    let o = control(&["canary-ids", "--parents", parents.to_str().unwrap(), "--fraction", "0.2465"]);
+    let o = control(&[
+        "canary-ids",
+        "--parents",
+        parents.to_str().unwrap(),
+        "--fraction",
+        "0.2465",
+    ]);
     assert!(!String::from_utf8(o.stdout).unwrap().starts_with("1\n"));
-    let o = control(&["canary-ids", "--parents", parents.to_str().unwrap(), "--fraction", "1.5"]);
+    let o = control(&[
+        "canary-ids",
+        "--parents",
+        parents.to_str().unwrap(),
+        "--fraction",
+        "1.5",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("'1.5'"));
 }

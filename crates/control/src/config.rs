@@ -354,13 +354,21 @@ mod tests {
             c.tactics.phase_locked.churn_limit_per_s,
             Tactics::default().phase_locked.churn_limit_per_s
         );
-        let e = ControlConfig::from_toml_str("x_bdc = 0.02").unwrap_err().to_string();
+        let e = ControlConfig::from_toml_str("x_bdc = 0.02")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x_bdc") && e.contains("0.01"), "{e}");
-        let e = ControlConfig::from_toml_str("sustain = 0").unwrap_err().to_string();
+        let e = ControlConfig::from_toml_str("sustain = 0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sustain"), "{e}");
-        let e = ControlConfig::from_toml_str("e_bcd = 1").unwrap_err().to_string();
+        let e = ControlConfig::from_toml_str("e_bcd = 1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("e_bcd"), "{e}");
-        let e = ControlConfig::from_toml_str("min_dwell = \"2 parsecs\"").unwrap_err().to_string();
+        let e = ControlConfig::from_toml_str("min_dwell = \"2 parsecs\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("min_dwell"), "{e}");
         let e = ControlConfig::from_toml_str("[tactics.safe_pacing]\nreserve_share = 1.5")
             .unwrap_err()

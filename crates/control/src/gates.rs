@@ -158,7 +158,10 @@ fn completion(p: &[ArmParent], idx: &[usize]) -> Option<f64> {
 
 fn cost_quantile(p: &[ArmParent], idx: &[usize], prob: Prob, buf: &mut Vec<f64>) -> Option<f64> {
     buf.clear();
-    buf.extend(idx.iter().filter_map(|&i| p[i].row.cost_bps.filter(|c| c.is_finite())));
+    buf.extend(
+        idx.iter()
+            .filter_map(|&i| p[i].row.cost_bps.filter(|c| c.is_finite())),
+    );
     buf.sort_unstable_by(f64::total_cmp);
     nearest_rank(buf, prob)
 }
@@ -187,7 +190,11 @@ pub fn evaluate_gates(
     let (nc, nk) = (c.len(), k.len());
     let mut gates = Vec::with_capacity(6);
     for (name, a, b) in [
-        ("dbc_excess", canary.orders.dbc_excess, control.orders.dbc_excess),
+        (
+            "dbc_excess",
+            canary.orders.dbc_excess,
+            control.orders.dbc_excess,
+        ),
         (
             "emit_bdc_median",
             canary.orders.median_emit_bdc,

@@ -47,16 +47,52 @@ mod tests {
     fn weight_is_linear_between_exit_and_enter() {
         // Defaults E = 0.05, X = 0.02.
         let c = ControlConfig::default();
-        assert_eq!(guard(&c, None), Guard { weight: 1.0, fallback: false });
-        assert_eq!(guard(&c, Some(0.0)), Guard { weight: 1.0, fallback: false });
-        assert_eq!(guard(&c, Some(0.019)), Guard { weight: 1.0, fallback: false });
-        assert_eq!(guard(&c, Some(0.02)), Guard { weight: 1.0, fallback: true });
+        assert_eq!(
+            guard(&c, None),
+            Guard {
+                weight: 1.0,
+                fallback: false
+            }
+        );
+        assert_eq!(
+            guard(&c, Some(0.0)),
+            Guard {
+                weight: 1.0,
+                fallback: false
+            }
+        );
+        assert_eq!(
+            guard(&c, Some(0.019)),
+            Guard {
+                weight: 1.0,
+                fallback: false
+            }
+        );
+        assert_eq!(
+            guard(&c, Some(0.02)),
+            Guard {
+                weight: 1.0,
+                fallback: true
+            }
+        );
         let g = guard(&c, Some(0.035));
         assert!((g.weight - 0.5).abs() < 1e-12 && g.fallback, "{g:?}");
         let g = guard(&c, Some(0.044));
         assert!((g.weight - 0.2).abs() < 1e-12, "{g:?}");
-        assert_eq!(guard(&c, Some(0.05)), Guard { weight: 0.0, fallback: true });
-        assert_eq!(guard(&c, Some(0.9)), Guard { weight: 0.0, fallback: true });
+        assert_eq!(
+            guard(&c, Some(0.05)),
+            Guard {
+                weight: 0.0,
+                fallback: true
+            }
+        );
+        assert_eq!(
+            guard(&c, Some(0.9)),
+            Guard {
+                weight: 0.0,
+                fallback: true
+            }
+        );
         // E == X: a step.
         let mut c = ControlConfig::default();
         c.dccd.exit = 0.05;

@@ -32,5 +32,7 @@ pub use error::ControlError;
 pub use gates::{evaluate_gates, ArmInput, ArmOrders, CanaryReport, Gate, Verdict};
 pub use guard::{guard, Guard};
 pub use shaper::{Pressure, Release, Shaper, ShaperParams, Submitted};
-pub use state::{run, Controller, Reason, ScopeController, State, StateRow, Step, TickInput, TickMetrics};
+pub use state::{
+    run, Controller, Reason, ScopeController, State, StateRow, Step, TickInput, TickMetrics,
+};
 pub use tactics::{TacticProfile, Tactics};

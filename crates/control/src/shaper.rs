@@ -79,7 +79,10 @@ impl ShaperParams {
             return Err(("jitter", format!("{}ns is not in [0, 1s]", self.jitter_ns)));
         }
         if !(self.rate_per_s.is_finite() && self.rate_per_s >= 1e-3) {
-            return Err(("rate_per_s", format!("{} is not a number >= 0.001", self.rate_per_s)));
+            return Err((
+                "rate_per_s",
+                format!("{} is not a number >= 0.001", self.rate_per_s),
+            ));
         }
         if !(self.max_rate_per_s.is_finite()
             && self.max_rate_per_s >= self.rate_per_s
@@ -96,13 +99,19 @@ impl ShaperParams {
         if self.burst == 0 {
             return Err(("burst", "must be >= 1".into()));
         }
-        for (k, v) in [("debt_gain", self.debt_gain), ("headroom_gain", self.headroom_gain)] {
+        for (k, v) in [
+            ("debt_gain", self.debt_gain),
+            ("headroom_gain", self.headroom_gain),
+        ] {
             if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
                 return Err((k, format!("{v} is not in [0, 1e6]")));
             }
         }
         if self.headroom_ref_ns <= 0 {
-            return Err(("headroom_ref", format!("{}ns is not > 0", self.headroom_ref_ns)));
+            return Err((
+                "headroom_ref",
+                format!("{}ns is not > 0", self.headroom_ref_ns),
+            ));
         }
         Ok(())
     }
@@ -114,7 +123,11 @@ impl ShaperParams {
 
     /// The paced interval (ns) for an order under `p`: `ceil(1e9 / rate)`, in `1..=I_max`.
     pub fn interval_ns(&self, p: Pressure) -> i64 {
-        let debt = if p.debt.is_nan() { 0.0 } else { p.debt.clamp(0.0, 1.0) };
+        let debt = if p.debt.is_nan() {
+            0.0
+        } else {
+            p.debt.clamp(0.0, 1.0)
+        };
         let squeeze = match p.headroom_ns {
             Some(h) => (1.0 - h as f64 / self.headroom_ref_ns as f64).clamp(0.0, 1.0),
             None => 0.0,
@@ -275,7 +288,12 @@ impl Shaper {
             release = release.max(tat.saturating_sub(self.tolerance_ns));
         }
         let interval = self.params.interval_ns(pressure);
-        self.tat_ns = Some(self.tat_ns.unwrap_or(release).max(release).saturating_add(interval));
+        self.tat_ns = Some(
+            self.tat_ns
+                .unwrap_or(release)
+                .max(release)
+                .saturating_add(interval),
+        );
         self.last_release_ns = release;
         self.queue.push_back(Release {
             t_release_ns: release,
@@ -331,7 +349,21 @@ mod tests {
         let mut out = Vec::new();
         s.release_due(i64::MAX, &mut |r| out.push(r.t_release_ns));
         let ms = 1_000_000;
-        assert_eq!(out, vec![0, 0, ms, 2 * ms, 3 * ms, 4 * ms, 5 * ms, 6 * ms, 7 * ms, 8 * ms]);
+        assert_eq!(
+            out,
+            vec![
+                0,
+                0,
+                ms,
+                2 * ms,
+                3 * ms,
+                4 * ms,
+                5 * ms,
+                6 * ms,
+                7 * ms,
+                8 * ms
+            ]
+        );
         assert_eq!(s.bound_ns(), 16 * ms);
     }
 
@@ -340,17 +372,35 @@ mod tests {
         let p = params(0, 100.0, 1);
         assert_eq!(p.interval_ns(Pressure::default()), 10_000_000);
         // debt 0.5: rate 100 * (1 + 4 * 0.5) = 300/s -> ceil(1e9/300) = 3_333_334 ns.
-        assert_eq!(p.interval_ns(Pressure { debt: 0.5, headroom_ns: None }), 3_333_334);
+        assert_eq!(
+            p.interval_ns(Pressure {
+                debt: 0.5,
+                headroom_ns: None
+            }),
+            3_333_334
+        );
         // headroom 0.5 s of 1 s: rate 100 * (1 + 4 * 0.5) = 300/s.
         assert_eq!(
-            p.interval_ns(Pressure { debt: 0.0, headroom_ns: Some(500_000_000) }),
+            p.interval_ns(Pressure {
+                debt: 0.0,
+                headroom_ns: Some(500_000_000)
+            }),
             3_333_334
         );
         // Both at maximum: 100 * 5 * 5 = 2500, capped at max_rate 1000/s -> 1 ms.
-        assert_eq!(p.interval_ns(Pressure { debt: 1.0, headroom_ns: Some(0) }), 1_000_000);
+        assert_eq!(
+            p.interval_ns(Pressure {
+                debt: 1.0,
+                headroom_ns: Some(0)
+            }),
+            1_000_000
+        );
         // Headroom beyond the reference and NaN debt change nothing.
         assert_eq!(
-            p.interval_ns(Pressure { debt: f64::NAN, headroom_ns: Some(5_000_000_000) }),
+            p.interval_ns(Pressure {
+                debt: f64::NAN,
+                headroom_ns: Some(5_000_000_000)
+            }),
             10_000_000
         );
     }
@@ -358,10 +408,15 @@ mod tests {
     #[test]
     fn a_full_shaper_releases_at_once_and_counts() {
         let mut s = Shaper::new(params(0, 1.0, 1), 1, 2);
-        assert!(matches!(s.submit(0, 1, 1, Pressure::default()), Ok(Submitted::Queued { t_release_ns: 0 })));
+        assert!(matches!(
+            s.submit(0, 1, 1, Pressure::default()),
+            Ok(Submitted::Queued { t_release_ns: 0 })
+        ));
         assert!(matches!(
             s.submit(0, 1, 2, Pressure::default()),
-            Ok(Submitted::Queued { t_release_ns: 1_000_000_000 })
+            Ok(Submitted::Queued {
+                t_release_ns: 1_000_000_000
+            })
         ));
         match s.submit(5, 1, 3, Pressure::default()) {
             Ok(Submitted::Overflow(r)) => {
@@ -372,7 +427,10 @@ mod tests {
         assert_eq!(s.overflows(), 1);
         assert_eq!(
             s.submit(4, 1, 4, Pressure::default()),
-            Err(ShaperError::TimeWentBack { t_ns: 4, last_ns: 5 })
+            Err(ShaperError::TimeWentBack {
+                t_ns: 4,
+                last_ns: 5
+            })
         );
     }
 }

@@ -296,9 +296,7 @@ impl ScopeController {
                 sustain: c.sustain,
             })
         } else if ge(m.dccd, c.dccd.enter) {
-            Some(Trigger::Dccd {
-                dccd: c.dccd.enter,
-            })
+            Some(Trigger::Dccd { dccd: c.dccd.enter })
         } else if ge(m.dbc_excess, c.dbc.enter) && ge_cte12(m.cte, c.cte_adverse.enter) {
             Some(Trigger::PhaseLocked {
                 dbc: c.dbc.enter,
@@ -321,7 +319,10 @@ impl ScopeController {
             }
             _ if Self::holds(c, level, m) => Reason::Hold,
             _ if t_tick_ns.saturating_sub(self.entered_ns) >= c.min_dwell_ns => {
-                let to = (0..level).rev().find(|&l| Self::holds(c, l, m)).unwrap_or(0);
+                let to = (0..level)
+                    .rev()
+                    .find(|&l| Self::holds(c, l, m))
+                    .unwrap_or(0);
                 let from = self.state;
                 self.state = State::from_level(to);
                 self.entered_ns = t_tick_ns;
@@ -375,7 +376,9 @@ impl Controller {
 
     /// The current state of `scope` (FLOW_CLEAN if never seen).
     pub fn state(&self, scope: &str) -> State {
-        self.scopes.get(scope).map_or(State::FlowClean, |s| s.state())
+        self.scopes
+            .get(scope)
+            .map_or(State::FlowClean, |s| s.state())
     }
 }
 

@@ -12,7 +12,14 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// Required tick-table columns.
-pub const TICK_COLUMNS: [&str; 6] = ["scope", "t_tick_ns", "bdc_excess", "dbc_excess", "cte", "dccd"];
+pub const TICK_COLUMNS: [&str; 6] = [
+    "scope",
+    "t_tick_ns",
+    "bdc_excess",
+    "dbc_excess",
+    "cte",
+    "dccd",
+];
 
 /// Read a tick table from `path`.
 pub fn read_ticks(path: &Path) -> Result<Vec<TickInput>, ControlError> {
@@ -29,7 +36,9 @@ pub fn read_ticks_from(reader: impl Read, name: &str) -> Result<Vec<TickInput>, 
         path: name.to_string(),
         message: e.to_string(),
     };
-    let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
     let headers = r.headers().map_err(io)?.clone();
     let mut col = [0usize; 6];
     for (k, want) in TICK_COLUMNS.iter().enumerate() {
@@ -103,7 +112,14 @@ pub fn read_ticks_from(reader: impl Read, name: &str) -> Result<Vec<TickInput>, 
 /// Write a state table to `writer`.
 pub fn write_states_to(writer: impl Write, rows: &[StateRow]) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(writer);
-    w.write_record(["scope", "t_tick_ns", "state", "reason", "guard_weight", "fallback"])?;
+    w.write_record([
+        "scope",
+        "t_tick_ns",
+        "state",
+        "reason",
+        "guard_weight",
+        "fallback",
+    ])?;
     for r in rows {
         w.write_record([
             r.scope.as_str(),
@@ -140,11 +156,22 @@ mod tests {
         let t = read_ticks_from(text.as_bytes(), "t.csv").unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].scope, "A|V");
-        assert_eq!(t[0].metrics, TickMetrics { bdc_excess: None, dbc_excess: Some(0.2), cte: Some(1.5), dccd: None });
+        assert_eq!(
+            t[0].metrics,
+            TickMetrics {
+                bdc_excess: None,
+                dbc_excess: Some(0.2),
+                cte: Some(1.5),
+                dccd: None
+            }
+        );
         assert_eq!(t[1].metrics.bdc_excess, Some(0.3));
-        let e = read_ticks_from("scope,t_tick_ns,bdc_excess,dbc_excess,cte\n".as_bytes(), "t.csv")
-            .unwrap_err()
-            .to_string();
+        let e = read_ticks_from(
+            "scope,t_tick_ns,bdc_excess,dbc_excess,cte\n".as_bytes(),
+            "t.csv",
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "t.csv: line 1: column 'dccd': missing column");
         let e = read_ticks_from(
             "scope,t_tick_ns,bdc_excess,dbc_excess,cte,dccd\nA,1,,,,\nA,2,,abc,,\n".as_bytes(),
@@ -152,9 +179,13 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert_eq!(e, "t.csv: line 3: column 'dbc_excess': 'abc' is not a finite number");
+        assert_eq!(
+            e,
+            "t.csv: line 3: column 'dbc_excess': 'abc' is not a finite number"
+        );
         let e = read_ticks_from(
-            "scope,t_tick_ns,bdc_excess,dbc_excess,cte,dccd\nA,5,,,,\nB,1,,,,\nA,5,,,,\n".as_bytes(),
+            "scope,t_tick_ns,bdc_excess,dbc_excess,cte,dccd\nA,5,,,,\nB,1,,,,\nA,5,,,,\n"
+                .as_bytes(),
             "t.csv",
         )
         .unwrap_err()

@@ -121,11 +121,10 @@ impl Tactics {
                 });
             }
             if let Some(q) = &p.pacing {
-                q.validate()
-                    .map_err(|(k, message)| ControlError::Config {
-                        key: key(&format!("pacing.{k}")),
-                        message,
-                    })?;
+                q.validate().map_err(|(k, message)| ControlError::Config {
+                    key: key(&format!("pacing.{k}")),
+                    message,
+                })?;
             }
         }
         Ok(())

@@ -70,8 +70,14 @@ fn promote_when_every_gate_passes() {
     let (cp, kp) = (with_counts(&c, 10), with_counts(&k, 10));
     let r = evaluate_gates(
         CanaryFraction::default(),
-        &ArmInput { parents: &cp, orders: BETTER },
-        &ArmInput { parents: &kp, orders: WORSE },
+        &ArmInput {
+            parents: &cp,
+            orders: BETTER,
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: WORSE,
+        },
         cfg(),
     );
     let g = |n: &str| r.gates.iter().find(|g| g.name == n).unwrap().clone();
@@ -101,8 +107,14 @@ fn hold_when_a_gate_fails_without_a_rollback_condition() {
     let (cp, kp) = (with_counts(&c, 5), with_counts(&k, 10));
     let r = evaluate_gates(
         CanaryFraction::default(),
-        &ArmInput { parents: &cp, orders: WORSE },
-        &ArmInput { parents: &kp, orders: BETTER },
+        &ArmInput {
+            parents: &cp,
+            orders: WORSE,
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: BETTER,
+        },
         cfg(),
     );
     let g = |n: &str| r.gates.iter().find(|g| g.name == n).unwrap().clone();
@@ -120,8 +132,14 @@ fn rollback_on_completion_or_q95() {
     let (cp, kp) = (with_counts(&c, 10), with_counts(&k, 10));
     let r = evaluate_gates(
         CanaryFraction::default(),
-        &ArmInput { parents: &cp, orders: BETTER },
-        &ArmInput { parents: &kp, orders: WORSE },
+        &ArmInput {
+            parents: &cp,
+            orders: BETTER,
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: WORSE,
+        },
         cfg(),
     );
     let g = r.gates.iter().find(|g| g.name == "completion_pp").unwrap();
@@ -135,8 +153,14 @@ fn rollback_on_completion_or_q95() {
     let (cp, kp) = (with_counts(&c, 10), with_counts(&k, 10));
     let r = evaluate_gates(
         CanaryFraction::default(),
-        &ArmInput { parents: &cp, orders: BETTER },
-        &ArmInput { parents: &kp, orders: WORSE },
+        &ArmInput {
+            parents: &cp,
+            orders: BETTER,
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: WORSE,
+        },
         cfg(),
     );
     let g = r.gates.iter().find(|g| g.name == "cost_q95_bps").unwrap();
@@ -146,8 +170,14 @@ fn rollback_on_completion_or_q95() {
     // An empty canary arm: nothing defined, every parent-based gate fails: HOLD.
     let r = evaluate_gates(
         CanaryFraction::default(),
-        &ArmInput { parents: &[], orders: ArmOrders::default() },
-        &ArmInput { parents: &kp, orders: WORSE },
+        &ArmInput {
+            parents: &[],
+            orders: ArmOrders::default(),
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: WORSE,
+        },
         cfg(),
     );
     assert_eq!(r.verdict, Verdict::Hold);
@@ -164,5 +194,8 @@ fn unpaired_bootstrap_resamples_each_arm() {
     let (est, ci) = unpaired_bootstrap(2, 1, cfg(), |ia, ib| Some(mean(&a, ia) - mean(&b, ib)));
     assert_eq!(est, Some(0.5));
     assert_eq!(ci, Some([0.0, 1.0]));
-    assert_eq!(unpaired_bootstrap(0, 1, cfg(), |_, _| Some(1.0)), (None, None));
+    assert_eq!(
+        unpaired_bootstrap(0, 1, cfg(), |_, _| Some(1.0)),
+        (None, None)
+    );
 }

@@ -6,7 +6,9 @@
 //! and this implementation only counts calls and forwards them unchanged to `System`.
 #![allow(unsafe_code)]
 
-use coalescope_control::{ControlConfig, Controller, Pressure, Shaper, ShaperParams, Submitted, TickMetrics};
+use coalescope_control::{
+    ControlConfig, Controller, Pressure, Shaper, ShaperParams, Submitted, TickMetrics,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,8 +65,16 @@ fn main() {
         levels[s.state.level() as usize] += 1;
     }
     let after = ALLOCS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "controller allocated {} times in 30000 ticks", after - before);
-    assert!(levels.iter().all(|&n| n > 0), "the walk visits every state: {levels:?}");
+    assert_eq!(
+        after - before,
+        0,
+        "controller allocated {} times in 30000 ticks",
+        after - before
+    );
+    assert!(
+        levels.iter().all(|&n| n > 0),
+        "the walk visits every state: {levels:?}"
+    );
 
     let params = ShaperParams::default();
     let mut sh = Shaper::new(params, 7, 1024);
@@ -90,7 +100,12 @@ fn main() {
     }
     sh.release_due(i64::MAX, &mut sink);
     let after = ALLOCS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "shaper allocated {} times in 199990 orders", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "shaper allocated {} times in 199990 orders",
+        after - before
+    );
     assert_eq!(released + overflow, 200_000);
     println!("no_alloc: 30000 ticks and 199990 orders, 0 allocations after warm-up");
 }

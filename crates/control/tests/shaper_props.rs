@@ -29,7 +29,14 @@ fn order() -> impl Strategy<Value = Order> {
 }
 
 fn params() -> impl Strategy<Value = ShaperParams> {
-    (0i64..2_000_000, 50.0f64..5000.0, 1u32..5, 1.0f64..20.0, 0.0f64..8.0, 0.0f64..8.0)
+    (
+        0i64..2_000_000,
+        50.0f64..5000.0,
+        1u32..5,
+        1.0f64..20.0,
+        0.0f64..8.0,
+        0.0f64..8.0,
+    )
         .prop_map(|(j, rate, burst, mult, dg, hg)| ShaperParams {
             jitter_ns: j,
             rate_per_s: rate,
@@ -43,7 +50,12 @@ fn params() -> impl Strategy<Value = ShaperParams> {
 
 /// Feed the stream; returns every release (queued and overflow) and, per order, the
 /// backlog it found.
-fn drive(p: ShaperParams, seed: u64, cap: usize, orders: &[Order]) -> (Vec<Release>, Vec<usize>, u64) {
+fn drive(
+    p: ShaperParams,
+    seed: u64,
+    cap: usize,
+    orders: &[Order],
+) -> (Vec<Release>, Vec<usize>, u64) {
     let mut s = Shaper::new(p, seed, cap);
     let mut out = Vec::new();
     let mut backlog = Vec::new();
@@ -129,10 +141,14 @@ fn jitter_is_uniform_over_zero_to_j() {
     let mut counts = [0u32; 10];
     for i in 0..20_000i64 {
         let t = i * 1_000_000;
-        s.release_due(t, &mut |r| counts[(r.t_release_ns - r.t_submit_ns) as usize] += 1);
+        s.release_due(t, &mut |r| {
+            counts[(r.t_release_ns - r.t_submit_ns) as usize] += 1
+        });
         s.submit(t, 0, i as u64, Pressure::default()).unwrap();
     }
-    s.release_due(i64::MAX, &mut |r| counts[(r.t_release_ns - r.t_submit_ns) as usize] += 1);
+    s.release_due(i64::MAX, &mut |r| {
+        counts[(r.t_release_ns - r.t_submit_ns) as usize] += 1
+    });
     for c in counts {
         assert!((i64::from(c) - 2000).abs() < 212, "{counts:?}");
     }
@@ -140,13 +156,15 @@ fn jitter_is_uniform_over_zero_to_j() {
     let seq = |seed| {
         let mut s = Shaper::new(p, seed, 4);
         (0..20i64)
-            .map(|i| match s.submit(i * 1_000_000, 0, 0, Pressure::default()).unwrap() {
-                Submitted::Queued { t_release_ns } => {
-                    s.release_due(i64::MAX, &mut |_| {});
-                    t_release_ns - i * 1_000_000
-                }
-                Submitted::Overflow(_) => -1,
-            })
+            .map(
+                |i| match s.submit(i * 1_000_000, 0, 0, Pressure::default()).unwrap() {
+                    Submitted::Queued { t_release_ns } => {
+                        s.release_due(i64::MAX, &mut |_| {});
+                        t_release_ns - i * 1_000_000
+                    }
+                    Submitted::Overflow(_) => -1,
+                },
+            )
             .collect::<Vec<_>>()
     };
     assert_eq!(seq(11), seq(11));

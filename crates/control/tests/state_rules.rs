@@ -1,4 +1,5 @@
 //! SPEC §6 transition rules on hand-made tick tables, and properties over random ones.
+#![allow(clippy::field_reassign_with_default)] // tests tweak one key of the defaults
 
 use coalescope_control::state::{run, State, TickInput, TickMetrics};
 use coalescope_control::ControlConfig;
@@ -51,15 +52,27 @@ fn escalation_is_immediate_and_names_the_predicate() {
     assert_eq!(r[0], (State::FlowClean, "hold".to_string()));
     assert_eq!(
         r[1],
-        (State::PhaseLocked, "enter:phase_locked(dbc_excess>=0.1,cte>=1)".to_string())
+        (
+            State::PhaseLocked,
+            "enter:phase_locked(dbc_excess>=0.1,cte>=1)".to_string()
+        )
     );
     // One tick later, within min_dwell: escalation does not wait for the dwell.
-    assert_eq!(r[2], (State::SafePacing, "enter:safe_pacing(dccd>=0.05)".to_string()));
+    assert_eq!(
+        r[2],
+        (
+            State::SafePacing,
+            "enter:safe_pacing(dccd>=0.05)".to_string()
+        )
+    );
     // Straight from 0 to 1.
     let r = states_and_reasons(&[m(Some(0.01), Some(0.0), Some(0.0), None)]);
     assert_eq!(
         r[0],
-        (State::DeliveryClustered, "enter:delivery_clustered(bdc_excess>=0.01,cte>=0)".to_string())
+        (
+            State::DeliveryClustered,
+            "enter:delivery_clustered(bdc_excess>=0.01,cte>=0)".to_string()
+        )
     );
 }
 
@@ -76,7 +89,10 @@ fn min_dwell_holds_a_state_then_exit() {
     }
     assert_eq!(
         r[21],
-        (State::FlowClean, "exit:min_dwell_elapsed(PHASE_LOCKED->FLOW_CLEAN)".to_string())
+        (
+            State::FlowClean,
+            "exit:min_dwell_elapsed(PHASE_LOCKED->FLOW_CLEAN)".to_string()
+        )
     );
     assert_eq!(r[22], (State::FlowClean, "hold".to_string()));
     // A shorter min_dwell exits sooner: 500 ms -> tick 6 (held 0.5 s).
@@ -95,11 +111,16 @@ fn hold_uses_exit_values() {
     ms.extend(std::iter::repeat_n(m(Some(0.006), None, None, None), 40));
     ms.push(m(Some(0.004), None, None, None));
     let r = states_and_reasons(&ms);
-    assert!(r[1..41].iter().all(|x| *x == (State::DeliveryClustered, "hold".to_string())));
+    assert!(r[1..41]
+        .iter()
+        .all(|x| *x == (State::DeliveryClustered, "hold".to_string())));
     assert_eq!(r[41].0, State::FlowClean);
     // cte below X_cte_mild = -0.5 breaks the hold too.
     let mut ms = vec![m(Some(0.02), None, None, None)];
-    ms.extend(std::iter::repeat_n(m(Some(0.02), None, Some(-0.4), None), 25));
+    ms.extend(std::iter::repeat_n(
+        m(Some(0.02), None, Some(-0.4), None),
+        25,
+    ));
     ms.push(m(Some(0.02), None, Some(-0.6), None));
     let r = states_and_reasons(&ms);
     assert_eq!(r[25].0, State::DeliveryClustered);
@@ -112,18 +133,27 @@ fn deescalation_goes_to_the_highest_held_level_below() {
     // (>= X 0.05, < E 0.10: level 2 held, not entered), bdc_excess 0.007 (level 1
     // held), cte undefined (true for levels 1-2).
     let mut ms = vec![m(Some(0.0), Some(0.0), None, Some(0.06))];
-    ms.extend(std::iter::repeat_n(m(Some(0.007), Some(0.06), None, Some(0.01)), 25));
+    ms.extend(std::iter::repeat_n(
+        m(Some(0.007), Some(0.06), None, Some(0.01)),
+        25,
+    ));
     let r = states_and_reasons(&ms);
     assert_eq!(r[0].0, State::SafePacing);
     assert_eq!(r[19], (State::SafePacing, "dwell".to_string()));
     assert_eq!(
         r[20],
-        (State::PhaseLocked, "exit:min_dwell_elapsed(SAFE_PACING->PHASE_LOCKED)".to_string())
+        (
+            State::PhaseLocked,
+            "exit:min_dwell_elapsed(SAFE_PACING->PHASE_LOCKED)".to_string()
+        )
     );
     assert_eq!(r[21], (State::PhaseLocked, "hold".to_string()));
     // Without the level-2 hold it lands on level 1.
     let mut ms = vec![m(Some(0.0), Some(0.0), None, Some(0.06))];
-    ms.extend(std::iter::repeat_n(m(Some(0.007), Some(0.04), None, Some(0.01)), 25));
+    ms.extend(std::iter::repeat_n(
+        m(Some(0.007), Some(0.04), None, Some(0.01)),
+        25,
+    ));
     let r = states_and_reasons(&ms);
     assert_eq!(r[20].0, State::DeliveryClustered);
 }
@@ -156,7 +186,10 @@ fn cte_high_must_be_sustained() {
 
 #[test]
 fn dccd_breach_at_the_enter_value() {
-    let r = states_and_reasons(&[m(None, None, None, Some(0.0499)), m(None, None, None, Some(0.05))]);
+    let r = states_and_reasons(&[
+        m(None, None, None, Some(0.0499)),
+        m(None, None, None, Some(0.05)),
+    ]);
     assert_eq!(r[0].0, State::FlowClean);
     assert_eq!(r[1].0, State::SafePacing);
 }
@@ -164,7 +197,10 @@ fn dccd_breach_at_the_enter_value() {
 #[test]
 fn undefined_cte_is_true_for_levels_1_and_2_false_for_3() {
     // Levels 1 and 2 enter with cte undefined ...
-    let r = states_and_reasons(&[m(Some(0.02), None, None, None), m(None, Some(0.2), None, None)]);
+    let r = states_and_reasons(&[
+        m(Some(0.02), None, None, None),
+        m(None, Some(0.2), None, None),
+    ]);
     assert_eq!(r[0].0, State::DeliveryClustered);
     assert_eq!(r[1].0, State::PhaseLocked);
     // ... but not with a defined cte below the enter value.
@@ -198,9 +234,21 @@ fn guard_columns_follow_dccd() {
 #[test]
 fn scopes_are_independent() {
     let ticks = vec![
-        TickInput { scope: "A".into(), t_tick_ns: 0, metrics: m(None, None, None, Some(0.1)) },
-        TickInput { scope: "B".into(), t_tick_ns: 0, metrics: CLEAN },
-        TickInput { scope: "A".into(), t_tick_ns: T, metrics: CLEAN },
+        TickInput {
+            scope: "A".into(),
+            t_tick_ns: 0,
+            metrics: m(None, None, None, Some(0.1)),
+        },
+        TickInput {
+            scope: "B".into(),
+            t_tick_ns: 0,
+            metrics: CLEAN,
+        },
+        TickInput {
+            scope: "A".into(),
+            t_tick_ns: T,
+            metrics: CLEAN,
+        },
     ];
     let r = run(&ticks, &ControlConfig::default());
     assert_eq!(

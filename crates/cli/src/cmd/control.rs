@@ -128,8 +128,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn control_config(a: &RunArgs) -> anyhow::Result<ControlConfig> {
     let mut c = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             ControlConfig::from_toml_str(&text).with_context(|| p.display().to_string())?
         }
         None => ControlConfig::default(),
@@ -177,7 +177,12 @@ fn control_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     for s in &summary.scopes {
         let times: Vec<String> = State::ALL
             .iter()
-            .map(|st| format!("{st} {}", Duration::from_nanos(s.time_ns[st.level() as usize])))
+            .map(|st| {
+                format!(
+                    "{st} {}",
+                    Duration::from_nanos(s.time_ns[st.level() as usize])
+                )
+            })
             .collect();
         println!(
             "{}: {} ticks; {}; {} transitions",
@@ -191,7 +196,10 @@ fn control_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             println!("  t_tick_ns={t}: {from} -> {to}");
         }
         if s.transitions.len() > SHOWN {
-            println!("  ... {} more in the state table", s.transitions.len() - SHOWN);
+            println!(
+                "  ... {} more in the state table",
+                s.transitions.len() - SHOWN
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
