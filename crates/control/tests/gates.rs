@@ -1,4 +1,5 @@
 //! SPEC §7 gates and verdicts on fixtures reaching each verdict.
+#![allow(clippy::unwrap_used)]
 
 use coalescope_control::gates::{
     evaluate_gates, unpaired_bootstrap, ArmInput, ArmOrders, ArmParent, Verdict, GATE_RESAMPLES,

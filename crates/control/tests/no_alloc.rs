@@ -5,6 +5,7 @@
 //! The one `unsafe` of the crate lives here, test-only: `GlobalAlloc` is an unsafe trait,
 //! and this implementation only counts calls and forwards them unchanged to `System`.
 #![allow(unsafe_code)]
+#![allow(clippy::unwrap_used)]
 
 use coalescope_control::{
     ControlConfig, Controller, Pressure, Shaper, ShaperParams, Submitted, TickMetrics,

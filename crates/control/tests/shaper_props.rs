@@ -1,6 +1,7 @@
 //! Shaper guarantees over random order streams (SPEC §6): every order released, per
 //! parent FIFO, added delay <= the stated bound (and the per-order bound
 //! J + (k + 1) * I_max), jitter in [0, J], same output for the same seed.
+#![allow(clippy::unwrap_used)]
 
 use coalescope_control::{Pressure, Release, Shaper, ShaperParams, Submitted};
 use proptest::prelude::*;

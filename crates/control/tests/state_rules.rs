@@ -1,5 +1,6 @@
 //! SPEC §6 transition rules on hand-made tick tables, and properties over random ones.
 #![allow(clippy::field_reassign_with_default)] // tests tweak one key of the defaults
+#![allow(clippy::unwrap_used)]
 
 use coalescope_control::state::{run, State, TickInput, TickMetrics};
 use coalescope_control::ControlConfig;
