@@ -43,10 +43,10 @@ enum Command {
     Nic(cmd::nic::Args),
     /// Read-only checklist of host settings that matter for low-latency receive.
     Audit(cmd::audit::Args),
+    /// Coalescing-aware controller: tick tables, the state machine over them, canary selection.
+    Control(cmd::control::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
-    /// Controller (SPEC §6): the per-scope tick table of distortion metrics.
-    Control(cmd::control::Args),
 }
 
 fn main() -> ExitCode {
