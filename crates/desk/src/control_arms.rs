@@ -654,8 +654,11 @@ fn emit_bdc_median(emits: &[(i64, u32)], per_interval: i64) -> Option<f64> {
     nearest_rank(&bdcs, Prob::P50)
 }
 
+/// Reads one figure of an arm.
+type Figure = fn(&ArmFigures) -> Option<f64>;
+
 /// The six gate figures, in gate order: (name, figure, threshold).
-const GATES: [(&str, fn(&ArmFigures) -> Option<f64>, f64); 6] = [
+const GATES: [(&str, Figure, f64); 6] = [
     ("dispatch_dbc_excess", |f| f.dbc_excess, 0.0),
     ("dispatch_emit_bdc_median", |f| f.emit_bdc_median, 0.0),
     ("completion", |f| f.completion, COMPLETION_MARGIN),

@@ -806,6 +806,7 @@ pub fn run_streaming_with(
                                 child_id: new.child_id,
                                 parent_id: p.parent_id,
                                 qty: new.qty,
+                                parent_qty: p.qty,
                                 debt: d.debt,
                                 t_deadline: p.t_deadline,
                                 replace: matches!(what, What::Replace { .. }),

@@ -546,7 +546,7 @@ impl Strategy {
                     p.churn_second = second;
                     p.churn_used = 0;
                 }
-                if p.churn_used >= limit {
+                if f64::from(p.churn_used) >= limit {
                     p.churn_skipped += 1;
                     return None;
                 }

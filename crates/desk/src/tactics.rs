@@ -18,8 +18,8 @@
 //!   marketable IOC at the opposite best (urgency), it sends a post-only limit at its own
 //!   best instead (a resting child is replaced to its own best, or left alone when it is
 //!   already there). Counted as `gated_orders`.
-//! - **Churn limit** ([`Tactics::churn_limit_per_s`]): at most `n` cancel/replaces per
-//!   parent in each epoch-aligned second `[k s, (k+1) s)` of the decision instant; a
+//! - **Churn limit** ([`Tactics::churn_limit_per_s`]): at most `ceil(n)` cancel/replaces
+//!   per parent in each epoch-aligned second `[k s, (k+1) s)` of the decision instant; a
 //!   cancel/replace beyond it is not sent (the child keeps resting where it is) and is
 //!   counted as `churn_skipped`.
 //! - **Reserve** ([`Tactics::reserve_share`]): with `r` the reserve share and
@@ -42,8 +42,10 @@ pub struct Tactics {
     pub pace: bool,
     /// Send passive at the own best where the strategy would cross (module docs).
     pub aggression_gate: bool,
-    /// Cancel/replaces allowed per parent per epoch-aligned second; `None` = unlimited.
-    pub churn_limit_per_s: Option<u32>,
+    /// Cancel/replaces allowed per parent per epoch-aligned second (a replace goes out
+    /// while fewer than this were sent in the second: `ceil(n)` per second); `None` =
+    /// unlimited.
+    pub churn_limit_per_s: Option<f64>,
     /// Share of the parent's unfilled shares held back from non-urgent children, in [0, 1].
     pub reserve_share: f64,
 }
@@ -78,6 +80,8 @@ pub struct PaceRequest {
     pub parent_id: u64,
     /// Shares.
     pub qty: u64,
+    /// The parent's shares.
+    pub parent_qty: u64,
     /// Schedule debt at the decision: shares the parent's filled quantity is behind its
     /// schedule target (0 when on or ahead of schedule).
     pub debt: u64,
@@ -162,6 +166,14 @@ pub struct StateTimeline {
     pub states: Vec<StateTime>,
     /// Every transition, in time order.
     pub transitions: Vec<Transition>,
+    /// Scope-ticks with the causality guard's fallback flag set.
+    pub fallback_ticks: u64,
+    /// Mean causality-guard feature weight over the scope-ticks.
+    pub guard_weight_mean: Option<f64>,
+    /// Records the tick metrics dropped as late (behind the last stepped tick).
+    pub late_records: u64,
+    /// Orders the shaper released at once because it was full.
+    pub shaper_overflows: u64,
 }
 
 /// What the desk's event loop asks for tactics (module docs). Calls arrive in the

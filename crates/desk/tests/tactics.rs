@@ -313,7 +313,7 @@ fn the_churn_limit_skips_cancel_replaces_beyond_the_seconds_budget() {
     // 14..=50, the odd ones show $99.98 again (nothing to do) and the 19 even ones ask
     // for a replace that is skipped.
     let limit = Tactics {
-        churn_limit_per_s: Some(3),
+        churn_limit_per_s: Some(3.0),
         ..Tactics::NONE
     };
     let mut src = Constant::new(limit, None, PassThrough::default());
@@ -346,7 +346,7 @@ fn the_churn_budget_renews_every_epoch_second() {
     let (m, d) = market(&rows, 5 * US);
     let cfg = config(vec![parent(1, 1_000, 0, 2_000 * MS)], patient(100), 10 * US);
     let limit = Tactics {
-        churn_limit_per_s: Some(1),
+        churn_limit_per_s: Some(1.0),
         ..Tactics::NONE
     };
     let mut src = Constant::new(limit, None, PassThrough::default());
