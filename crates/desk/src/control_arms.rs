@@ -1,7 +1,7 @@
 //! Shadow and canary arms of SPEC §7 on the desk's counterfactual.
 //!
-//! Both run under the first receive-path setting of a [`ReplayPlan`] (its baseline), with
-//! the plan's market, strategy and seed, and a [`TacticSource`] made fresh for each run by
+//! Both run on the scenario's own receive path (its `[nic]`/host as written, whatever the
+//! plan's settings), with the plan's market, strategy and seed, and a [`TacticSource`] made fresh for each run by
 //! a [`SourceFactory`] (the controller, wired by the caller):
 //!
 //! - **Shadow** ([`shadow`]): two desk runs. In the first the source watches every parent
@@ -44,7 +44,6 @@ use serde::Serialize;
 
 use crate::desk::{run_streaming_with, Delivery, DeskRun};
 use crate::replay::{difference, parent_figure, row, Difference, ReplayPlan, ReplayRow, SettingRun};
-use crate::scenario::receive_path;
 use crate::tactics::{StateTimeline, TacticSource};
 use crate::{out_of_range, DeskError};
 
@@ -292,10 +291,7 @@ fn run_arm(
     factory: &dyn SourceFactory,
     arm: &Arm,
 ) -> Result<ArmRun, DeskError> {
-    let setting = baseline(plan)?;
-    let mut spec = plan.scenario.sim_spec.clone();
-    setting.apply(&mut spec);
-    let scenario = receive_path(&spec, plan.base_dir)?;
+    let scenario = &plan.scenario.sim;
     let mut source = factory.source(arm)?;
     let mut analyzer = Analyzer::new(plan.analysis.clone())?;
     let width = plan.analysis.window;
@@ -308,7 +304,7 @@ fn run_arm(
     };
     let desk = run_streaming_with(
         plan.market,
-        &Delivery::Simulate(&scenario),
+        &Delivery::Simulate(scenario),
         &plan.scenario.config,
         plan.scenario.seed,
         &mut |e| {
@@ -345,16 +341,13 @@ fn run_arm(
     })
 }
 
-fn baseline<'p>(plan: &'p ReplayPlan<'_>) -> Result<&'p coalescope_sim::setting::Setting, DeskError> {
-    plan.settings.first().ok_or_else(|| {
-        DeskError::Toml("the controller arms need a receive-path setting".into())
-    })
-}
+/// The label of the receive path the arms run under: the scenario's own.
+pub const ARMS_SETTING: &str = "scenario";
 
 fn setting_run(plan: &ReplayPlan<'_>, run: &ArmRun) -> Result<SettingRun, DeskError> {
     Ok(SettingRun {
         row: row(
-            baseline(plan)?.to_string(),
+            ARMS_SETTING.to_string(),
             plan.market.stream(),
             &run.desk,
             &run.report,
@@ -415,7 +408,7 @@ pub fn canary(
         n_control: control_idx.len() as u64,
         gates,
         verdict,
-        setting: baseline(plan)?.to_string(),
+        setting: ARMS_SETTING.to_string(),
         resamples: bootstrap.resamples,
         canary_arm,
         control_arm,

@@ -175,6 +175,8 @@ impl SourceFactory for ConstantFactory {
 fn with_plan<T>(f: impl FnOnce(&ReplayPlan<'_>) -> T) -> T {
     let scenario = DeskScenario::from_toml_str(SCENARIO, None).unwrap();
     let market = scenario.market.open(scenario.seed).unwrap();
+    // The scenario is rx-usecs 50; replay's first setting must match it for the
+    // comparison with the arms' runs below.
     let settings = Setting::parse_list("rx-usecs=50; busy-poll").unwrap();
     let plan = ReplayPlan {
         scenario: &scenario,
@@ -272,7 +274,7 @@ fn shadow_projects_the_tactics_on_every_parent() {
         // No tactic: the projection is the baseline, every difference exactly 0.
         let none = shadow(plan, &ConstantFactory(Tactics::NONE)).unwrap();
         assert_eq!(none.baseline, none.controlled);
-        assert_eq!(none.setting, "rx-usecs=50");
+        assert_eq!(none.setting, "scenario");
         for (name, e) in &none.difference.figures {
             if let Some(x) = e.estimate {
                 assert_eq!(x, 0.0, "{name}");
