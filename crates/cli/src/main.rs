@@ -43,6 +43,8 @@ enum Command {
     Nic(cmd::nic::Args),
     /// Read-only checklist of host settings that matter for low-latency receive.
     Audit(cmd::audit::Args),
+    /// Coalescing-aware controller: tick tables, the state machine over them, canary selection.
+    Control(cmd::control::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
 }
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Nic(a) => cmd::nic::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
+        Command::Control(a) => cmd::control::run(a),
     };
     match result {
         Ok(code) => code,

@@ -84,6 +84,7 @@ pub mod gaps;
 pub mod md;
 pub mod quantile;
 pub mod seqset;
+pub mod ticks;
 pub mod windows;
 
 pub use analyzer::{

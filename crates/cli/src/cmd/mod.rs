@@ -3,6 +3,7 @@ pub mod analyze;
 pub mod audit;
 pub mod blast;
 pub mod calibrate;
+pub mod control;
 pub mod demo;
 pub mod desk;
 pub mod join;
