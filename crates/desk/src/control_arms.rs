@@ -14,108 +14,27 @@
 //!   the arms with 95 % bootstrap intervals (each arm's parents resampled with
 //!   replacement, independently, seeded) and give the verdict.
 //!
-//! Gates 1 and 3 have two parts each, so the gate list has six rows:
-//! 1. `dispatch_dbc_excess`: DBC_excess of the canary's orders − the control's (the feed's
-//!    md windows against each arm's order emits, SPEC §4), passes when < 0;
-//!    `dispatch_emit_bdc_median`: the nearest-rank median over intervals of the BDC of
-//!    order emits (BDC of SPEC §4 counted on `t_emit`, intervals holding an emit),
-//!    canary − control, passes when < 0;
-//! 2. `completion`: `Σ min(F, qty) / Σ qty` canary − control, passes when the interval's
-//!    lower bound >= −0.01;
-//! 3. `slippage_q95`, `slippage_q99`: nearest-rank q95 / q99 of C (bps) canary −
-//!    control, pass when the point estimate < 0;
-//! 4. `rejects_ioc_misses_per_order`: `(rejects + IOC misses) / orders` canary −
-//!    control, passes when <= 0.005.
-//!
-//! A statistic undefined on the full sample fails its gate. Verdict: ROLLBACK when the
-//! completion interval lies wholly below −0.01 or the q95 interval wholly above 0;
-//! PROMOTE when every row passes; HOLD otherwise.
+//! The gates and the verdict are `coalescope_control::evaluate_gates` (one home): the
+//! desk gives it each arm's parents (branch rows, orders, rejects + IOC misses) and each
+//! arm's order-stream figures, DBC_excess of the arm's orders against the feed's md
+//! windows (SPEC §4, [`MdSeries`]) and the nearest-rank median over intervals of the BDC
+//! of the arm's order emits (SPEC §4's BDC counted on `t_emit`, intervals holding an
+//! emit).
 
-use coalescope_metrics::bootstrap::{
-    percentile_interval, resample_indices, splitmix64, BootstrapConfig, SPLITMIX64_GAMMA,
-};
+use coalescope_control::gates::ArmParent;
+use coalescope_control::{evaluate_gates, ArmInput, ArmOrders, CanaryFraction};
+use coalescope_metrics::bootstrap::BootstrapConfig;
 use coalescope_metrics::branches::ParentRow;
 use coalescope_metrics::windows::WindowCounts;
 use coalescope_metrics::{Analyzer, Report};
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use coalescope_timeline::EventKind;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::desk::{run_streaming_with, Delivery, DeskRun};
 use crate::replay::{difference, parent_figure, row, Difference, ReplayPlan, ReplayRow, SettingRun};
 use crate::tactics::{StateTimeline, TacticSource};
-use crate::{out_of_range, DeskError};
-
-/// The canary fraction when none is given (SPEC §7).
-pub const DEFAULT_FRACTION: &str = "0.10";
-/// Resamples of the canary gates' intervals when none are given (SPEC §7).
-pub const DEFAULT_GATE_RESAMPLES: usize = 2000;
-/// Gate 2: the completion difference's lower bound must be at least this (−1 pp).
-pub const COMPLETION_MARGIN: f64 = -0.01;
-/// Gate 4: canary's rejects + IOC misses per order may exceed control's by this (0.5 pp).
-pub const REJECT_MARGIN: f64 = 0.005;
-
-/// A canary fraction, kept exactly: `fraction × 10000` from its decimal text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fraction {
-    text: String,
-    /// `ceil(fraction × 10000)`: `h mod 10000 < fraction × 10000` iff `h mod 10000 <`
-    /// this, for the integer `h mod 10000`.
-    bound: u64,
-}
-
-impl Fraction {
-    /// Parses a decimal fraction in [0, 1] (`0.1`, `.05`, `1`, `0.12345`); errors name
-    /// `--fraction`.
-    pub fn parse(text: &str) -> Result<Self, DeskError> {
-        let bad = || out_of_range("--fraction", format!("{text:?}"), "a decimal number in [0, 1]");
-        let t = text.trim();
-        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-        if (int.is_empty() && frac.is_empty())
-            || !int.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let int = int.trim_start_matches('0');
-        if !(int.is_empty() || int == "1") || (int == "1" && frac.bytes().any(|b| b != b'0')) {
-            return Err(bad());
-        }
-        // fraction × 10000 = int × 10000 + the first four fraction digits, plus a part
-        // below 1 iff any later digit is non-zero (then the bound rounds up).
-        let mut bound: u64 = if int == "1" { 10_000 } else { 0 };
-        let digits = frac.as_bytes();
-        let mut scale = 1000;
-        for &d in digits.iter().take(4) {
-            bound += u64::from(d - b'0') * scale;
-            scale /= 10;
-        }
-        if digits.iter().skip(4).any(|&d| d != b'0') {
-            bound += 1;
-        }
-        Ok(Fraction {
-            text: t.to_string(),
-            bound,
-        })
-    }
-
-    /// The fraction as written.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The fraction as a number.
-    pub fn value(&self) -> f64 {
-        self.text.parse().unwrap_or(0.0)
-    }
-}
-
-/// SPEC §7 canary membership: `h(parent_id) mod 10000 < fraction × 10000`, `h` one
-/// splitmix64 step.
-pub fn is_canary(parent_id: u64, fraction: &Fraction) -> bool {
-    splitmix64(parent_id) % 10_000 < fraction.bound
-}
+use crate::DeskError;
 
 /// Which parents a run's source arms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +43,8 @@ pub enum Arm {
     Watch,
     /// Every parent (shadow's projection).
     Every,
-    /// The canary parents of this fraction.
-    Canary(Fraction),
+    /// The canary parents of this fraction (SPEC §7 selection).
+    Canary(CanaryFraction),
 }
 
 impl Arm {
@@ -134,7 +53,7 @@ impl Arm {
         match self {
             Arm::Watch => false,
             Arm::Every => true,
-            Arm::Canary(f) => is_canary(parent_id, f),
+            Arm::Canary(f) => f.contains(parent_id),
         }
     }
 }
@@ -190,44 +109,6 @@ pub struct ShadowReport {
     pub difference: Difference,
 }
 
-/// One canary gate row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Gate {
-    /// The gate's name (module docs).
-    pub name: &'static str,
-    /// canary − control on the full sample; null when undefined.
-    pub statistic: Option<f64>,
-    /// 95 % bootstrap interval; null when no resample was defined.
-    pub ci95: Option<[f64; 2]>,
-    /// The threshold the gate compares with.
-    pub threshold: f64,
-    /// Whether the gate passes.
-    pub pass: bool,
-}
-
-/// The canary's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    /// Every gate passes.
-    Promote,
-    /// Neither promote nor rollback.
-    Hold,
-    /// Completion clearly worse or the cost tail clearly higher.
-    Rollback,
-}
-
-impl Verdict {
-    /// `PROMOTE`, `HOLD` or `ROLLBACK`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Verdict::Promote => "PROMOTE",
-            Verdict::Hold => "HOLD",
-            Verdict::Rollback => "ROLLBACK",
-        }
-    }
-}
-
 /// Per-arm figures on the full sample.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct ArmFigures {
@@ -249,19 +130,13 @@ pub struct ArmFigures {
     pub rejects_ioc_misses_per_order: Option<f64>,
 }
 
-/// `replay --controller canary`: the gates of SPEC §7 and the verdict.
+/// `replay --controller canary`: the gates of SPEC §7 and the verdict (computed by
+/// `coalescope_control::evaluate_gates`) and what the run did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CanaryReport {
-    /// The canary fraction.
-    pub fraction: f64,
-    /// Parents in the canary arm.
-    pub n_canary: u64,
-    /// Parents in the control arm.
-    pub n_control: u64,
-    /// The gate rows (module docs).
-    pub gates: Vec<Gate>,
-    /// PROMOTE, HOLD or ROLLBACK.
-    pub verdict: Verdict,
+    /// `fraction`, `n_canary`, `n_control`, `gates`, `verdict`.
+    #[serde(flatten)]
+    pub result: coalescope_control::CanaryReport,
     /// The receive-path setting of the run.
     pub setting: String,
     /// Bootstrap resamples of the intervals.
@@ -386,28 +261,50 @@ pub fn shadow(
     })
 }
 
-/// Canary mode (module docs): gates over `bootstrap.resamples` resamples.
+/// Canary mode (module docs): gates over `bootstrap.resamples` resamples per arm.
 pub fn canary(
     plan: &ReplayPlan<'_>,
     factory: &dyn SourceFactory,
-    fraction: &Fraction,
+    fraction: CanaryFraction,
     bootstrap: BootstrapConfig,
 ) -> Result<CanaryReport, DeskError> {
-    let arm = Arm::Canary(fraction.clone());
-    let run = run_arm(plan, factory, &arm)?;
+    let run = run_arm(plan, factory, &Arm::Canary(fraction))?;
     let units = ParentUnits::new(plan, &run);
     let (canary_idx, control_idx): (Vec<usize>, Vec<usize>) =
         (0..units.parents.len()).partition(|&i| run.desk.per_parent[i].armed);
     let canary_arm = units.figures(&canary_idx);
     let control_arm = units.figures(&control_idx);
-    let gates = gates(&units, &canary_idx, &control_idx, bootstrap);
-    let verdict = verdict(&gates);
+    let arm_parents = |idx: &[usize]| -> Vec<ArmParent<'_>> {
+        idx.iter()
+            .filter_map(|&i| {
+                let u = &units.parents[i];
+                Some(ArmParent {
+                    row: u.row?,
+                    orders: u.orders,
+                    rejects_ioc_misses: u.bad,
+                })
+            })
+            .collect()
+    };
+    let (cp, kp) = (arm_parents(&canary_idx), arm_parents(&control_idx));
+    let orders = |f: &ArmFigures| ArmOrders {
+        dbc_excess: f.dbc_excess,
+        median_emit_bdc: f.emit_bdc_median,
+    };
+    let result = evaluate_gates(
+        fraction,
+        &ArmInput {
+            parents: &cp,
+            orders: orders(&canary_arm),
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: orders(&control_arm),
+        },
+        bootstrap,
+    );
     Ok(CanaryReport {
-        fraction: fraction.value(),
-        n_canary: canary_idx.len() as u64,
-        n_control: control_idx.len() as u64,
-        gates,
-        verdict,
+        result,
         setting: ARMS_SETTING.to_string(),
         resamples: bootstrap.resamples,
         canary_arm,
@@ -415,20 +312,6 @@ pub fn canary(
         tactics: TacticCounts::of(&run.desk),
         timeline: run.timeline,
     })
-}
-
-/// The verdict of SPEC §7 over the six gate rows of [`canary`].
-pub fn verdict(gates: &[Gate]) -> Verdict {
-    let ci = |name: &str| gates.iter().find(|g| g.name == name).and_then(|g| g.ci95);
-    let completion_worse = ci("completion").is_some_and(|[_, hi]| hi < COMPLETION_MARGIN);
-    let tail_higher = ci("slippage_q95").is_some_and(|[lo, _]| lo > 0.0);
-    if completion_worse || tail_higher {
-        Verdict::Rollback
-    } else if gates.iter().all(|g| g.pass) {
-        Verdict::Promote
-    } else {
-        Verdict::Hold
-    }
 }
 
 /// One window series of the feed's md events, with prefix sums so that any window range
@@ -645,85 +528,4 @@ fn emit_bdc_median(emits: &[(i64, u32)], per_interval: i64) -> Option<f64> {
     }
     bdcs.sort_unstable_by(f64::total_cmp);
     nearest_rank(&bdcs, Prob::P50)
-}
-
-/// Reads one figure of an arm.
-type Figure = fn(&ArmFigures) -> Option<f64>;
-
-/// The six gate figures, in gate order: (name, figure, threshold).
-const GATES: [(&str, Figure, f64); 6] = [
-    ("dispatch_dbc_excess", |f| f.dbc_excess, 0.0),
-    ("dispatch_emit_bdc_median", |f| f.emit_bdc_median, 0.0),
-    ("completion", |f| f.completion, COMPLETION_MARGIN),
-    ("slippage_q95", |f| f.cost_q95_bps, 0.0),
-    ("slippage_q99", |f| f.cost_q99_bps, 0.0),
-    (
-        "rejects_ioc_misses_per_order",
-        |f| f.rejects_ioc_misses_per_order,
-        REJECT_MARGIN,
-    ),
-];
-
-fn gates(
-    units: &ParentUnits<'_>,
-    canary: &[usize],
-    control: &[usize],
-    bootstrap: BootstrapConfig,
-) -> Vec<Gate> {
-    let diffs = |c: &ArmFigures, k: &ArmFigures| -> [Option<f64>; 6] {
-        GATES.map(|(_, f, _)| Some(f(c)? - f(k)?).filter(|x| x.is_finite()))
-    };
-    let full = diffs(&units.figures(canary), &units.figures(control));
-    // Each arm resampled on its own stream: the canary's seeded `seed`, the control's
-    // `seed + γ` (independent arms, independent draws).
-    let control_seed = bootstrap.seed.wrapping_add(SPLITMIX64_GAMMA);
-    let draws: Vec<[Option<f64>; 6]> = if canary.is_empty() || control.is_empty() {
-        Vec::new()
-    } else {
-        (0..bootstrap.resamples)
-            .into_par_iter()
-            .map_init(
-                || {
-                    (
-                        vec![0usize; canary.len()],
-                        vec![0usize; control.len()],
-                        Vec::new(),
-                        Vec::new(),
-                    )
-                },
-                |(ic, ik, sc, sk), b| {
-                    resample_indices(bootstrap.seed, b, canary.len(), ic);
-                    resample_indices(control_seed, b, control.len(), ik);
-                    for x in ic.iter_mut() {
-                        *x = canary[*x];
-                    }
-                    for x in ik.iter_mut() {
-                        *x = control[*x];
-                    }
-                    diffs(&units.figures_into(ic, sc), &units.figures_into(ik, sk))
-                },
-            )
-            .collect()
-    };
-    GATES
-        .iter()
-        .enumerate()
-        .map(|(g, &(name, _, threshold))| {
-            let mut values: Vec<f64> = draws.iter().filter_map(|d| d[g]).collect();
-            let ci95 = percentile_interval(&mut values);
-            let statistic = full[g];
-            let pass = match name {
-                "completion" => ci95.is_some_and(|[lo, _]| lo >= threshold) && statistic.is_some(),
-                "rejects_ioc_misses_per_order" => statistic.is_some_and(|s| s <= threshold),
-                _ => statistic.is_some_and(|s| s < threshold),
-            };
-            Gate {
-                name,
-                statistic,
-                ci95,
-                threshold,
-                pass,
-            }
-        })
-        .collect()
 }

@@ -12,6 +12,7 @@
 //!   models ([`venue::LatencyModel`]) and the matching of our orders against the book.
 //! - [`strategy`]: parents, TWAP / POV schedules and the child-order logic.
 //! - [`desk`]: the driver, [`run`], one time-ordered event loop.
+//! - [`controller`]: the controller of `coalescope_control` as a [`TacticSource`].
 //! - [`control_arms`]: shadow and canary (SPEC §7) on the counterfactual.
 //! - [`tactics`]: what a controller changes (pacing, aggression gate, churn limit,
 //!   reserve) and the [`TacticSource`] seam the loop asks.
@@ -40,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod control_arms;
+pub mod controller;
 pub mod desk;
 pub mod lobster;
 pub mod market;
