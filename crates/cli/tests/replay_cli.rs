@@ -124,3 +124,113 @@ fn bad_settings_are_usage_errors_naming_the_token() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rx-usecs=fast"), "{err}");
 }
+
+/// Runs `replay` and returns its output whatever the exit code.
+fn replay_any(args: &[&str]) -> Output {
+    bin().arg("replay").args(args).output().unwrap()
+}
+
+#[test]
+fn controller_canary_on_the_default_scenario_prints_the_gates_and_a_verdict() {
+    let out = replay_any(&["--settings", "rx-usecs=50", "--controller", "canary"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Verdict: "))
+        .unwrap_or_else(|| panic!("no verdict:\n{text}"));
+    assert!(["PROMOTE", "HOLD", "ROLLBACK"].contains(&verdict), "{verdict}");
+    // Exit code 1 unless PROMOTE.
+    assert_eq!(out.status.code(), Some(i32::from(verdict != "PROMOTE")), "{text}");
+    for gate in [
+        "dbc_excess",
+        "emit_bdc_median",
+        "completion_pp",
+        "cost_q95_bps",
+        "cost_q99_bps",
+        "rejects_ioc_misses_pp",
+    ] {
+        assert!(text.contains(gate), "no gate {gate}:\n{text}");
+    }
+    assert!(text.contains("canary parents"), "{text}");
+    // --json: the contract's names, the same verdict and exit code.
+    let json = replay_any(&[
+        "--settings",
+        "rx-usecs=50",
+        "--controller",
+        "canary",
+        "--json",
+    ]);
+    assert_eq!(json.status.code(), out.status.code());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let c = &v["canary"];
+    assert_eq!(c["fraction"], 0.1);
+    assert!(c["n_canary"].as_u64().unwrap() > 0, "{c}");
+    assert_eq!(
+        c["n_canary"].as_u64().unwrap() + c["n_control"].as_u64().unwrap(),
+        200
+    );
+    assert_eq!(c["verdict"], verdict);
+    let gates = c["gates"].as_array().unwrap();
+    assert_eq!(gates.len(), 6);
+    for g in gates {
+        for key in ["name", "statistic", "ci95", "threshold", "pass"] {
+            assert!(g.get(key).is_some(), "{key} in {g}");
+        }
+    }
+    assert!(v.get("shadow").is_none());
+}
+
+#[test]
+fn controller_shadow_prints_the_state_timeline_beside_the_baseline() {
+    let out = replay(&[
+        "--settings",
+        "rx-usecs=50",
+        "--controller",
+        "shadow",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["shadow"];
+    let states: Vec<&str> = s["timeline"]["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["FLOW_CLEAN", "DELIVERY_CLUSTERED", "PHASE_LOCKED", "SAFE_PACING"]
+    );
+    // 50 s of market, ticks of 100 ms: about 500 ticks.
+    let ticks = s["timeline"]["ticks"].as_u64().unwrap();
+    assert!((450..=520).contains(&ticks), "{ticks}");
+    assert_eq!(s["baseline"]["parents"], 200);
+    assert!(s["controlled"]["orders"].as_u64().is_some());
+    assert!(v.get("canary").is_none());
+}
+
+#[test]
+fn a_bad_fraction_or_config_is_a_usage_error_naming_it() {
+    let out = replay_any(&["--settings", "rx-usecs=50", "--controller", "canary", "--fraction", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fraction"));
+    let dir = tempdir("replay", "badconfig");
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "e_bdc = \"x\"\n").unwrap();
+    let out = replay_any(&[
+        "--settings",
+        "rx-usecs=50",
+        "--controller",
+        "shadow",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}

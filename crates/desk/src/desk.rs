@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::market::{Market, MessageKind, Price};
 use crate::strategy::{Action, ParentOrder, ParentSource, Seen, Strategy, StrategyConfig};
+use crate::tactics::{PaceRequest, TacticSource, Tactics};
 use crate::venue::{Done, Incoming, LatencyModel, OrderType, Venue, VenueConfig, VenueEvent};
 use crate::DeskError;
 
@@ -177,6 +178,35 @@ pub struct Counts {
     pub fills: u64,
     /// Shares filled.
     pub filled_qty: u64,
+    /// Child orders a tactic's pacer released later than their decision's emit instant.
+    pub paced_orders: u64,
+    /// Child orders the aggression gate sent passive instead of marketable.
+    pub gated_orders: u64,
+    /// Cancel/replaces the churn limit did not send.
+    pub churn_skipped: u64,
+}
+
+/// Per-parent counters of a desk run (what the canary's per-arm order statistics add up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ParentCounts {
+    /// Child orders sent (replacements included).
+    pub orders: u64,
+    /// Of which marketable IOC.
+    pub ioc_orders: u64,
+    /// IOCs with an unfilled rest.
+    pub ioc_misses: u64,
+    /// Post-only rejects.
+    pub rejects: u64,
+    /// Cancel/replaces sent.
+    pub cancel_replaces: u64,
+    /// Orders the pacer delayed.
+    pub paced_orders: u64,
+    /// Orders the aggression gate sent passive.
+    pub gated_orders: u64,
+    /// Cancel/replaces the churn limit skipped.
+    pub churn_skipped: u64,
+    /// Whether the run's tactic source armed this parent.
+    pub armed: bool,
 }
 
 /// The result of a desk run.
@@ -192,6 +222,8 @@ pub struct DeskRun {
     pub sim: Option<Summary>,
     /// Every decision's view, with [`DeskConfig::record_views`].
     pub views: Vec<View>,
+    /// Per parent, in the order of `timeline.parents`.
+    pub per_parent: Vec<ParentCounts>,
 }
 
 impl DeskRun {
@@ -223,12 +255,7 @@ pub fn run(
     cfg: &DeskConfig,
     seed: u64,
 ) -> Result<DeskRun, DeskError> {
-    let mut events = Vec::new();
-    let mut out = run_streaming(market, delivery, cfg, seed, &mut |e: &Event| {
-        events.push(*e)
-    })?;
-    out.timeline.events = events;
-    Ok(out)
+    run_with(market, delivery, cfg, seed, None)
 }
 
 /// Collects `t_stack` and `t_app` per arrival index from the simulator.
@@ -265,7 +292,12 @@ enum What {
     Arrive(Incoming),
     Replace { old: u64, new: Incoming },
     Deadline,
-    Fill { parent: u32, child: u64, qty: u64 },
+    Fill {
+        parent: u32,
+        child: u64,
+        qty: u64,
+        row: usize,
+    },
     Done { parent: u32, child: u64 },
 }
 
@@ -303,10 +335,12 @@ const CLASS_MARKET: u8 = 0;
 const CLASS_VENUE: u8 = 1;
 const CLASS_REPORT: u8 = 2;
 const CLASS_DELIVERY: u8 = 3;
+const CLASS_RELEASE: u8 = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     seen: Seen,
+    event: Event,
     done: bool,
 }
 
@@ -339,6 +373,47 @@ pub fn run_streaming(
     cfg: &DeskConfig,
     seed: u64,
     on_event: &mut dyn FnMut(&Event),
+) -> Result<DeskRun, DeskError> {
+    run_streaming_with(market, delivery, cfg, seed, on_event, None)
+}
+
+/// [`run`] with a tactic source (see [`crate::tactics`]): the parents it arms trade
+/// under its tactics; `None` is [`run`].
+pub fn run_with(
+    market: &dyn Market,
+    delivery: &Delivery<'_>,
+    cfg: &DeskConfig,
+    seed: u64,
+    tactics: Option<&mut dyn TacticSource>,
+) -> Result<DeskRun, DeskError> {
+    let mut events = Vec::new();
+    let mut out = run_streaming_with(
+        market,
+        delivery,
+        cfg,
+        seed,
+        &mut |e: &Event| events.push(*e),
+        tactics,
+    )?;
+    out.timeline.events = events;
+    Ok(out)
+}
+
+/// A child order decided and waiting in the pacer: its row and what reaches the venue.
+struct Held {
+    row: Order,
+    what: What,
+    parent: u32,
+}
+
+/// [`run_streaming`] with a tactic source; `None` is [`run_streaming`].
+pub fn run_streaming_with(
+    market: &dyn Market,
+    delivery: &Delivery<'_>,
+    cfg: &DeskConfig,
+    seed: u64,
+    on_event: &mut dyn FnMut(&Event),
+    mut tactics: Option<&mut dyn TacticSource>,
 ) -> Result<DeskRun, DeskError> {
     cfg.strategy.validate()?;
     let offset = cfg.feed_offset_ns;
@@ -474,11 +549,21 @@ pub fn run_streaming(
         parents: parents.len() as u64,
         ..Counts::default()
     };
+    let mut per_parent: Vec<ParentCounts> = parents
+        .iter()
+        .map(|p| ParentCounts {
+            armed: tactics.as_ref().is_some_and(|s| s.arms(p.parent_id)),
+            ..ParentCounts::default()
+        })
+        .collect();
+    let mut held: std::collections::HashMap<u64, Held> = std::collections::HashMap::new();
+    let mut released: Vec<u64> = Vec::new();
+    let mut t_end = i64::MIN;
     let mut orders: Vec<Order> = Vec::new();
     let mut fills: Vec<Fill> = Vec::new();
     let mut views = Vec::new();
     let mut vbuf: Vec<VenueEvent> = Vec::new();
-    let mut actions: Vec<Action> = Vec::new();
+    let mut actions: Vec<crate::strategy::Decided> = Vec::new();
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut lo = 0usize; // message index of pending[0]
     let mut processed = 0usize;
@@ -491,7 +576,8 @@ pub fn run_streaming(
                   vbuf: &mut Vec<VenueEvent>,
                   queue: &mut Queue,
                   fills: &mut Vec<Fill>,
-                  counts: &mut Counts| {
+                  counts: &mut Counts,
+                  per_parent: &mut [ParentCounts]| {
         for ev in vbuf.drain(..) {
             match ev {
                 VenueEvent::Fill {
@@ -500,6 +586,7 @@ pub fn run_streaming(
                     px,
                     qty,
                 } => {
+                    let row = fills.len();
                     fills.push(Fill {
                         child_id,
                         t_fill: Instant(t),
@@ -515,6 +602,7 @@ pub fn run_streaming(
                             parent,
                             child: child_id,
                             qty,
+                            row,
                         },
                     );
                 }
@@ -523,13 +611,18 @@ pub fn run_streaming(
                     parent,
                     why,
                 } => {
+                    let pc = &mut per_parent[parent as usize];
                     match why {
                         Done::IocRest { filled, missed } => {
                             counts.ioc_misses += 1;
                             counts.ioc_partial += u64::from(filled > 0);
                             counts.ioc_missed_qty += missed;
+                            pc.ioc_misses += 1;
                         }
-                        Done::Rejected => counts.rejects += 1,
+                        Done::Rejected => {
+                            counts.rejects += 1;
+                            pc.rejects += 1;
+                        }
                         Done::Expired => counts.expired += 1,
                         Done::ReplaceRefused => counts.cancel_races += 1,
                         Done::Filled | Done::Replaced => {}
@@ -559,14 +652,26 @@ pub fn run_streaming(
             .get(dpos)
             .map(|&j| (t_app[j as usize], CLASS_DELIVERY));
         let th = queue.heap.peek().map(|Reverse(d)| (d.t, d.class));
-        let Some(now) = [tm, td, th].into_iter().flatten().min() else {
+        let tp = tactics
+            .as_mut()
+            .and_then(|s| s.pacer().next_release())
+            .map(|t| (t, CLASS_RELEASE));
+        let Some(now) = [tm, td, th, tp].into_iter().flatten().min() else {
             break;
         };
+        t_end = now.0;
         if Some(now) == tm {
             let Some((m, book)) = next else { break };
             let t = now.0;
             venue.on_message(&m, book, &mut vbuf);
-            handle(t, &mut vbuf, &mut queue, &mut fills, &mut counts);
+            handle(
+                t,
+                &mut vbuf,
+                &mut queue,
+                &mut fills,
+                &mut counts,
+                &mut per_parent,
+            );
             match m.kind {
                 MessageKind::Halt => counts.halts += 1,
                 MessageKind::Execute | MessageKind::ExecuteHidden => executed += m.size,
@@ -590,6 +695,7 @@ pub fn run_streaming(
                 counts.md_dropped += 1;
             }
             pending.push_back(Pending {
+                event: e,
                 seen: Seen {
                     seq: i as u64 + 1,
                     bid: best.0,
@@ -631,6 +737,7 @@ pub fn run_streaming(
             };
             p.done = true;
             let seen = p.seen;
+            let event = p.event;
             while pending.front().is_some_and(|p| p.done) {
                 pending.pop_front();
                 lo += 1;
@@ -644,23 +751,33 @@ pub fn run_streaming(
                     ask: seen.ask,
                 });
             }
-            strategy.decide(t, &seen, &mut actions);
-            let t_emit = t.saturating_add(cfg.strategy.decision_latency_ns);
-            for a in actions.drain(..) {
-                let (new, what) = match a {
-                    Action::New(o) => (o, What::Arrive(o)),
-                    Action::Replace { old, new } => {
-                        counts.cancel_replaces += 1;
-                        (new, What::Replace { old, new })
-                    }
-                };
-                counts.orders += 1;
-                match new.kind {
-                    OrderType::Passive => counts.passive_orders += 1,
-                    OrderType::Ioc => counts.ioc_orders += 1,
+            match tactics.as_deref_mut() {
+                Some(source) => {
+                    source.on_md(&event, &strings);
+                    let armed = &per_parent;
+                    strategy.decide_with(
+                        t,
+                        &seen,
+                        &mut |i| {
+                            if armed[i as usize].armed {
+                                source.tactics_at(t, parents[i as usize].parent_id)
+                            } else {
+                                Tactics::NONE
+                            }
+                        },
+                        &mut actions,
+                    );
                 }
+                None => strategy.decide(t, &seen, &mut actions),
+            }
+            let t_emit = t.saturating_add(cfg.strategy.decision_latency_ns);
+            for d in actions.drain(..) {
+                let (new, what) = match d.action {
+                    Action::New(o) => (o, What::Arrive(o)),
+                    Action::Replace { old, new } => (new, What::Replace { old, new }),
+                };
                 let p = &parents[new.parent as usize];
-                orders.push(Order {
+                let row = Order {
                     child_id: new.child_id,
                     parent_id: p.parent_id,
                     strategy: Some(sched_sym(p.schedule)),
@@ -671,11 +788,81 @@ pub fn run_streaming(
                     px: Some(dollars(new.px)),
                     t_emit: Instant(t_emit),
                     trigger_seq: Some(seen.seq),
-                });
-                queue.push(
-                    t_emit.saturating_add(latency.entry(t_emit)),
-                    CLASS_VENUE,
+                };
+                if d.gated {
+                    counts.gated_orders += 1;
+                    per_parent[new.parent as usize].gated_orders += 1;
+                }
+                let held_order = Held {
+                    row,
                     what,
+                    parent: new.parent,
+                };
+                match tactics.as_deref_mut() {
+                    Some(source) if d.pace => {
+                        source.pacer().submit(
+                            t_emit,
+                            &PaceRequest {
+                                child_id: new.child_id,
+                                parent_id: p.parent_id,
+                                qty: new.qty,
+                                parent_qty: p.qty,
+                                debt: d.debt,
+                                t_deadline: p.t_deadline,
+                                replace: matches!(what, What::Replace { .. }),
+                            },
+                        );
+                        held.insert(new.child_id, held_order);
+                    }
+                    source => emit(
+                        held_order,
+                        t_emit,
+                        &mut Emit {
+                            orders: &mut orders,
+                            counts: &mut counts,
+                            per_parent: &mut per_parent,
+                            queue: &mut queue,
+                            latency: &latency,
+                            strings: &strings,
+                        },
+                        source,
+                    ),
+                }
+            }
+        } else if Some(now) == tp {
+            let t = now.0;
+            let Some(source) = tactics.as_deref_mut() else {
+                break;
+            };
+            source.pacer().release_due(t, &mut released);
+            for id in released.drain(..) {
+                let Some(h) = held.remove(&id) else {
+                    return Err(DeskError::Tactics(format!(
+                        "the pacer released child {id}, which it was not given (or released it twice)"
+                    )));
+                };
+                if t < h.row.t_emit.0 {
+                    return Err(DeskError::Tactics(format!(
+                        "the pacer released child {id} at {t} ns, before its submission at {} ns",
+                        h.row.t_emit.0
+                    )));
+                }
+                if t > h.row.t_emit.0 {
+                    counts.paced_orders += 1;
+                    per_parent[h.parent as usize].paced_orders += 1;
+                }
+                emit(
+                    h,
+                    t,
+                    &mut Emit {
+                        orders: &mut orders,
+                        counts: &mut counts,
+                        per_parent: &mut per_parent,
+                        queue: &mut queue,
+                        latency: &latency,
+                        strings: &strings,
+                    },
+                    Some(&mut *source),
                 );
             }
         } else {
@@ -686,11 +873,42 @@ pub fn run_streaming(
                 What::Arrive(o) => venue.on_order(o, due.t, &mut vbuf),
                 What::Replace { old, new } => venue.on_replace(old, new, due.t, &mut vbuf),
                 What::Deadline => venue.expire(due.t, &mut vbuf),
-                What::Fill { parent, child, qty } => strategy.on_fill(parent, child, qty),
+                What::Fill {
+                    parent,
+                    child,
+                    qty,
+                    row,
+                } => {
+                    strategy.on_fill(parent, child, qty);
+                    if let Some(source) = tactics.as_deref_mut() {
+                        source.on_fill(&fills[row]);
+                    }
+                }
                 What::Done { parent, child } => strategy.on_done(parent, child),
             }
-            handle(due.t, &mut vbuf, &mut queue, &mut fills, &mut counts);
+            handle(
+                due.t,
+                &mut vbuf,
+                &mut queue,
+                &mut fills,
+                &mut counts,
+                &mut per_parent,
+            );
         }
+    }
+    if !held.is_empty() {
+        return Err(DeskError::Tactics(format!(
+            "the pacer never released {} child order(s) (next release: {:?})",
+            held.len(),
+            tactics.as_mut().and_then(|s| s.pacer().next_release())
+        )));
+    }
+    for (k, pc) in per_parent.iter_mut().enumerate() {
+        pc.churn_skipped = strategy.churn_skipped(k as u32);
+        counts.churn_skipped += pc.churn_skipped;
+    }
+    if let Some(source) = tactics {
+        source.finish(t_end);
     }
     Ok(DeskRun {
         timeline: Timeline {
@@ -703,7 +921,58 @@ pub fn run_streaming(
         counts,
         sim,
         views,
+        per_parent,
     })
+}
+
+/// Where an emitted child order goes.
+struct Emit<'a> {
+    orders: &'a mut Vec<Order>,
+    counts: &'a mut Counts,
+    per_parent: &'a mut [ParentCounts],
+    queue: &'a mut Queue,
+    latency: &'a crate::venue::LatencyKind,
+    strings: &'a Strings,
+}
+
+/// Emits a child order at `t_emit`: its row, its counts, its arrival at the venue, and
+/// the tactic source's `on_order`.
+fn emit<'s>(
+    h: Held,
+    t_emit: i64,
+    to: &mut Emit<'_>,
+    source: Option<&mut (dyn TacticSource + 's)>,
+) {
+    let mut row = h.row;
+    row.t_emit = Instant(t_emit);
+    let (new, replace) = match h.what {
+        What::Arrive(o) => (o, false),
+        What::Replace { new, .. } => (new, true),
+        _ => return,
+    };
+    let pc = &mut to.per_parent[h.parent as usize];
+    to.counts.orders += 1;
+    pc.orders += 1;
+    if replace {
+        to.counts.cancel_replaces += 1;
+        pc.cancel_replaces += 1;
+    }
+    match new.kind {
+        OrderType::Passive => to.counts.passive_orders += 1,
+        OrderType::Ioc => {
+            to.counts.ioc_orders += 1;
+            pc.ioc_orders += 1;
+        }
+    }
+    to.orders.push(row);
+    if let Some(source) = source {
+        source.on_order(&row, to.strings);
+    }
+    to.queue.push(
+        t_emit.saturating_add(to.latency.entry(t_emit)),
+        CLASS_VENUE,
+        h.what,
+    );
 }
 
 /// What `coalescope desk --json` prints: the run's settings, counters, the receive

@@ -12,6 +12,10 @@
 //!   models ([`venue::LatencyModel`]) and the matching of our orders against the book.
 //! - [`strategy`]: parents, TWAP / POV schedules and the child-order logic.
 //! - [`desk`]: the driver, [`run`], one time-ordered event loop.
+//! - [`controller`]: the controller of `coalescope_control` as a [`TacticSource`].
+//! - [`control_arms`]: shadow and canary (SPEC §7) on the counterfactual.
+//! - [`tactics`]: what a controller changes (pacing, aggression gate, churn limit,
+//!   reserve) and the [`TacticSource`] seam the loop asks.
 //! - [`scenario`]: the desk scenario file (the simulator's scenario plus `[market]`,
 //!   `[strategy]`, `[venue]`, `[parents]`).
 //!
@@ -36,6 +40,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod control_arms;
+pub mod controller;
 pub mod desk;
 pub mod lobster;
 pub mod market;
@@ -43,9 +49,14 @@ pub mod replay;
 pub mod scenario;
 pub mod strategy;
 pub mod synth;
+pub mod tactics;
 pub mod venue;
 
-pub use desk::{run, run_streaming, Counts, Delivery, DeskConfig, DeskReport, DeskRun, View};
+pub use desk::{
+    run, run_streaming, run_streaming_with, run_with, Counts, Delivery, DeskConfig, DeskReport,
+    DeskRun, ParentCounts, View,
+};
+pub use tactics::{Pacer, PaceRequest, StateTimeline, TacticSource, Tactics};
 pub use scenario::{DeskScenario, MarketSpec};
 pub use strategy::{ParentSource, ParentsGen, Schedule, StrategyConfig};
 pub use venue::{LatencyModel, QueueModelKind, VenueConfig};
@@ -102,6 +113,10 @@ pub enum DeskError {
     /// The simulator failed.
     #[error(transparent)]
     Sim(#[from] coalescope_sim::SimError),
+    /// A tactic source broke its contract (its pacer released an order it was not
+    /// given, too early, or never).
+    #[error("tactics: {0}")]
+    Tactics(String),
     /// The metrics configuration is invalid.
     #[error(transparent)]
     Metrics(#[from] coalescope_metrics::ConfigError),

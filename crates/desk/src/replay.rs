@@ -233,6 +233,13 @@ pub struct ReplayReport {
     pub settings: Vec<ReplayRow>,
     /// Each setting after the first against the first.
     pub differences: Vec<Difference>,
+    /// `--controller shadow`: the controller's state timeline and the outcomes with its
+    /// tactics (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::control_arms::ShadowReport>,
+    /// `--controller canary`: the gates of SPEC §7 and the verdict (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::control_arms::CanaryReport>,
     /// Per setting, the branch report of its run (what the rows summarise), for callers
     /// that explain where the cost came from; not serialized.
     #[serde(skip)]
@@ -240,9 +247,9 @@ pub struct ReplayReport {
 }
 
 /// One setting's finished run.
-struct SettingRun {
-    row: ReplayRow,
-    parents: Vec<ParentRow>,
+pub(crate) struct SettingRun {
+    pub(crate) row: ReplayRow,
+    pub(crate) parents: Vec<ParentRow>,
 }
 
 /// Replays the market under every setting (in parallel) and compares each with the first.
@@ -276,6 +283,8 @@ pub fn replay(plan: &ReplayPlan<'_>) -> Result<ReplayReport, DeskError> {
         parent_rows: runs.iter().map(|r| r.parents.clone()).collect(),
         settings: runs.into_iter().map(|r| r.row).collect(),
         differences,
+        shadow: None,
+        canary: None,
     })
 }
 
@@ -416,7 +425,11 @@ pub fn parent_figure(rows: &[&ParentRow], idx: &[usize], figure: &str) -> Option
     }
 }
 
-fn difference(base: &SettingRun, other: &SettingRun, bootstrap: BootstrapConfig) -> Difference {
+pub(crate) fn difference(
+    base: &SettingRun,
+    other: &SettingRun,
+    bootstrap: BootstrapConfig,
+) -> Difference {
     // Pair parents by id (both runs work the same parents; a parent missing from one run
     // is left out of the pairing).
     let mut a: Vec<&ParentRow> = base.parents.iter().collect();

@@ -24,6 +24,11 @@
 //!   best seen. A side of the view that is empty skips the action.
 //! - Resting children expire at the parent's deadline (good-till-date at the venue).
 //!
+//! Tactics ([`crate::tactics`]) change three of these rules for the parents they apply
+//! to: the aggression gate sends passive at the own best where an IOC would go, the churn
+//! limit skips cancel/replaces beyond the second's budget, the reserve sizes non-urgent
+//! children smaller (pacing is the desk's: it delays the emit).
+//!
 //! Working shares count as committed until their report comes back, so a parent is
 //! never over-sent; a cancel/replace moves the old child's remaining shares to the new
 //! child, and fills of the old child reported later come off the new one.
@@ -32,6 +37,7 @@ use coalescope_timeline::Side;
 use serde::Serialize;
 
 use crate::market::Price;
+use crate::tactics::Tactics;
 use crate::venue::{Incoming, OrderType};
 use crate::{out_of_range, DeskError};
 
@@ -317,6 +323,19 @@ pub struct Seen {
     pub executed: u64,
 }
 
+/// One action with what the desk needs to dispatch it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decided {
+    /// The action.
+    pub action: Action,
+    /// Shares the parent's fills are behind its schedule target at the decision.
+    pub debt: u64,
+    /// Whether the aggression gate turned an IOC into this passive order.
+    pub gated: bool,
+    /// Whether the parent's tactics pace it.
+    pub pace: bool,
+}
+
 /// What the strategy sends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
@@ -348,6 +367,10 @@ struct ParentState {
     filled: u64,
     base_executed: Option<u64>,
     children: Vec<Working>,
+    /// Epoch second of the churn budget in use and cancel/replaces sent in it.
+    churn_second: i64,
+    churn_used: u32,
+    churn_skipped: u64,
 }
 
 /// The strategy of one run: every parent's state.
@@ -378,6 +401,9 @@ impl Strategy {
                     filled: 0,
                     base_executed: None,
                     children: Vec::new(),
+                    churn_second: i64::MIN,
+                    churn_used: 0,
+                    churn_skipped: 0,
                 })
                 .collect(),
             by_start,
@@ -393,8 +419,26 @@ impl Strategy {
         self.parents[parent as usize].filled
     }
 
-    /// Decides at `t` on what was seen; appends at most one action per active parent.
-    pub fn decide(&mut self, t: i64, seen: &Seen, out: &mut Vec<Action>) {
+    /// Cancel/replaces of parent `i` the churn limit skipped.
+    pub fn churn_skipped(&self, parent: u32) -> u64 {
+        self.parents[parent as usize].churn_skipped
+    }
+
+    /// Decides at `t` on what was seen, without tactics; appends at most one action per
+    /// active parent.
+    pub fn decide(&mut self, t: i64, seen: &Seen, out: &mut Vec<Decided>) {
+        self.decide_with(t, seen, &mut |_| Tactics::NONE, out);
+    }
+
+    /// Decides at `t` on what was seen, with `tactics(i)` the tactics of parent index `i`
+    /// (asked once per active parent); appends at most one action per active parent.
+    pub fn decide_with(
+        &mut self,
+        t: i64,
+        seen: &Seen,
+        tactics: &mut dyn FnMut(u32) -> Tactics,
+        out: &mut Vec<Decided>,
+    ) {
         while let Some(&i) = self.by_start.get(self.next_start) {
             if self.parents[i as usize].order.t_start > t {
                 break;
@@ -418,7 +462,8 @@ impl Strategy {
         }
         for k in 0..self.active.len() {
             let i = self.active[k];
-            if let Some(a) = self.decide_parent(i, t, seen) {
+            let tac = tactics(i);
+            if let Some(a) = self.decide_parent(i, t, seen, tac) {
                 out.push(a);
             }
         }
@@ -438,7 +483,7 @@ impl Strategy {
         }
     }
 
-    fn decide_parent(&mut self, i: u32, t: i64, seen: &Seen) -> Option<Action> {
+    fn decide_parent(&mut self, i: u32, t: i64, seen: &Seen, tac: Tactics) -> Option<Decided> {
         let cfg = self.cfg;
         let p = &mut self.parents[i as usize];
         let o = p.order;
@@ -474,21 +519,39 @@ impl Strategy {
             Side::Buy => (seen.bid, seen.ask),
             Side::Sell => (seen.ask, seen.bid),
         };
+        let decided = |action, gated| Decided {
+            action,
+            debt: behind,
+            gated,
+            pace: tac.pace,
+        };
         let resting = p
             .children
             .iter()
             .position(|w| w.replaced_by.is_none() && w.kind == OrderType::Passive);
         if let Some(k) = resting {
             let w = p.children[k];
-            let (px, kind) = if urgent {
-                (opposite?, OrderType::Ioc)
+            let (px, kind, gated) = if urgent && !tac.aggression_gate {
+                (opposite?, OrderType::Ioc, false)
             } else {
                 let own = own?;
                 if own == w.px {
                     return None;
                 }
-                (own, OrderType::Passive)
+                (own, OrderType::Passive, urgent)
             };
+            if let Some(limit) = tac.churn_limit_per_s {
+                let second = t.div_euclid(1_000_000_000);
+                if second != p.churn_second {
+                    p.churn_second = second;
+                    p.churn_used = 0;
+                }
+                if f64::from(p.churn_used) >= limit {
+                    p.churn_skipped += 1;
+                    return None;
+                }
+                p.churn_used += 1;
+            }
             let new = self.child(i, o.side, px, w.remaining, kind);
             let p = &mut self.parents[i as usize];
             p.children[k].replaced_by = Some(new.child_id);
@@ -499,19 +562,27 @@ impl Strategy {
                 kind,
                 replaced_by: None,
             });
-            return Some(Action::Replace {
-                old: w.child_id,
-                new,
-            });
+            return Some(decided(
+                Action::Replace {
+                    old: w.child_id,
+                    new,
+                },
+                gated,
+            ));
         }
-        let size = cfg.child_qty.min(o.qty.saturating_sub(committed));
+        let mut room = o.qty.saturating_sub(committed);
+        if !urgent && tac.reserve_share > 0.0 {
+            let unfilled = o.qty.saturating_sub(p.filled);
+            room = room.saturating_sub((tac.reserve_share * unfilled as f64).floor() as u64);
+        }
+        let size = cfg.child_qty.min(room);
         if size == 0 || !(tail || target >= committed + size) {
             return None;
         }
-        let (px, kind) = if urgent {
-            (opposite?, OrderType::Ioc)
+        let (px, kind, gated) = if urgent && !tac.aggression_gate {
+            (opposite?, OrderType::Ioc, false)
         } else {
-            (own?, OrderType::Passive)
+            (own?, OrderType::Passive, urgent)
         };
         let new = self.child(i, o.side, px, size, kind);
         self.parents[i as usize].children.push(Working {
@@ -521,7 +592,7 @@ impl Strategy {
             kind,
             replaced_by: None,
         });
-        Some(Action::New(new))
+        Some(decided(Action::New(new), gated))
     }
 
     /// A fill report for `child` of parent `parent`.

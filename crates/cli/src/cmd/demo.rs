@@ -7,13 +7,20 @@
 //! per packet with its 95 % bootstrap interval, and the branch (SPEC §5.1) the difference
 //! came from. The text is read off the numbers. When no setting shows a cost difference
 //! the bootstrap can tell from noise, the demo says so and tries longer coalescing
-//! timers on the same market until one does (or says that none did).
+//! timers on the same market until one does (or says that none did). A last "control"
+//! section runs the controller of SPEC §6 (default thresholds) as a canary on the
+//! scenario's own receive path (`coalescope_desk::control_arms::canary`, what `replay
+//! --controller canary` prints) and says in words what its states, tactics, gates and
+//! verdict were.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use coalescope_control::{CanaryFraction, ControlConfig, Verdict};
+use coalescope_desk::control_arms::{canary, CanaryReport};
+use coalescope_desk::controller::ControllerFactory;
 use coalescope_desk::replay::{
     branch_contributions, replay, Difference, ReplayPlan, ReplayReport, ReplayRow,
 };
@@ -80,6 +87,7 @@ struct DemoJson<'a> {
     replay: &'a ReplayReport,
     detectable: Vec<Detectable>,
     stress: Option<&'a Stress>,
+    control: &'a CanaryReport,
 }
 
 /// One setting whose cost difference to the baseline the bootstrap can tell from noise.
@@ -144,6 +152,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let market = scenario.market.open(scenario.seed)?;
     let settings = Setting::parse_list(DEMO_SETTINGS)?;
     let report = replay_with(&scenario, &*market, &settings, args.resamples)?;
+    let control = {
+        let plan = ReplayPlan {
+            scenario: &scenario,
+            base_dir: None,
+            market: &*market,
+            settings: &settings,
+            bootstrap: BootstrapConfig {
+                resamples: args.resamples,
+                seed: scenario.seed,
+            },
+            analysis: analysis_config(),
+        };
+        let factory = ControllerFactory::new(ControlConfig::default(), scenario.seed);
+        canary(
+            &plan,
+            &factory,
+            CanaryFraction::default(),
+            BootstrapConfig {
+                resamples: args.resamples,
+                seed: scenario.seed,
+            },
+        )?
+    };
     let found = detectable(&report);
     let stress = if found.is_empty() {
         let mut stress = Stress {
@@ -191,6 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         replay: &report,
         detectable: found,
         stress: stress.as_ref(),
+        control: &control,
     };
     let json = serde_json::to_string_pretty(&doc)?;
     fs::write(path("demo.json"), format!("{json}\n"))?;
@@ -394,11 +426,71 @@ fn story(doc: &DemoJson<'_>, out_dir: &Path) -> String {
             )),
         }
     }
+    out.push_str(&control_section(doc.control));
     out.push_str(&format!(
         "\nFiles in {0}/: events, orders, fills, parents (.parquet) of the {CONFIGURED} run, its \
          analysis.json, replay.csv, demo.json.\nNext: coalescope analyze --events {0}/events.parquet \
          --orders {0}/orders.parquet --fills {0}/fills.parquet --parents {0}/parents.parquet\n",
         out_dir.display()
     ));
+    out
+}
+
+/// The controller's canary in words.
+fn control_section(c: &CanaryReport) -> String {
+    let r = &c.result;
+    let t = &c.timeline;
+    let states = t
+        .states
+        .iter()
+        .filter(|s| s.ticks > 0)
+        .map(|s| format!("{} {:.0}%", s.state, 100.0 * s.share))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = format!(
+        "\nControl: the SPEC §6 controller (default thresholds) as a canary on the scenario's own \
+         receive path, {} of {} parents (fraction {}).\n- Its states over {} ticks of 100 ms: {states}; \
+         {} transitions.\n",
+        r.n_canary,
+        r.n_canary + r.n_control,
+        r.fraction,
+        t.ticks,
+        t.transitions.len()
+    );
+    let engaged = c.tactics.paced_orders + c.tactics.gated_orders + c.tactics.churn_skipped;
+    if engaged == 0 {
+        out.push_str(
+            "- Its tactics never changed an order: the canary parents traded as the control \
+             parents do, so the gate differences below are parent-to-parent noise.\n",
+        );
+    } else {
+        out.push_str(&format!(
+            "- On the canary parents its tactics paced {} orders, sent {} passive instead of \
+             marketable and skipped {} cancel/replaces.\n",
+            c.tactics.paced_orders, c.tactics.gated_orders, c.tactics.churn_skipped
+        ));
+    }
+    let failing: Vec<&str> = r.gates.iter().filter(|g| !g.pass).map(|g| g.name).collect();
+    out.push_str(&format!(
+        "- Gates passed: {} of {}{}.\n",
+        r.gates.len() - failing.len(),
+        r.gates.len(),
+        if failing.is_empty() {
+            String::new()
+        } else {
+            format!(" (failing: {})", failing.join(", "))
+        }
+    ));
+    out.push_str(match r.verdict {
+        Verdict::Promote => "- Verdict PROMOTE: every gate passes; the next step is a wider canary.\n",
+        Verdict::Hold => {
+            "- Verdict HOLD: not every gate passes and nothing calls for a rollback; keep the \
+             controller in the canary (or in shadow) and collect more parents.\n"
+        }
+        Verdict::Rollback => {
+            "- Verdict ROLLBACK: completion or the cost tail is clearly worse on the canary; switch \
+             the controller off and recalibrate its thresholds in shadow.\n"
+        }
+    });
     out
 }

@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use coalescope_control::gates::GATE_RESAMPLES;
+use coalescope_control::{CanaryFraction, ControlConfig, Verdict};
+use coalescope_desk::control_arms::{canary, shadow, CanaryReport, ShadowReport};
+use coalescope_desk::controller::ControllerFactory;
 use coalescope_desk::replay::{replay, Difference, ReplayPlan, ReplayReport};
+use coalescope_desk::tactics::StateTimeline;
 use coalescope_desk::scenario::parents_from_table;
 use coalescope_desk::{DeskScenario, ParentSource};
 use coalescope_metrics::bootstrap::{BootstrapConfig, DEFAULT_RESAMPLES};
@@ -34,7 +39,17 @@ adaptive, busy-poll, defer=2,gro-flush-timeout=200us (scenarios/README.md). Sett
 in parallel. The first setting is the baseline: each other row's difference to it comes
 with a 95 % bootstrap interval for the figures over parents (branch shares, E[C], cost
 quantiles, completion; parents resampled with replacement, paired by parent_id, seeded
-by --seed); delivery figures have one value per run and no interval.";
+by --seed); delivery figures have one value per run and no interval.
+
+Controller (SPEC §6-7), on the scenario's own receive path (its [nic] as written):
+  coalescope replay --controller shadow               # state timeline, outcomes with its tactics
+  coalescope replay --controller canary --fraction 0.1 --config control.toml --json
+shadow: the controller watches the desk's stream and acts on nothing (its state timeline and
+the baseline's branch outcomes), then a second run with the same market and seed applies its
+tactics (shaper, churn limit, aggression gate, reserve) to every parent. canary: its tactics
+apply to the parents with splitmix64(parent_id) mod 10000 < fraction x 10000; the four gates
+of SPEC §7 (statistic, 95 % bootstrap interval with each arm's parents resampled, threshold,
+pass) and the verdict PROMOTE / HOLD / ROLLBACK; exit code 1 unless PROMOTE.";
 
 /// Flags of `coalescope replay`.
 #[derive(clap::Args, Debug)]
@@ -64,8 +79,31 @@ pub struct Args {
     /// Write the settings table (one row per setting) to FILE (.csv or .parquet).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Run the controller in an arm of SPEC §7 beside the replay: `shadow` or `canary`
+    /// (exit code 1 unless the canary's verdict is PROMOTE).
+    #[arg(long, value_enum, value_name = "MODE")]
+    controller: Option<ControllerMode>,
+    /// Canary fraction, exact from its decimal text, in [0, 1].
+    #[arg(long, value_name = "X", default_value = coalescope_control::canary::DEFAULT_FRACTION)]
+    fraction: String,
+    /// Controller config TOML: thresholds (E/X pairs, sustain, min_dwell) and tactic
+    /// profiles (default: the SPEC §6 defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Bootstrap resamples of the canary gates' intervals.
+    #[arg(long, default_value_t = GATE_RESAMPLES)]
+    gate_resamples: usize,
     #[command(flatten)]
     params: MetricParams,
+}
+
+/// The arm the controller runs in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControllerMode {
+    /// It watches, then a second run applies its tactics to every parent.
+    Shadow,
+    /// Its tactics apply to the canary parents only; gates and verdict.
+    Canary,
 }
 
 /// Run `coalescope replay`.
@@ -89,6 +127,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         scenario.config.parents =
             ParentSource::Given(parents_from_table(path, scenario.config.strategy.schedule)?);
     }
+    // The controller's inputs are checked before the (long) replay runs.
+    let control = match &args.config {
+        Some(path) => ControlConfig::from_toml_str(
+            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("--config {}", path.display()))?,
+        None => ControlConfig::default(),
+    };
+    let fraction: CanaryFraction = args.fraction.parse().context("--fraction")?;
     let market = scenario.market.open(scenario.seed)?;
     let mut analysis = args.params.config()?;
     analysis.markouts = true;
@@ -103,7 +150,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         analysis,
     };
-    let report = replay(&plan)?;
+    let mut report = replay(&plan)?;
+    if let Some(mode) = args.controller {
+        let factory = ControllerFactory::new(control, scenario.seed);
+        match mode {
+            ControllerMode::Shadow => report.shadow = Some(shadow(&plan, &factory)?),
+            ControllerMode::Canary => {
+                let gates = BootstrapConfig {
+                    resamples: args.gate_resamples,
+                    seed: scenario.seed,
+                };
+                report.canary = Some(canary(&plan, &factory, fraction, gates)?);
+            }
+        }
+    }
     if let Some(path) = &args.output {
         write_rows(path, &report.settings, Compression::default())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -113,7 +173,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&report));
     }
-    Ok(ExitCode::SUCCESS)
+    let promoted = report
+        .canary
+        .as_ref()
+        .is_none_or(|c| c.result.verdict == Verdict::Promote);
+    Ok(if promoted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn num(v: Option<f64>, digits: usize) -> String {
@@ -220,5 +288,112 @@ pub fn render(r: &ReplayReport) -> String {
             r.config.interval, r.config.bootstrap_resamples
         ));
     }
+    if let Some(s) = &r.shadow {
+        out.push_str(&render_shadow(s));
+    }
+    if let Some(c) = &r.canary {
+        out.push_str(&render_canary(c));
+    }
     out
+}
+
+/// Time in each state and the transitions, in one paragraph.
+pub fn render_timeline(t: &StateTimeline) -> String {
+    let states = t
+        .states
+        .iter()
+        .map(|s| format!("{} {:.0}%", s.state, 100.0 * s.share))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = format!(
+        "{} ticks: {states}; {} transitions",
+        t.ticks,
+        t.transitions.len()
+    );
+    for tr in t.transitions.iter().take(5) {
+        out.push_str(&format!(
+            "\n    {} {} -> {} ({}, {})",
+            Duration::from_nanos(tr.t_tick_ns),
+            tr.from,
+            tr.to,
+            tr.reason,
+            tr.scope
+        ));
+    }
+    if t.transitions.len() > 5 {
+        out.push_str(&format!("\n    ... {} more", t.transitions.len() - 5));
+    }
+    out.push_str(&format!(
+        "\n  causality guard: fallback on {} ticks, mean weight {}",
+        t.fallback_ticks,
+        num(t.guard_weight_mean, 2)
+    ));
+    out
+}
+
+fn render_shadow(s: &ShadowReport) -> String {
+    let mut rows = Table::new();
+    rows.load_style(UTF8_FULL_CONDENSED).set_header([
+        "run", "T / B / L", "E[C] bps", "q95", "q99", "compl.", "IOC miss", "orders", "DBC_x",
+    ]);
+    for (name, x) in [("baseline", &s.baseline), ("controller", &s.controlled)] {
+        rows.add_row([
+            name.to_string(),
+            format!(
+                "{} / {} / {}",
+                pct(x.p_timely),
+                pct(x.p_burst_sync),
+                pct(x.p_late_recovery)
+            ),
+            num(x.expected_cost_bps, 2),
+            num(x.cost_q95_bps, 2),
+            num(x.cost_q99_bps, 2),
+            pct(x.completion),
+            x.ioc_misses.to_string(),
+            x.orders.to_string(),
+            num(x.dbc_excess, 3),
+        ]);
+    }
+    format!(
+        "Controller in shadow on the scenario's receive path ({})\n  watching: {}\n  acting on every parent: {}\n\
+         Its tactics on every parent: {} orders paced, {} gated passive, {} cancel/replaces skipped\n{rows}\n\
+         controller - baseline: E[C] {} bps, q95 {}, q99 {}, completion {}\n",
+        s.setting,
+        render_timeline(&s.timeline),
+        render_timeline(&s.acting_timeline),
+        s.tactics.paced_orders,
+        s.tactics.gated_orders,
+        s.tactics.churn_skipped,
+        estimate(&s.difference, "expected_cost_bps", 2),
+        estimate(&s.difference, "cost_q95_bps", 2),
+        estimate(&s.difference, "cost_q99_bps", 2),
+        estimate(&s.difference, "completion", 3),
+    )
+}
+
+fn render_canary(c: &CanaryReport) -> String {
+    let g = &c.result;
+    let mut rows = Table::new();
+    rows.load_style(UTF8_FULL_CONDENSED)
+        .set_header(["gate", "canary - control", "95% CI", "threshold", "pass"]);
+    for gate in &g.gates {
+        rows.add_row([
+            format!("{} {}", gate.gate, gate.name),
+            num(gate.statistic, 3),
+            gate.ci95
+                .map_or_else(|| "-".to_string(), |[lo, hi]| format!("[{lo:+.3}, {hi:+.3}]")),
+            format!("{}", gate.threshold),
+            if gate.pass { "pass" } else { "FAIL" }.to_string(),
+        ]);
+    }
+    format!(
+        "Controller canary on the scenario's receive path: fraction {}, {} canary parents, {} control \
+         ({} resamples per arm)\n  controller: {}\n{rows}\nVerdict: {}\n",
+        g.fraction,
+        g.n_canary,
+        g.n_control,
+        c.resamples,
+        render_timeline(&c.timeline),
+        g.verdict.as_str()
+    )
 }
