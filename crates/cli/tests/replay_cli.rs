@@ -253,3 +253,50 @@ fn a_bad_fraction_or_config_is_a_usage_error_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
+
+#[test]
+fn demo_has_a_control_section_from_its_canary_run() {
+    let dir = tempdir("replay", "demo-control");
+    let out = bin()
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--json",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["control"];
+    assert_eq!(c["gates"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        c["n_canary"].as_u64().unwrap() + c["n_control"].as_u64().unwrap(),
+        200
+    );
+    let verdict = c["verdict"].as_str().unwrap();
+    let text = bin()
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("\nControl: "), "{text}");
+    assert!(text.contains(&format!("- Verdict {verdict}:")), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
