@@ -144,9 +144,16 @@ fn controller_canary_on_the_default_scenario_prints_the_gates_and_a_verdict() {
         .lines()
         .find_map(|l| l.strip_prefix("Verdict: "))
         .unwrap_or_else(|| panic!("no verdict:\n{text}"));
-    assert!(["PROMOTE", "HOLD", "ROLLBACK"].contains(&verdict), "{verdict}");
+    assert!(
+        ["PROMOTE", "HOLD", "ROLLBACK"].contains(&verdict),
+        "{verdict}"
+    );
     // Exit code 1 unless PROMOTE.
-    assert_eq!(out.status.code(), Some(i32::from(verdict != "PROMOTE")), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(verdict != "PROMOTE")),
+        "{text}"
+    );
     for gate in [
         "dbc_excess",
         "emit_bdc_median",
@@ -205,7 +212,12 @@ fn controller_shadow_prints_the_state_timeline_beside_the_baseline() {
         .collect();
     assert_eq!(
         states,
-        ["FLOW_CLEAN", "DELIVERY_CLUSTERED", "PHASE_LOCKED", "SAFE_PACING"]
+        [
+            "FLOW_CLEAN",
+            "DELIVERY_CLUSTERED",
+            "PHASE_LOCKED",
+            "SAFE_PACING"
+        ]
     );
     // 50 s of market, ticks of 100 ms: about 500 ticks.
     let ticks = s["timeline"]["ticks"].as_u64().unwrap();
@@ -217,7 +229,14 @@ fn controller_shadow_prints_the_state_timeline_beside_the_baseline() {
 
 #[test]
 fn a_bad_fraction_or_config_is_a_usage_error_naming_it() {
-    let out = replay_any(&["--settings", "rx-usecs=50", "--controller", "canary", "--fraction", "1.5"]);
+    let out = replay_any(&[
+        "--settings",
+        "rx-usecs=50",
+        "--controller",
+        "canary",
+        "--fraction",
+        "1.5",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fraction"));
     let dir = tempdir("replay", "badconfig");
@@ -233,4 +252,51 @@ fn a_bad_fraction_or_config_is_a_usage_error_naming_it() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}
+
+#[test]
+fn demo_has_a_control_section_from_its_canary_run() {
+    let dir = tempdir("replay", "demo-control");
+    let out = bin()
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--json",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["control"];
+    assert_eq!(c["gates"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        c["n_canary"].as_u64().unwrap() + c["n_control"].as_u64().unwrap(),
+        200
+    );
+    let verdict = c["verdict"].as_str().unwrap();
+    let text = bin()
+        .args([
+            "demo",
+            "--messages",
+            "100000",
+            "--resamples",
+            "200",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("\nControl: "), "{text}");
+    assert!(text.contains(&format!("- Verdict {verdict}:")), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

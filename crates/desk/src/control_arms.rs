@@ -32,7 +32,9 @@ use coalescope_timeline::EventKind;
 use serde::Serialize;
 
 use crate::desk::{run_streaming_with, Delivery, DeskRun};
-use crate::replay::{difference, parent_figure, row, Difference, ReplayPlan, ReplayRow, SettingRun};
+use crate::replay::{
+    difference, parent_figure, row, Difference, ReplayPlan, ReplayRow, SettingRun,
+};
 use crate::tactics::{StateTimeline, TacticSource};
 use crate::DeskError;
 

@@ -31,7 +31,9 @@ use coalescope_metrics::ticks::{TickConfig, TickEngine, TickRow};
 use coalescope_timeline::{Duration, Event, Fill, Order, Strings};
 
 use crate::control_arms::{Arm, SourceFactory};
-use crate::tactics::{PaceRequest, Pacer, StateTime, StateTimeline, TacticSource, Tactics, Transition};
+use crate::tactics::{
+    PaceRequest, Pacer, StateTime, StateTimeline, TacticSource, Tactics, Transition,
+};
 use crate::DeskError;
 
 /// The reordering horizon of the controller's tick engine (10 ms): ticks are stepped 10 ms
@@ -103,7 +105,8 @@ impl ShaperPacer {
             self.seed = splitmix64(self.seed);
             self.shaper = Some(Shaper::new(params, self.seed, SHAPER_CAPACITY));
         }
-        self.shaper.get_or_insert_with(|| Shaper::new(params, 0, SHAPER_CAPACITY))
+        self.shaper
+            .get_or_insert_with(|| Shaper::new(params, 0, SHAPER_CAPACITY))
     }
 }
 
@@ -121,7 +124,10 @@ impl Pacer for ShaperPacer {
             },
             headroom_ns: Some(req.t_deadline.saturating_sub(t_ns).max(0)),
         };
-        match self.shaper_for(params).submit(t_ns, req.parent_id, req.child_id, pressure) {
+        match self
+            .shaper_for(params)
+            .submit(t_ns, req.parent_id, req.child_id, pressure)
+        {
             Ok(Submitted::Queued { .. }) => {}
             // Full (released now), or a submit before the previous one (the desk submits
             // in time order, so this does not happen): send at once.
@@ -323,7 +329,11 @@ impl TacticSource for ControllerTactics {
                         state: s.to_string(),
                         ticks: n,
                         time_ns: (n as i64).saturating_mul(self.tick_ns),
-                        share: if total == 0 { 0.0 } else { n as f64 / total as f64 },
+                        share: if total == 0 {
+                            0.0
+                        } else {
+                            n as f64 / total as f64
+                        },
                     }
                 })
                 .collect(),

@@ -290,7 +290,10 @@ impl RecordSink for Slots<'_> {
 #[derive(Debug, Clone, Copy)]
 enum What {
     Arrive(Incoming),
-    Replace { old: u64, new: Incoming },
+    Replace {
+        old: u64,
+        new: Incoming,
+    },
     Deadline,
     Fill {
         parent: u32,
@@ -298,7 +301,10 @@ enum What {
         qty: u64,
         row: usize,
     },
-    Done { parent: u32, child: u64 },
+    Done {
+        parent: u32,
+        child: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -937,12 +943,7 @@ struct Emit<'a> {
 
 /// Emits a child order at `t_emit`: its row, its counts, its arrival at the venue, and
 /// the tactic source's `on_order`.
-fn emit<'s>(
-    h: Held,
-    t_emit: i64,
-    to: &mut Emit<'_>,
-    source: Option<&mut (dyn TacticSource + 's)>,
-) {
+fn emit<'s>(h: Held, t_emit: i64, to: &mut Emit<'_>, source: Option<&mut (dyn TacticSource + 's)>) {
     let mut row = h.row;
     row.t_emit = Instant(t_emit);
     let (new, replace) = match h.what {

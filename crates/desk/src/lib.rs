@@ -56,9 +56,9 @@ pub use desk::{
     run, run_streaming, run_streaming_with, run_with, Counts, Delivery, DeskConfig, DeskReport,
     DeskRun, ParentCounts, View,
 };
-pub use tactics::{Pacer, PaceRequest, StateTimeline, TacticSource, Tactics};
 pub use scenario::{DeskScenario, MarketSpec};
 pub use strategy::{ParentSource, ParentsGen, Schedule, StrategyConfig};
+pub use tactics::{PaceRequest, Pacer, StateTimeline, TacticSource, Tactics};
 pub use venue::{LatencyModel, QueueModelKind, VenueConfig};
 
 use std::path::PathBuf;

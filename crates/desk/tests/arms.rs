@@ -182,8 +182,14 @@ fn a_canary_that_changes_nothing_splits_the_baseline_by_membership() {
         for (rows, figures) in [(arm(true), &r.canary_arm), (arm(false), &r.control_arm)] {
             let all: Vec<usize> = (0..rows.len()).collect();
             assert_eq!(figures.completion, parent_figure(&rows, &all, "completion"));
-            assert_eq!(figures.cost_q95_bps, parent_figure(&rows, &all, "cost_q95_bps"));
-            assert_eq!(figures.cost_q99_bps, parent_figure(&rows, &all, "cost_q99_bps"));
+            assert_eq!(
+                figures.cost_q95_bps,
+                parent_figure(&rows, &all, "cost_q95_bps")
+            );
+            assert_eq!(
+                figures.cost_q99_bps,
+                parent_figure(&rows, &all, "cost_q99_bps")
+            );
         }
         // Both arms' orders add up to the run's.
         assert_eq!(

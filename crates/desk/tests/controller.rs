@@ -87,8 +87,16 @@ fn a_controller_that_enters_delivery_clustered_paces_every_parent_in_shadow() {
                 (34_203_100_000_000, "DELIVERY_CLUSTERED", "FLOW_CLEAN")
             ]
         );
-        assert!(t.transitions[0].reason.starts_with("enter:"), "{:?}", t.transitions[0]);
-        assert!(t.transitions[1].reason.starts_with("exit:min_dwell"), "{:?}", t.transitions[1]);
+        assert!(
+            t.transitions[0].reason.starts_with("enter:"),
+            "{:?}",
+            t.transitions[0]
+        );
+        assert!(
+            t.transitions[1].reason.starts_with("exit:min_dwell"),
+            "{:?}",
+            t.transitions[1]
+        );
         assert_eq!(t.late_records, 0);
         // Watching changes nothing; acting paces (200 orders/s base rate) and limits churn.
         assert_eq!(r.tactics.armed_parents, 40);

@@ -15,7 +15,7 @@ use coalescope_desk::strategy::{ParentOrder, Schedule};
 use coalescope_desk::tactics::{PassThrough, StateTimeline};
 use coalescope_desk::venue::{LatencyKind, QueueModelKind};
 use coalescope_desk::{
-    run, run_with, Delivery, DeskConfig, DeskRun, DeskScenario, Pacer, PaceRequest, ParentSource,
+    run, run_with, Delivery, DeskConfig, DeskRun, DeskScenario, PaceRequest, Pacer, ParentSource,
     StrategyConfig, TacticSource, Tactics,
 };
 use coalescope_timeline::{Event, Fill, Order, Side, Strings};
@@ -183,7 +183,10 @@ impl<Q: Pacer> TacticSource for Constant<Q> {
         self.fills += 1;
     }
     fn tactics_at(&mut self, _t_ns: i64, parent_id: u64) -> Tactics {
-        assert!(self.arms(parent_id), "asked for an unarmed parent {parent_id}");
+        assert!(
+            self.arms(parent_id),
+            "asked for an unarmed parent {parent_id}"
+        );
         self.asked += 1;
         self.tactics
     }
@@ -220,7 +223,11 @@ fn the_aggression_gate_turns_iocs_into_passive_orders_at_the_own_best() {
     // 1000 shares.
     let base = run(&m, &d, &cfg, 1).unwrap();
     assert_eq!(
-        (base.counts.orders, base.counts.ioc_orders, base.counts.filled_qty),
+        (
+            base.counts.orders,
+            base.counts.ioc_orders,
+            base.counts.filled_qty
+        ),
         (10, 10, 1_000)
     );
     assert!(base.timeline.orders.iter().all(|o| o.px == Some(100.0)));
@@ -240,10 +247,16 @@ fn the_aggression_gate_turns_iocs_into_passive_orders_at_the_own_best() {
         (1, 0, 1, 1, 0)
     );
     let o = gated.timeline.orders[0];
-    assert_eq!((o.px, o.qty, o.t_emit.0), (Some(99.99), 100.0, MS + 10 * US));
+    assert_eq!(
+        (o.px, o.qty, o.t_emit.0),
+        (Some(99.99), 100.0, MS + 10 * US)
+    );
     assert_eq!(gated.per_parent[0].gated_orders, 1);
     // The source saw every delivery, the order row, no fill; asked once per decision.
-    assert_eq!((src.md, src.orders.len(), src.fills, src.asked), (10, 1, 0, 10));
+    assert_eq!(
+        (src.md, src.orders.len(), src.fills, src.asked),
+        (10, 1, 0, 10)
+    );
     // The last instant: the parent's deadline (an expiry at the venue, 20 ms) and its
     // report 100 µs later.
     assert_eq!(src.finished_at, Some(20 * MS + 100 * US));
@@ -305,7 +318,11 @@ fn the_churn_limit_skips_cancel_replaces_beyond_the_seconds_budget() {
     let cfg = config(vec![parent(1, 1_000, 0, 10 * MS)], patient(100), 10 * US);
     let base = run(&m, &d, &cfg, 1).unwrap();
     assert_eq!(
-        (base.counts.orders, base.counts.cancel_replaces, base.counts.churn_skipped),
+        (
+            base.counts.orders,
+            base.counts.cancel_replaces,
+            base.counts.churn_skipped
+        ),
         (41, 40, 0)
     );
     // Three per second: every decision is in second 0, so the replaces at messages 11,
@@ -352,11 +369,18 @@ fn the_churn_budget_renews_every_epoch_second() {
     let mut src = Constant::new(limit, None, PassThrough::default());
     let r = run_with(&m, &d, &cfg, 1, Some(&mut src)).unwrap();
     assert_eq!(
-        (r.counts.orders, r.counts.cancel_replaces, r.counts.churn_skipped),
+        (
+            r.counts.orders,
+            r.counts.cancel_replaces,
+            r.counts.churn_skipped
+        ),
         (3, 2, 1)
     );
     let emits: Vec<i64> = r.timeline.orders.iter().map(|o| o.t_emit.0).collect();
-    assert_eq!(emits, vec![500 * MS + 5 * US, 900 * MS + 5 * US, 1_100 * MS + 5 * US]);
+    assert_eq!(
+        emits,
+        vec![500 * MS + 5 * US, 900 * MS + 5 * US, 1_100 * MS + 5 * US]
+    );
 }
 
 #[test]
@@ -407,10 +431,16 @@ fn tactics_on_a_subset_of_parents_touch_only_those() {
             .collect()
     };
     assert_eq!(of(&r, 1), of(&base, 1));
-    assert_eq!((r.per_parent[0].ioc_orders, r.per_parent[0].gated_orders), (10, 0));
+    assert_eq!(
+        (r.per_parent[0].ioc_orders, r.per_parent[0].gated_orders),
+        (10, 0)
+    );
     // Parent 2: one gated passive order.
     assert_eq!(of(&r, 2), vec![(100.0, Some(99.99), MS + 10 * US)]);
-    assert_eq!((r.per_parent[1].orders, r.per_parent[1].gated_orders), (1, 1));
+    assert_eq!(
+        (r.per_parent[1].orders, r.per_parent[1].gated_orders),
+        (1, 1)
+    );
     // Asked only for parent 2, once per decision.
     assert_eq!(src.asked, 10);
 }

@@ -461,7 +461,7 @@ fn control_section(c: &CanaryReport) -> String {
     if engaged == 0 {
         out.push_str(
             "- Its tactics never changed an order: the canary parents traded as the control \
-             parents do, so the gate differences below are parent-to-parent noise.\n",
+             parents do, so the gate differences are parent-to-parent noise.\n",
         );
     } else {
         out.push_str(&format!(

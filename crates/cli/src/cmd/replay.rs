@@ -11,8 +11,8 @@ use coalescope_control::{CanaryFraction, ControlConfig, Verdict};
 use coalescope_desk::control_arms::{canary, shadow, CanaryReport, ShadowReport};
 use coalescope_desk::controller::ControllerFactory;
 use coalescope_desk::replay::{replay, Difference, ReplayPlan, ReplayReport};
-use coalescope_desk::tactics::StateTimeline;
 use coalescope_desk::scenario::parents_from_table;
+use coalescope_desk::tactics::StateTimeline;
 use coalescope_desk::{DeskScenario, ParentSource};
 use coalescope_metrics::bootstrap::{BootstrapConfig, DEFAULT_RESAMPLES};
 use coalescope_sim::setting::Setting;
@@ -130,7 +130,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The controller's inputs are checked before the (long) replay runs.
     let control = match &args.config {
         Some(path) => ControlConfig::from_toml_str(
-            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
         )
         .with_context(|| format!("--config {}", path.display()))?,
         None => ControlConfig::default(),
@@ -334,7 +335,15 @@ pub fn render_timeline(t: &StateTimeline) -> String {
 fn render_shadow(s: &ShadowReport) -> String {
     let mut rows = Table::new();
     rows.load_style(UTF8_FULL_CONDENSED).set_header([
-        "run", "T / B / L", "E[C] bps", "q95", "q99", "compl.", "IOC miss", "orders", "DBC_x",
+        "run",
+        "T / B / L",
+        "E[C] bps",
+        "q95",
+        "q99",
+        "compl.",
+        "IOC miss",
+        "orders",
+        "DBC_x",
     ]);
     for (name, x) in [("baseline", &s.baseline), ("controller", &s.controlled)] {
         rows.add_row([
@@ -374,14 +383,21 @@ fn render_shadow(s: &ShadowReport) -> String {
 fn render_canary(c: &CanaryReport) -> String {
     let g = &c.result;
     let mut rows = Table::new();
-    rows.load_style(UTF8_FULL_CONDENSED)
-        .set_header(["gate", "canary - control", "95% CI", "threshold", "pass"]);
+    rows.load_style(UTF8_FULL_CONDENSED).set_header([
+        "gate",
+        "canary - control",
+        "95% CI",
+        "threshold",
+        "pass",
+    ]);
     for gate in &g.gates {
         rows.add_row([
             format!("{} {}", gate.gate, gate.name),
             num(gate.statistic, 3),
-            gate.ci95
-                .map_or_else(|| "-".to_string(), |[lo, hi]| format!("[{lo:+.3}, {hi:+.3}]")),
+            gate.ci95.map_or_else(
+                || "-".to_string(),
+                |[lo, hi]| format!("[{lo:+.3}, {hi:+.3}]"),
+            ),
             format!("{}", gate.threshold),
             if gate.pass { "pass" } else { "FAIL" }.to_string(),
         ]);
