@@ -80,6 +80,7 @@ pub mod dbc;
 pub mod dccd;
 pub mod fasthash;
 pub mod feed;
+pub mod fifo_quantile;
 pub mod gaps;
 pub mod md;
 pub mod quantile;

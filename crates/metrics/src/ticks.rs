@@ -57,6 +57,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::fasthash::FastMap;
+use crate::fifo_quantile::FifoQuantiles;
 use crate::quantile::Prob;
 use coalescope_timeline::quantile::nearest_rank;
 
@@ -323,8 +324,8 @@ struct Scope {
     last_app: Option<(i64, i64)>,
     last_ing: Option<(i64, i64)>,
     /// `(interval of the first event, gap)` of the last `R`.
-    gaps_app: VecDeque<(i64, i64)>,
-    gaps_ing: VecDeque<(i64, i64)>,
+    gaps_app: FifoQuantiles,
+    gaps_ing: FifoQuantiles,
     /// `(interval, app BDC)` of the last `2 R_cte / T` finalized intervals.
     bdc_hist: VecDeque<(i64, Option<f64>)>,
     /// Matured classified fills `(t_fill, emit BDC, markout)`.
@@ -383,19 +384,25 @@ struct PendingFill {
 pub struct TickEngine {
     cfg: TickConfig,
     t: i64,
-    w: i64,
     per: usize,
     r_ticks: i64,
     cte_ticks: i64,
     scopes: Vec<Scope>,
+    /// Interval caches of ingress, app and emit instants.
+    grid_i: Grid,
+    grid_a: Grid,
+    grid_o: Grid,
     order: Vec<usize>,
     index: FastMap<ScopeKey, usize>,
-    last_key: Option<(ScopeKey, usize)>,
+    /// `(stream, symbol, venue)` of an md event -> `(scope, quote book)`.
+    route: FastMap<ScopeKey, (usize, usize)>,
+    last_route: Option<(ScopeKey, (usize, usize))>,
     okeys: Vec<OKey>,
     okey_index: FastMap<SvKey, usize>,
     orders: FastMap<u64, OrderRec>,
     order_fifo: VecDeque<(i64, u64)>,
-    quotes: FastMap<SvKey, VecDeque<Quote>>,
+    quotes: Vec<VecDeque<Quote>>,
+    quote_index: FastMap<SvKey, usize>,
     fills: VecDeque<PendingFill>,
     trans: VecDeque<Item>,
     ctl: VecDeque<Item>,
@@ -406,9 +413,49 @@ pub struct TickEngine {
     counts: TickCounts,
     pool: Vec<Open>,
     ord_pool: Vec<Vec<u32>>,
-    scratch: Vec<i64>,
     scratch_f: Vec<f64>,
     ord_now: Vec<Option<Vec<u32>>>,
+}
+
+/// Interval `j` and window of an instant: the last interval is cached (no division for a
+/// run of instants in one interval) and the window found by a reciprocal multiply.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    t: i64,
+    w: u64,
+    /// `floor((2^64 - 1) / w)`: `d * inv_w >> 64` is `floor(d / w)` or one less.
+    inv_w: u64,
+    lo: i128,
+    j: i64,
+}
+
+impl Grid {
+    fn new(t: i64, w: i64) -> Self {
+        let w = w.max(1) as u64;
+        Grid {
+            t,
+            w,
+            inv_w: u64::MAX / w,
+            lo: 0,
+            j: 0,
+        }
+    }
+
+    #[inline]
+    fn locate(&mut self, x: i64) -> (i64, usize) {
+        let mut d = x as i128 - self.lo;
+        if !(0..self.t as i128).contains(&d) {
+            self.j = x.div_euclid(self.t);
+            d = x.rem_euclid(self.t) as i128;
+            self.lo = x as i128 - d;
+        }
+        let d = d as u64;
+        let mut q = ((d as u128 * self.inv_w as u128) >> 64) as u64;
+        if (q + 1) * self.w <= d {
+            q += 1;
+        }
+        (self.j, q as usize)
+    }
 }
 
 fn fdiv(a: i64, b: i64) -> i64 {
@@ -424,19 +471,23 @@ impl TickEngine {
         Ok(TickEngine {
             cfg,
             t,
-            w,
             per: (t / w) as usize,
             r_ticks: cfg.window.as_nanos() / t,
             cte_ticks: cfg.cte_window.as_nanos() / t,
             scopes: Vec::new(),
+            grid_i: Grid::new(t, w),
+            grid_a: Grid::new(t, w),
+            grid_o: Grid::new(t, w),
             order: Vec::new(),
             index: FastMap::default(),
-            last_key: None,
+            route: FastMap::default(),
+            last_route: None,
             okeys: Vec::new(),
             okey_index: FastMap::default(),
             orders: FastMap::default(),
             order_fifo: VecDeque::new(),
-            quotes: FastMap::default(),
+            quotes: Vec::new(),
+            quote_index: FastMap::default(),
             fills: VecDeque::new(),
             trans: VecDeque::new(),
             ctl: VecDeque::new(),
@@ -446,7 +497,6 @@ impl TickEngine {
             counts: TickCounts::default(),
             pool: Vec::new(),
             ord_pool: Vec::new(),
-            scratch: Vec::new(),
             scratch_f: Vec::new(),
             ord_now: Vec::new(),
         })
@@ -491,24 +541,47 @@ impl TickEngine {
         i
     }
 
-    fn scope_of(&mut self, e: &Event, strings: &Strings) -> usize {
-        let sc = self.cfg.scope;
-        let key: ScopeKey = [
-            if sc.stream { Some(e.stream) } else { None },
-            if sc.symbol { e.symbol } else { None },
-            if sc.venue { e.venue } else { None },
-        ];
-        if let Some((k, i)) = self.last_key {
+    /// Scope and quote book of an md event (one hash lookup, none for a run of the same
+    /// key).
+    fn route_of(&mut self, e: &Event, strings: &Strings) -> (usize, usize) {
+        let key: ScopeKey = [Some(e.stream), e.symbol, e.venue];
+        if let Some((k, r)) = self.last_route {
             if k == key {
-                return i;
+                return r;
             }
         }
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => self.new_scope(key, strings),
+        let r = match self.route.get(&key) {
+            Some(&r) => r,
+            None => self.new_route(key, strings),
         };
-        self.last_key = Some((key, i));
-        i
+        self.last_route = Some((key, r));
+        r
+    }
+
+    #[cold]
+    fn new_route(&mut self, key: ScopeKey, strings: &Strings) -> (usize, usize) {
+        let sc = self.cfg.scope;
+        let skey: ScopeKey = [
+            if sc.stream { key[0] } else { None },
+            if sc.symbol { key[1] } else { None },
+            if sc.venue { key[2] } else { None },
+        ];
+        let s = match self.index.get(&skey) {
+            Some(&i) => i,
+            None => self.new_scope(skey, strings),
+        };
+        let q = self.quote_book((key[1], key[2]));
+        self.route.insert(key, (s, q));
+        (s, q)
+    }
+
+    fn quote_book(&mut self, sv: SvKey) -> usize {
+        if let Some(&i) = self.quote_index.get(&sv) {
+            return i;
+        }
+        self.quotes.push(VecDeque::new());
+        self.quote_index.insert(sv, self.quotes.len() - 1);
+        self.quotes.len() - 1
     }
 
     #[cold]
@@ -542,8 +615,8 @@ impl TickEngine {
             total: Sums::default(),
             last_app: None,
             last_ing: None,
-            gaps_app: VecDeque::new(),
-            gaps_ing: VecDeque::new(),
+            gaps_app: FifoQuantiles::new(),
+            gaps_ing: FifoQuantiles::new(),
             bdc_hist: VecDeque::new(),
             matured: VecDeque::new(),
             diff: VecDeque::new(),
@@ -567,6 +640,11 @@ impl TickEngine {
         per: usize,
         j: i64,
     ) -> &'a mut Open {
+        if let Some(idx) = j.checked_sub(*base) {
+            if (idx as u64) < open.len() as u64 {
+                return &mut open[idx as usize];
+            }
+        }
         if open.is_empty() {
             *base = j;
         }
@@ -603,30 +681,31 @@ impl TickEngine {
             self.seen(a);
         }
         let is_md = e.kind == EventKind::Md;
-        let s = if is_md {
-            self.scope_of(e, strings)
+        let (s, qb) = if is_md {
+            self.route_of(e, strings)
         } else {
-            usize::MAX
+            (usize::MAX, usize::MAX)
         };
         if is_md {
-            let (t, w, per) = (self.t, self.w, self.per);
+            let per = self.per;
             let sc = &mut self.scopes[s];
-            let first = ta.map_or(ti, |a| a.min(ti));
-            sc.first_k = sc.first_k.min(fdiv(first, t) + 1);
-            let j = fdiv(ti, t);
+            let (j, x) = self.grid_i.locate(ti);
+            let mut first_j = j;
             let slot = Self::open_slot(&mut sc.open, &mut sc.open_base, &mut self.pool, per, j);
-            slot.ing[((ti - j * t) / w) as usize] += 1;
+            slot.ing[x] += 1;
             slot.ing_t.push(ti);
             if let Some(a) = ta {
-                let j = fdiv(a, t);
+                let (j, x) = self.grid_a.locate(a);
+                first_j = first_j.min(j);
                 let slot = Self::open_slot(&mut sc.open, &mut sc.open_base, &mut self.pool, per, j);
-                slot.app[((a - j * t) / w) as usize] += 1;
+                slot.app[x] += 1;
                 slot.app_t.push(a);
             }
+            sc.first_k = sc.first_k.min(first_j + 1);
             if let (Some(b), Some(k)) = (e.bid, e.ask) {
                 let mid = (b + k) / 2.0;
                 if mid.is_finite() && mid > 0.0 {
-                    self.push_quote(e, ti, mid, strings);
+                    self.push_quote(qb, e, ti, mid, strings);
                 }
             }
             if e.transition == Some(true) {
@@ -655,14 +734,14 @@ impl TickEngine {
         }
     }
 
-    fn push_quote(&mut self, e: &Event, ti: i64, mid: f64, strings: &Strings) {
+    fn push_quote(&mut self, qb: usize, e: &Event, ti: i64, mid: f64, strings: &Strings) {
         let q = Quote {
             t: ti,
             stream: e.stream,
             seq: e.seq,
             mid,
         };
-        let dq = self.quotes.entry((e.symbol, e.venue)).or_default();
+        let dq = &mut self.quotes[qb];
         let before = |a: &Quote, b: &Quote| {
             a.t < b.t
                 || (a.t == b.t
@@ -743,8 +822,8 @@ impl TickEngine {
             if sc.venue { o.venue } else { None },
         );
         let ok = self.okey_of(proj);
-        let (t, w, per) = (self.t, self.w, self.per);
-        let j = fdiv(te, t);
+        let per = self.per;
+        let (j, x) = self.grid_o.locate(te);
         let k = &mut self.okeys[ok];
         if k.open.is_empty() {
             k.open_base = j;
@@ -759,7 +838,7 @@ impl TickEngine {
             k.open
                 .push_back(self.ord_pool.pop().unwrap_or_else(|| vec![0; per]));
         }
-        k.open[idx][((te - j * t) / w) as usize] += 1;
+        k.open[idx][x] += 1;
         self.orders.insert(
             o.child_id,
             OrderRec {
@@ -889,10 +968,12 @@ impl TickEngine {
                     (&mut sl.app_t, &mut sc.last_app, &mut sc.gaps_app),
                     (&mut sl.ing_t, &mut sc.last_ing, &mut sc.gaps_ing),
                 ] {
-                    ts.sort_unstable();
+                    if !ts.is_sorted() {
+                        ts.sort_unstable();
+                    }
                     for &x in ts.iter() {
                         if let Some((pj, p)) = *last {
-                            gaps.push_back((pj, x - p));
+                            gaps.push(pj, x - p);
                         }
                         *last = Some((j, x));
                     }
@@ -903,11 +984,8 @@ impl TickEngine {
                 self.pool.push(sl);
             }
             let win_lo = k - self.r_ticks;
-            for gaps in [&mut sc.gaps_app, &mut sc.gaps_ing] {
-                while gaps.front().is_some_and(|&(pj, _)| pj < win_lo) {
-                    gaps.pop_front();
-                }
-            }
+            sc.gaps_app.evict_before(win_lo);
+            sc.gaps_ing.evict_before(win_lo);
             // DCCD: apply the difference counts of tick k.
             while !sc.diff.is_empty() && sc.diff_base <= k {
                 if let Some((de, di)) = sc.diff.pop_front() {
@@ -970,7 +1048,8 @@ impl TickEngine {
                 continue;
             };
             let target = f.t_fill + tau;
-            let mid = self.quotes.get(&o.sv).and_then(|dq| {
+            let mid = self.quote_index.get(&o.sv).and_then(|&qi| {
+                let dq = &self.quotes[qi];
                 let n = dq.partition_point(|q| q.t <= target);
                 n.checked_sub(1).map(|i| dq[i].mid)
             });
@@ -1000,7 +1079,7 @@ impl TickEngine {
 
     /// Drop what no future tick or record can use.
     fn evict(&mut self, tick: i64) {
-        for dq in self.quotes.values_mut() {
+        for dq in self.quotes.iter_mut() {
             while dq.len() >= 2 && dq[1].t < tick {
                 dq.pop_front();
             }
@@ -1026,17 +1105,13 @@ impl TickEngine {
         let sc = &mut self.scopes[s];
         let mut row = sc.cur.clone();
         row.scope.clone_from(&sc.name);
-        let mut q = |gaps: &VecDeque<(i64, i64)>| -> Option<(i64, i64)> {
+        let q = |gaps: &mut FifoQuantiles| -> Option<(i64, i64)> {
             if gaps.len() < 2 {
                 return None;
             }
-            self.scratch.clear();
-            self.scratch.extend(gaps.iter().map(|&(_, g)| g));
-            let q95 = select(&mut self.scratch, Prob::P95)?;
-            let q99 = select(&mut self.scratch, Prob::P99)?;
-            Some((q95, q99))
+            Some((gaps.quantile(Prob::P95)?, gaps.quantile(Prob::P99)?))
         };
-        if let (Some((a95, a99)), Some((i95, i99))) = (q(&sc.gaps_app), q(&sc.gaps_ing)) {
+        if let (Some((a95, a99)), Some((i95, i99))) = (q(&mut sc.gaps_app), q(&mut sc.gaps_ing)) {
             row.mddr = (i95 != 0).then(|| a95 as f64 / i95 as f64);
             row.mddr_q99 = (i99 != 0).then(|| a99 as f64 / i99 as f64);
         }
@@ -1080,17 +1155,6 @@ fn pearson_sums(n: i128, sx: i128, sxx: i128, sy: i128, syy: i128, sxy: i128) ->
     }
     let cov = n * sxy - sx * sy;
     Some(cov as f64 / ((var_x as f64).sqrt() * (var_y as f64).sqrt()))
-}
-
-/// Nearest-rank quantile of `v` (reordered in place).
-fn select(v: &mut [i64], p: Prob) -> Option<i64> {
-    let rank = p.rank(v.len() as u64);
-    if v.is_empty() || rank == 0 {
-        return None;
-    }
-    let idx = (rank - 1) as usize;
-    let (_, x, _) = v.select_nth_unstable(idx);
-    Some(*x)
 }
 
 /// The whole tick table of in-memory tables: records are fed in observation order (md at
@@ -1141,4 +1205,34 @@ pub fn run_tables(
     }
     eng.finish(out);
     Ok(eng.counts())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grid;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The cached interval and reciprocal window equal `div_euclid` on any instant,
+        /// in any order, extremes included.
+        #[test]
+        fn grid_equals_division(
+            t in 1i64..2_000_000_000,
+            per in 1i64..5000,
+            xs in prop::collection::vec(prop_oneof![
+                any::<i64>(),
+                -5_000_000_000i64..5_000_000_000,
+                Just(i64::MIN),
+                Just(i64::MAX),
+            ], 1..64),
+        ) {
+            let w = (t / per).max(1);
+            let mut g = Grid::new(t, w);
+            for x in xs {
+                let j = x.div_euclid(t);
+                let d = x.rem_euclid(t);
+                prop_assert_eq!(g.locate(x), (j, (d / w) as usize), "x {}", x);
+            }
+        }
+    }
 }
