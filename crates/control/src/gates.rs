@@ -7,15 +7,17 @@
 //!
 //! | gate | name | statistic | ci95 | threshold | pass |
 //! |---|---|---|---|---|---|
-//! | 1 | `dbc_excess` | DBC_excess of the arm's orders | none | 0 | statistic < 0 |
-//! | 1 | `emit_bdc_median` | median interval BDC of order emits | none | 0 | statistic < 0 |
+//! | 1 | `dbc_excess` | DBC_excess of the arm's orders | yes¹ | 0 | statistic < 0 |
+//! | 1 | `emit_bdc_median` | median interval BDC of order emits | yes¹ | 0 | statistic < 0 |
 //! | 2 | `completion_pp` | `Σ min(F, qty) / Σ qty`, percentage points, parents with `qty > 0` | yes | −1 | ci95 low >= −1 |
 //! | 3 | `cost_q95_bps` | q95 of C (bps), parents with a defined C | yes | 0 | statistic < 0 |
 //! | 3 | `cost_q99_bps` | q99 of C | yes | 0 | statistic < 0 |
 //! | 4 | `rejects_ioc_misses_pp` | (rejects + IOC misses) / orders, percentage points | yes | 0.5 | statistic <= 0.5 |
 //!
-//! Gate 1's two statistics are properties of each arm's whole order stream (DBC pairs
-//! orders across parents), so they carry no parent-resampled interval. An undefined
+//! ¹ Gate 1's two statistics are properties of each arm's whole order stream (DBC pairs
+//! orders across parents): their interval resamples parents too, recomputing the arm's
+//! order stream from the resampled parents' orders ([`ArmInput::resample`]); an arm
+//! given without that function gets `ci95: null` for gate 1. An undefined
 //! statistic fails its gate. Verdict: ROLLBACK if the completion interval lies wholly
 //! below −1 pp or the q95 interval wholly above 0; PROMOTE if every gate passes; else
 //! HOLD.
@@ -50,12 +52,15 @@ pub struct ArmOrders {
 }
 
 /// One arm of the canary.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ArmInput<'a> {
     /// Its parents.
     pub parents: &'a [ArmParent<'a>],
     /// Its order-stream statistics.
     pub orders: ArmOrders,
+    /// The order-stream statistics of a multiset of its parents (indices into
+    /// `parents`, repeated as drawn), for gate 1's interval; `None`: no interval.
+    pub resample: Option<&'a dyn Fn(&[usize]) -> ArmOrders>,
 }
 
 /// One gate row.
@@ -189,7 +194,28 @@ pub fn evaluate_gates(
     let (c, k) = (canary.parents, control.parents);
     let (nc, nk) = (c.len(), k.len());
     let mut gates = Vec::with_capacity(6);
-    for (name, a, b) in [
+    let gate1_ci = match (canary.resample, control.resample) {
+        (Some(fc), Some(fk)) => {
+            // One pass computes both statistics of each resample.
+            let mut bdc_values = Vec::with_capacity(config.resamples);
+            let mut first = true;
+            let (_, dbc_ci) = unpaired_bootstrap(nc, nk, config, |a, b| {
+                let (x, y) = (fc(a), fk(b));
+                if !first {
+                    if let Some(v) =
+                        diff(x.median_emit_bdc, y.median_emit_bdc).filter(|v| v.is_finite())
+                    {
+                        bdc_values.push(v);
+                    }
+                }
+                first = false;
+                diff(x.dbc_excess, y.dbc_excess)
+            });
+            [dbc_ci, percentile_interval(&mut bdc_values)]
+        }
+        _ => [None, None],
+    };
+    for ((name, a, b), ci95) in [
         (
             "dbc_excess",
             canary.orders.dbc_excess,
@@ -200,13 +226,16 @@ pub fn evaluate_gates(
             canary.orders.median_emit_bdc,
             control.orders.median_emit_bdc,
         ),
-    ] {
+    ]
+    .into_iter()
+    .zip(gate1_ci)
+    {
         let statistic = diff(a, b).filter(|x| x.is_finite());
         gates.push(Gate {
             name,
             gate: 1,
             statistic,
-            ci95: None,
+            ci95,
             threshold: 0.0,
             pass: statistic.is_some_and(|s| s < 0.0),
         });

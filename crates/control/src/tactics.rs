@@ -15,6 +15,12 @@
 //! tail containment (marketable children allowed, larger reserve, strongest pacing,
 //! whose debt and headroom terms speed release as a parent falls behind).
 //! Every pacing profile has `debt_gain = 4`, `headroom_gain = 4`, `headroom_ref = 1s`.
+//!
+//! `reserve_share` `r` is SPEC §6's "share of capacity reserved for cancels/exits" with
+//! capacity read as quantity: a non-urgent new child is sized at most
+//! `qty − committed − floor(r · unfilled)`, so `floor(r · unfilled)` shares wait for the
+//! urgent children (behind schedule, the TWAP tail) and exits; it never blocks
+//! completion.
 
 use crate::error::ControlError;
 use crate::shaper::ShaperParams;
@@ -30,7 +36,9 @@ pub struct TacticProfile {
     pub pacing: Option<ShaperParams>,
     /// Marketable children are turned passive.
     pub aggression_gate: bool,
-    /// Share of capacity (order-rate budget) reserved for cancels and exits, in [0, 1).
+    /// Share of a parent's unfilled quantity held back from non-urgent (passive) children
+    /// and kept for urgent children and exits, in [0, 1) (the desk's meaning:
+    /// `coalescope_desk::tactics`, "Reserve").
     pub reserve_share: f64,
 }
 

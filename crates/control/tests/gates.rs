@@ -74,10 +74,12 @@ fn promote_when_every_gate_passes() {
         &ArmInput {
             parents: &cp,
             orders: BETTER,
+            resample: None,
         },
         &ArmInput {
             parents: &kp,
             orders: WORSE,
+            resample: None,
         },
         cfg(),
     );
@@ -111,10 +113,12 @@ fn hold_when_a_gate_fails_without_a_rollback_condition() {
         &ArmInput {
             parents: &cp,
             orders: WORSE,
+            resample: None,
         },
         &ArmInput {
             parents: &kp,
             orders: BETTER,
+            resample: None,
         },
         cfg(),
     );
@@ -136,10 +140,12 @@ fn rollback_on_completion_or_q95() {
         &ArmInput {
             parents: &cp,
             orders: BETTER,
+            resample: None,
         },
         &ArmInput {
             parents: &kp,
             orders: WORSE,
+            resample: None,
         },
         cfg(),
     );
@@ -157,10 +163,12 @@ fn rollback_on_completion_or_q95() {
         &ArmInput {
             parents: &cp,
             orders: BETTER,
+            resample: None,
         },
         &ArmInput {
             parents: &kp,
             orders: WORSE,
+            resample: None,
         },
         cfg(),
     );
@@ -174,10 +182,12 @@ fn rollback_on_completion_or_q95() {
         &ArmInput {
             parents: &[],
             orders: ArmOrders::default(),
+            resample: None,
         },
         &ArmInput {
             parents: &kp,
             orders: WORSE,
+            resample: None,
         },
         cfg(),
     );
@@ -198,5 +208,63 @@ fn unpaired_bootstrap_resamples_each_arm() {
     assert_eq!(
         unpaired_bootstrap(0, 1, cfg(), |_, _| Some(1.0)),
         (None, None)
+    );
+}
+
+/// Gate 1's interval resamples parents: with each parent carrying one emit-burst
+/// figure and the arm's statistic their mean, the interval is the bootstrap of the
+/// difference of means. Constant arms give a degenerate interval at the difference; a
+/// spread arm gives an interval containing the estimate and bounded by the extremes.
+#[test]
+fn gate_one_interval_resamples_parents() {
+    let (c, k) = (arm(0, -5.0, 1.0), arm(1000, 0.0, 1.0));
+    let (cp, kp) = (with_counts(&c, 10), with_counts(&k, 10));
+    // Canary parent i: dbc contribution -0.1 + 0.002 * (i % 10); BDC 0.1 flat.
+    let canary_stat = |idx: &[usize]| -> ArmOrders {
+        let n = idx.len() as f64;
+        ArmOrders {
+            dbc_excess: Some(
+                idx.iter()
+                    .map(|&i| -0.1 + 0.002 * (i % 10) as f64)
+                    .sum::<f64>()
+                    / n,
+            ),
+            median_emit_bdc: Some(0.1),
+        }
+    };
+    let control_stat = |_: &[usize]| ArmOrders {
+        dbc_excess: Some(0.05),
+        median_emit_bdc: Some(0.3),
+    };
+    let all: Vec<usize> = (0..100).collect();
+    let r = evaluate_gates(
+        CanaryFraction::default(),
+        &ArmInput {
+            parents: &cp,
+            orders: canary_stat(&all),
+            resample: Some(&canary_stat),
+        },
+        &ArmInput {
+            parents: &kp,
+            orders: control_stat(&all),
+            resample: Some(&control_stat),
+        },
+        cfg(),
+    );
+    let g = |n: &str| r.gates.iter().find(|g| g.name == n).unwrap().clone();
+    // Mean of -0.1 + 0.002 * (0..9) = -0.091; minus 0.05.
+    let d = g("dbc_excess");
+    assert!((d.statistic.unwrap() + 0.141).abs() < 1e-12, "{d:?}");
+    let [lo, hi] = d.ci95.unwrap();
+    assert!(lo < -0.141 && -0.141 < hi, "{d:?}");
+    // Resampled means lie within [-0.1, -0.082]; the 2000-resample interval of a mean of
+    // 100 draws (sd 0.0057 / 10) is about ±0.0011 wide.
+    assert!(lo > -0.15 && hi < -0.132, "{d:?}");
+    assert!(hi - lo > 0.001 && hi - lo < 0.004, "{d:?}");
+    let b = g("emit_bdc_median");
+    let [blo, bhi] = b.ci95.unwrap();
+    assert!(
+        (blo + 0.2).abs() < 1e-12 && (bhi + 0.2).abs() < 1e-12,
+        "{b:?}"
     );
 }

@@ -276,32 +276,48 @@ pub fn canary(
         (0..units.parents.len()).partition(|&i| run.desk.per_parent[i].armed);
     let canary_arm = units.figures(&canary_idx);
     let control_arm = units.figures(&control_idx);
-    let arm_parents = |idx: &[usize]| -> Vec<ArmParent<'_>> {
+    // Arm parents (those with a branch row) and, parallel, their unit indices.
+    let arm_parents = |idx: &[usize]| -> (Vec<ArmParent<'_>>, Vec<usize>) {
         idx.iter()
             .filter_map(|&i| {
                 let u = &units.parents[i];
-                Some(ArmParent {
-                    row: u.row?,
-                    orders: u.orders,
-                    rejects_ioc_misses: u.bad,
-                })
+                Some((
+                    ArmParent {
+                        row: u.row?,
+                        orders: u.orders,
+                        rejects_ioc_misses: u.bad,
+                    },
+                    i,
+                ))
             })
-            .collect()
+            .unzip()
     };
-    let (cp, kp) = (arm_parents(&canary_idx), arm_parents(&control_idx));
+    let ((cp, cu), (kp, ku)) = (arm_parents(&canary_idx), arm_parents(&control_idx));
     let orders = |f: &ArmFigures| ArmOrders {
         dbc_excess: f.dbc_excess,
         median_emit_bdc: f.emit_bdc_median,
     };
+    // Gate 1's resamples: the arm's order stream rebuilt from the drawn parents.
+    let resampler = |unit_of: &[usize]| {
+        let units = &units;
+        let unit_of = unit_of.to_vec();
+        move |idx: &[usize]| -> ArmOrders {
+            let drawn: Vec<usize> = idx.iter().map(|&i| unit_of[i]).collect();
+            units.order_stats(&drawn)
+        }
+    };
+    let (rc, rk) = (resampler(&cu), resampler(&ku));
     let result = evaluate_gates(
         fraction,
         &ArmInput {
             parents: &cp,
             orders: orders(&canary_arm),
+            resample: Some(&rc),
         },
         &ArmInput {
             parents: &kp,
             orders: orders(&control_arm),
+            resample: Some(&rk),
         },
         bootstrap,
     );
@@ -454,14 +470,39 @@ impl<'a> ParentUnits<'a> {
     }
 
     fn figures_into(&self, idx: &[usize], buf: &mut Vec<(i64, u32)>) -> ArmFigures {
-        buf.clear();
         let (mut orders, mut bad) = (0u64, 0u64);
+        for &i in idx {
+            let u = &self.parents[i];
+            orders += u.orders;
+            bad += u.bad;
+        }
+        let stats = self.order_stats_into(idx, buf);
+        let rows: Vec<&ParentRow> = idx.iter().filter_map(|&i| self.parents[i].row).collect();
+        let all: Vec<usize> = (0..rows.len()).collect();
+        ArmFigures {
+            parents: idx.len() as u64,
+            orders,
+            dbc_excess: stats.dbc_excess,
+            emit_bdc_median: stats.median_emit_bdc,
+            completion: parent_figure(&rows, &all, "completion"),
+            cost_q95_bps: parent_figure(&rows, &all, "cost_q95_bps"),
+            cost_q99_bps: parent_figure(&rows, &all, "cost_q99_bps"),
+            rejects_ioc_misses_per_order: (orders > 0).then(|| bad as f64 / orders as f64),
+        }
+    }
+
+    /// Gate 1's order-stream statistics over the multiset `idx` of parents.
+    fn order_stats(&self, idx: &[usize]) -> ArmOrders {
+        let mut buf = Vec::new();
+        self.order_stats_into(idx, &mut buf)
+    }
+
+    fn order_stats_into(&self, idx: &[usize], buf: &mut Vec<(i64, u32)>) -> ArmOrders {
+        buf.clear();
         let (mut first, mut last) = (i64::MAX, i64::MIN);
         for &i in idx {
             let u = &self.parents[i];
             buf.extend_from_slice(&u.windows);
-            orders += u.orders;
-            bad += u.bad;
             first = first.min(u.first_emit);
             last = last.max(u.last_emit);
         }
@@ -480,21 +521,12 @@ impl<'a> ParentUnits<'a> {
             let on_ingress = self.run.md_ingress.pearson(&emits, k0, k1)?;
             Some(on_app - on_ingress)
         });
-        let emit_bdc_median = emit_bdc_median(&emits, self.per_interval);
-        let rows: Vec<&ParentRow> = idx.iter().filter_map(|&i| self.parents[i].row).collect();
-        let all: Vec<usize> = (0..rows.len()).collect();
-        let figures = ArmFigures {
-            parents: idx.len() as u64,
-            orders,
-            dbc_excess,
-            emit_bdc_median,
-            completion: parent_figure(&rows, &all, "completion"),
-            cost_q95_bps: parent_figure(&rows, &all, "cost_q95_bps"),
-            cost_q99_bps: parent_figure(&rows, &all, "cost_q99_bps"),
-            rejects_ioc_misses_per_order: (orders > 0).then(|| bad as f64 / orders as f64),
-        };
+        let median_emit_bdc = emit_bdc_median(&emits, self.per_interval);
         *buf = emits;
-        figures
+        ArmOrders {
+            dbc_excess,
+            median_emit_bdc,
+        }
     }
 }
 

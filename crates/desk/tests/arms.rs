@@ -207,6 +207,15 @@ fn a_canary_that_changes_nothing_splits_the_baseline_by_membership() {
             gates[1].statistic,
             Some(r.canary_arm.emit_bdc_median.unwrap() - r.control_arm.emit_bdc_median.unwrap())
         );
+        // Gate 1's intervals resample parents (each resample rebuilds the arm's order
+        // stream), so they exist and are ordered; the DBC interval holds values a
+        // correlation difference can take.
+        for g in &gates[..2] {
+            let [lo, hi] = g.ci95.unwrap_or_else(|| panic!("{g:?}"));
+            assert!(lo <= hi, "{g:?}");
+        }
+        let [lo, hi] = gates[0].ci95.unwrap();
+        assert!((-2.0..=2.0).contains(&lo) && (-2.0..=2.0).contains(&hi));
         // Gate 3's q95 statistic: the arms' q95 difference.
         let q95 = gates.iter().find(|g| g.name == "cost_q95_bps").unwrap();
         assert_eq!(
