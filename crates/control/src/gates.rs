@@ -51,6 +51,9 @@ pub struct ArmOrders {
     pub median_emit_bdc: Option<f64>,
 }
 
+/// The order-stream statistics of a multiset of an arm's parents (gate 1's resamples).
+pub type OrderResampler = dyn Fn(&[usize]) -> ArmOrders;
+
 /// One arm of the canary.
 #[derive(Clone, Copy)]
 pub struct ArmInput<'a> {
@@ -60,7 +63,7 @@ pub struct ArmInput<'a> {
     pub orders: ArmOrders,
     /// The order-stream statistics of a multiset of its parents (indices into
     /// `parents`, repeated as drawn), for gate 1's interval; `None`: no interval.
-    pub resample: Option<&'a dyn Fn(&[usize]) -> ArmOrders>,
+    pub resample: Option<&'a OrderResampler>,
 }
 
 /// One gate row.
