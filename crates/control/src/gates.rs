@@ -52,7 +52,7 @@ pub struct ArmOrders {
 }
 
 /// The order-stream statistics of a multiset of an arm's parents (gate 1's resamples).
-pub type OrderResampler = dyn Fn(&[usize]) -> ArmOrders;
+pub type OrderResampler<'a> = dyn Fn(&[usize]) -> ArmOrders + 'a;
 
 /// One arm of the canary.
 #[derive(Clone, Copy)]
@@ -63,7 +63,7 @@ pub struct ArmInput<'a> {
     pub orders: ArmOrders,
     /// The order-stream statistics of a multiset of its parents (indices into
     /// `parents`, repeated as drawn), for gate 1's interval; `None`: no interval.
-    pub resample: Option<&'a OrderResampler>,
+    pub resample: Option<&'a OrderResampler<'a>>,
 }
 
 /// One gate row.
