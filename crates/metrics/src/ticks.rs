@@ -633,6 +633,7 @@ impl TickEngine {
         i
     }
 
+    #[inline]
     fn open_slot<'a>(
         open: &'a mut VecDeque<Open>,
         base: &mut i64,
@@ -751,7 +752,11 @@ impl TickEngine {
         while pos > 0 && !before(&dq[pos - 1], &q) {
             pos -= 1;
         }
-        dq.insert(pos, q);
+        if pos == dq.len() {
+            dq.push_back(q);
+        } else {
+            dq.insert(pos, q);
+        }
     }
 
     fn push_item(&mut self, is_md: bool, it: Item) {
