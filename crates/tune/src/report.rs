@@ -159,13 +159,16 @@ impl Constraints {
             parts.push(format!("the {} interrupt budget", format_rate(r)));
         }
         if let Some(c) = self.max_cpu {
-            parts.push(format!("the {} CPU budget", format_cpu(c)));
+            parts.push(format!("the {} budget", format_cpu(c)));
         }
         parts.push(format!(
             "at most {} drops",
             format_percent(self.max_drop_fraction)
         ));
-        parts.join(", ")
+        match parts.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => parts.join(""),
+        }
     }
 }
 
@@ -593,7 +596,7 @@ fn explain(c: &[Candidate], best: Option<usize>, plan: &TunePlan<'_>) -> String 
     let x = &c[b];
     let feasible = c.iter().filter(|x| x.meets_constraints).count();
     let mut text = format!(
-        "{} has the lowest {} ({}) of the {feasible} of {} settings that meet {budget}, at {} and {} CPU",
+        "{} has the lowest {} ({}) of the {feasible} of {} settings that meet {budget}: {}, {}",
         x.setting,
         o,
         o.format(o.value(x)),
@@ -605,7 +608,7 @@ fn explain(c: &[Candidate], best: Option<usize>, plan: &TunePlan<'_>) -> String 
         Some(u) if u != b && o.value(&c[u]) < o.value(x) => {
             let y = &c[u];
             text.push_str(&format!(
-                "; the lowest {} of all, {} with {}, would need {} and {} CPU",
+                "; the lowest {} of all, {} with {}, would need {} and {}",
                 o,
                 y.setting,
                 o.format(o.value(y)),
@@ -702,9 +705,9 @@ pub fn format_rate(r: f64) -> String {
     }
 }
 
-/// `12.3 %` of one core.
+/// `12.3 % CPU` (share of one core).
 pub fn format_cpu(c: f64) -> String {
-    format!("{:.1} % of a core", c * 100.0)
+    format!("{:.1} % CPU", c * 100.0)
 }
 
 fn format_percent(f: f64) -> String {
@@ -801,6 +804,6 @@ mod tests {
         assert_eq!(format_ns(1_250_000.0), "1.25 ms");
         assert_eq!(format_rate(41_234.0), "41.2 k irq/s");
         assert_eq!(format_rate(1_500_000.0), "1.50 M irq/s");
-        assert_eq!(format_cpu(0.123), "12.3 % of a core");
+        assert_eq!(format_cpu(0.123), "12.3 % CPU");
     }
 }

@@ -11,7 +11,7 @@ use coalescope_sim::ScenarioSpec;
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use coalescope_tune::report::{format_cpu, format_ns, format_rate};
 use coalescope_tune::{
-    tune, BaseOptions, ClassReport, Constraints, DeskInput, Grid, Objective, TrafficClass,
+    tune, BaseOptions, Candidate, ClassReport, Constraints, DeskInput, Grid, Objective, TrafficClass,
     TunePlan, TuneReport, DEFAULT_IFACE, DEFAULT_MAX_DROP_FRACTION,
 };
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -288,7 +288,7 @@ fn render(report: &TuneReport) -> String {
 
 fn render_class(c: &ClassReport, report: &TuneReport) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     let desk = report.config.desk_stream.is_some();
     let mut header = vec!["", "setting", "p50", "p99", "p99.9", "CPU", "irq/s", "drops"];
     if desk {
@@ -296,9 +296,33 @@ fn render_class(c: &ClassReport, report: &TuneReport) -> String {
     }
     t.set_header(header);
     let rec = c.recommended.as_ref().map(|r| r.setting.as_str());
+    // Frontier points with the same figures (e.g. an rx-frames the traffic never reaches)
+    // print as one row naming the first and counting the others.
+    let figures = |x: &Candidate| {
+        (
+            x.p50_ns,
+            x.p99_ns,
+            x.p999_ns,
+            x.cpu.to_bits(),
+            x.interrupt_rate_per_s.to_bits(),
+            x.dropped,
+            x.cost_q95_bps.map(f64::to_bits),
+        )
+    };
+    let mut groups: Vec<(&Candidate, usize, bool)> = Vec::new();
     for x in &c.frontier {
+        let is_rec = Some(x.setting.as_str()) == rec;
+        match groups.last_mut() {
+            Some((first, n, r)) if figures(first) == figures(x) => {
+                *n += 1;
+                *r |= is_rec;
+            }
+            _ => groups.push((x, 0, is_rec)),
+        }
+    }
+    for (x, same, is_rec) in groups {
         let ns = |v: Option<i64>| v.map_or("-".into(), |v| format_ns(v as f64));
-        let mark = if Some(x.setting.as_str()) == rec {
+        let mark = if is_rec {
             "►"
         } else if x.meets_constraints {
             ""
@@ -307,7 +331,11 @@ fn render_class(c: &ClassReport, report: &TuneReport) -> String {
         };
         let mut row = vec![
             mark.to_string(),
-            x.setting.clone(),
+            if same == 0 {
+                x.setting.clone()
+            } else {
+                format!("{} (+{same} same)", x.setting)
+            },
             ns(x.p50_ns),
             ns(x.p99_ns),
             ns(x.p999_ns),
