@@ -69,10 +69,16 @@ fn model_choice(rate: f64, usecs: &[u32], frames: &[u32], budget: f64) -> String
         .min_by(|a, b| a.2.total_cmp(&b.2))
         .cloned()
         .unwrap();
-    assert!(irq <= 0.9 * budget, "fixture: {best} at {irq}/s is too close to {budget}");
+    assert!(
+        irq <= 0.9 * budget,
+        "fixture: {best} at {irq}/s is too close to {budget}"
+    );
     for (s, i, d) in &all {
         if *s != best && *i <= 1.1 * budget {
-            assert!(*d >= 1.05 * delay, "fixture: {s} ({d} ns) is too close to {best} ({delay} ns)");
+            assert!(
+                *d >= 1.05 * delay,
+                "fixture: {s} ({d} ns) is too close to {best} ({delay} ns)"
+            );
         }
     }
     best
@@ -120,15 +126,29 @@ fn poisson_recommendation_is_the_closed_forms_smallest_delay_under_the_irq_budge
         ]);
         let class = &classes(&v)[0];
         let rec = &class["recommended"];
-        assert_eq!(rec["setting"], want.as_str(), "budget {budget}: {}", class["why"]);
+        assert_eq!(
+            rec["setting"],
+            want.as_str(),
+            "budget {budget}: {}",
+            class["why"]
+        );
         assert!(num(&rec["interrupt_rate_per_s"]) <= budget);
         // The simulator agrees with the closed form on what it recommends.
         let cands = class["candidates"].as_array().unwrap();
         assert_eq!(cands.len(), 5 * 3);
-        let c = cands.iter().find(|c| c["setting"] == want.as_str()).unwrap();
+        let c = cands
+            .iter()
+            .find(|c| c["setting"] == want.as_str())
+            .unwrap();
         let m = &c["model"];
-        let (irq, delay) = (num(&m["interrupt_rate_per_s"]), num(&m["mean_coalescing_delay_ns"]));
-        assert!((num(&c["interrupt_rate_per_s"]) / irq - 1.0).abs() < 0.05, "{c}");
+        let (irq, delay) = (
+            num(&m["interrupt_rate_per_s"]),
+            num(&m["mean_coalescing_delay_ns"]),
+        );
+        assert!(
+            (num(&c["interrupt_rate_per_s"]) / irq - 1.0).abs() < 0.05,
+            "{c}"
+        );
         assert!((num(&c["mean_delay_ns"]) / delay - 1.0).abs() < 0.08, "{c}");
     }
     assert_eq!(
@@ -174,13 +194,19 @@ fn p99_recommendation_is_the_smallest_timer_the_closed_form_admits() {
     ]);
     let rec = &classes(&v)[0]["recommended"];
     assert_eq!(rec["setting"], "rx-usecs=24");
-    assert_eq!(rec["ethtool"], "ethtool -C eth3 adaptive-rx off rx-usecs 24 rx-frames 0");
+    assert_eq!(
+        rec["ethtool"],
+        "ethtool -C eth3 adaptive-rx off rx-usecs 24 rx-frames 0"
+    );
     assert_eq!(
         rec["nic_set"],
         "coalescope nic set eth3 --dry-run --adaptive-rx off --rx-usecs 24 --rx-frames 0 \
          --gro-flush-timeout 0 --napi-defer-hard-irqs 0"
     );
-    assert_eq!(rec["sysfs"][0], "echo 0 > /sys/class/net/eth3/gro_flush_timeout");
+    assert_eq!(
+        rec["sysfs"][0],
+        "echo 0 > /sys/class/net/eth3/gro_flush_timeout"
+    );
     let why = rec["why"].as_str().unwrap();
     assert!(why.starts_with("rx-usecs=24 has the lowest p99"), "{why}");
     assert!(why.contains("40.0 k irq/s interrupt budget"), "{why}");
@@ -236,13 +262,19 @@ fn default_grid_frontier_is_exactly_the_non_dominated_candidates_and_output_is_d
         .filter(|c| num(&c["cpu"]) <= 0.5 && num(&c["drop_fraction"]) <= 0.001)
         .map(|c| num(&c["p99_ns"]))
         .fold(f64::INFINITY, f64::min);
-    let chosen = cands.iter().find(|c| c["setting"] == rec["setting"]).unwrap();
+    let chosen = cands
+        .iter()
+        .find(|c| c["setting"] == rec["setting"])
+        .unwrap();
     assert_eq!(num(&chosen["p99_ns"]), best);
     assert!(num(&chosen["cpu"]) <= 0.5);
     assert_eq!(chosen["frontier"], true);
     // Busy-poll spins a whole core: it can never meet a half-core budget.
     let bp = cands.iter().find(|c| c["setting"] == "busy-poll").unwrap();
-    assert!(num(&bp["cpu"]) > 0.5 && bp["meets_constraints"] == false, "{bp}");
+    assert!(
+        num(&bp["cpu"]) > 0.5 && bp["meets_constraints"] == false,
+        "{bp}"
+    );
     // Byte-identical on a second run, and with one thread.
     let first = tune(&args).stdout;
     let one = bin()
@@ -271,20 +303,39 @@ fn events_classes_out_dir_and_human_table() {
     let events = dir.join("events.csv");
     std::fs::write(&events, csv).unwrap();
     let ev = events.to_str().unwrap();
-    let grid = ["--settings", "per-packet; rx-usecs=8; rx-usecs=50; adaptive"];
+    let grid = [
+        "--settings",
+        "per-packet; rx-usecs=8; rx-usecs=50; adaptive",
+    ];
     let out_dir = dir.join("out");
     let out = tune(
-        &[&["--events", ev, "--max-irq-rate", "150000", "--out", out_dir.to_str().unwrap()], &grid[..]]
-            .concat(),
+        &[
+            &[
+                "--events",
+                ev,
+                "--max-irq-rate",
+                "150000",
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &grid[..],
+        ]
+        .concat(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Class acks"), "{text}");
     assert!(text.contains("Class md"), "{text}");
     assert!(text.contains("Recommended: "), "{text}");
     assert!(text.contains("ethtool -C IFACE adaptive-rx off"), "{text}");
     assert!(text.contains("Why: "), "{text}");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("tune.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("tune.json")).unwrap()).unwrap();
     let cl = classes(&v);
     assert_eq!(cl.len(), 2);
     assert_eq!(cl[0]["class"], "acks");
@@ -334,7 +385,10 @@ fn nothing_meets_the_constraints_exit_1_with_recommended_null() {
     let class = &classes(&v)[0];
     assert!(class["recommended"].is_null());
     let why = class["why"].as_str().unwrap();
-    assert!(why.starts_with("no setting of 2 meets the 10 irq/s interrupt budget"), "{why}");
+    assert!(
+        why.starts_with("no setting of 2 meets the 10 irq/s interrupt budget"),
+        "{why}"
+    );
     assert!(why.contains("the fewest interrupts"), "{why}");
 }
 
@@ -345,13 +399,22 @@ fn bad_input_names_the_flag() {
         (&["--rate", "0"][..], "--rate"),
         (&["--rate", "1000", "--max-cpu", "-1"][..], "--max-cpu"),
         (&["--rate", "1000", "--max-cpu", "lots"][..], "--max-cpu"),
-        (&["--rate", "1000", "--max-irq-rate", "-3"][..], "--max-irq-rate"),
+        (
+            &["--rate", "1000", "--max-irq-rate", "-3"][..],
+            "--max-irq-rate",
+        ),
         (&["--rate", "1000", "--max-drop", "1.5"][..], "--max-drop"),
         (&["--rate", "1000", "--objective", "p42"][..], "--objective"),
         (&["--rate", "1000", "--objective", "cost-q95"][..], "--desk"),
-        (&["--rate", "1000", "--settings", "rx-usecs=x"][..], "--settings"),
+        (
+            &["--rate", "1000", "--settings", "rx-usecs=x"][..],
+            "--settings",
+        ),
         (&["--rate", "1000", "--rx-usecs", "8,abc"][..], "--rx-usecs"),
-        (&["--rate", "1000", "--gro-flush-timeout", "5parsecs"][..], "--gro-flush-timeout"),
+        (
+            &["--rate", "1000", "--gro-flush-timeout", "5parsecs"][..],
+            "--gro-flush-timeout",
+        ),
         (&["--rate", "1000", "--packets", "0"][..], "--packets"),
         (&["--scenario", "/nonexistent/s.toml"][..], "--scenario"),
         (&["--events", "/nonexistent/e.csv"][..], "--events"),
@@ -363,4 +426,37 @@ fn bad_input_names_the_flag() {
         assert!(e.contains(needle), "{args:?}: {e}");
         assert!(!e.contains("panicked"), "{args:?}: {e}");
     }
+}
+
+#[test]
+fn desk_prices_every_candidate_and_cost_q95_picks_the_cheapest() {
+    let v = json_ok(&[
+        "--rate",
+        "100000",
+        "--packets",
+        "3000",
+        "--settings",
+        "per-packet; rx-usecs=8; rx-usecs=50; adaptive",
+        "--desk",
+        "--desk-messages",
+        "20000",
+        "--objective",
+        "cost-q95",
+        "--json",
+    ]);
+    assert_eq!(v["config"]["frontier_axes"][3], "cost_q95_bps");
+    let class = &classes(&v)[0];
+    let cands = class["candidates"].as_array().unwrap();
+    assert!(cands.iter().all(|c| c["cost_q95_bps"].is_f64()), "{class}");
+    let cheapest = cands
+        .iter()
+        .map(|c| num(&c["cost_q95_bps"]))
+        .fold(f64::INFINITY, f64::min);
+    let rec = &class["recommended"];
+    assert_eq!(num(&rec["objective_value"]), cheapest);
+    let chosen = cands
+        .iter()
+        .find(|c| c["setting"] == rec["setting"])
+        .unwrap();
+    assert_eq!(num(&chosen["cost_q95_bps"]), cheapest);
 }

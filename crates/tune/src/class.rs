@@ -59,19 +59,23 @@ fn flag(flag: &'static str, message: impl Into<String>) -> TuneError {
 }
 
 impl BaseOptions {
-    fn apply(&self, spec: &mut ScenarioSpec, packets_default: Option<u64>) -> Result<(), TuneError> {
+    fn apply(
+        &self,
+        spec: &mut ScenarioSpec,
+        packets_default: Option<u64>,
+    ) -> Result<(), TuneError> {
         if let Some(seed) = self.seed {
             spec.seed = Some(
-                i64::try_from(seed).map_err(|_| flag("--seed", format!("{seed} is not below 2^63")))?,
+                i64::try_from(seed)
+                    .map_err(|_| flag("--seed", format!("{seed} is not below 2^63")))?,
             );
         }
         if let Some(p) = self.packets.or(packets_default) {
             if p == 0 {
                 return Err(flag("--packets", "0: give at least 1 packet"));
             }
-            spec.packets = Some(
-                i64::try_from(p).map_err(|_| flag("--packets", format!("{p} is too large")))?,
-            );
+            spec.packets =
+                Some(i64::try_from(p).map_err(|_| flag("--packets", format!("{p} is too large")))?);
         }
         if self.ideal_host {
             spec.use_ideal_host();
@@ -209,10 +213,12 @@ impl TrafficClass {
 
     /// The class's receive path as written, validated (errors name the field).
     fn check(&self) -> Result<(), TuneError> {
-        self.build(&self.spec).map(|_| ()).map_err(|source| TuneError::Scenario {
-            class: self.name.clone(),
-            source,
-        })
+        self.build(&self.spec)
+            .map(|_| ())
+            .map_err(|source| TuneError::Scenario {
+                class: self.name.clone(),
+                source,
+            })
     }
 
     fn build(&self, spec: &ScenarioSpec) -> Result<Scenario, coalescope_sim::ScenarioError> {

@@ -88,7 +88,10 @@ impl Grid {
                 if u == 0 && f == 0 {
                     continue;
                 }
-                push("--rx-usecs/--rx-frames", format!("rx-usecs={u},rx-frames={f}"))?;
+                push(
+                    "--rx-usecs/--rx-frames",
+                    format!("rx-usecs={u},rx-frames={f}"),
+                )?;
             }
         }
         if self.adaptive {
@@ -161,7 +164,10 @@ mod tests {
         .settings()
         .unwrap_err()
         .to_string();
-        assert!(e.contains("--rx-usecs") && e.contains("out of range"), "{e}");
+        assert!(
+            e.contains("--rx-usecs") && e.contains("out of range"),
+            "{e}"
+        );
         let e = Grid {
             rx_usecs: vec![],
             ..g

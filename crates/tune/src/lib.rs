@@ -25,6 +25,6 @@ pub use class::{BaseOptions, TrafficClass};
 pub use error::TuneError;
 pub use grid::Grid;
 pub use report::{
-    tune, Candidate, ClassReport, Constraints, DeskInput, ModelFigures, Objective,
-    Recommendation, TuneConfig, TunePlan, TuneReport, DEFAULT_IFACE, DEFAULT_MAX_DROP_FRACTION,
+    tune, Candidate, ClassReport, Constraints, DeskInput, ModelFigures, Objective, Recommendation,
+    TuneConfig, TunePlan, TuneReport, DEFAULT_IFACE, DEFAULT_MAX_DROP_FRACTION,
 };

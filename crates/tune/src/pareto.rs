@@ -87,10 +87,7 @@ mod tests {
             .map(|i| {
                 !(0..points.len()).any(|j| {
                     j != i
-                        && points[j]
-                            .iter()
-                            .zip(&points[i])
-                            .all(|(a, b)| a <= b)
+                        && points[j].iter().zip(&points[i]).all(|(a, b)| a <= b)
                         && points[j].iter().zip(&points[i]).any(|(a, b)| a < b)
                 })
             })

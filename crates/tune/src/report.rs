@@ -131,7 +131,11 @@ impl Constraints {
         };
         if let Some(c) = self.max_cpu {
             if !(c.is_finite() && c > 0.0) {
-                return Err(bad("--max-cpu", c, "a share of one core > 0 (0.25 = a quarter)"));
+                return Err(bad(
+                    "--max-cpu",
+                    c,
+                    "a share of one core > 0 (0.25 = a quarter)",
+                ));
             }
         }
         if let Some(r) = self.max_irq_rate {
@@ -149,7 +153,9 @@ impl Constraints {
     fn met_by(&self, c: &Candidate) -> bool {
         c.delivered > 0
             && self.max_cpu.is_none_or(|m| c.cpu <= m)
-            && self.max_irq_rate.is_none_or(|m| c.interrupt_rate_per_s <= m)
+            && self
+                .max_irq_rate
+                .is_none_or(|m| c.interrupt_rate_per_s <= m)
             && c.drop_fraction <= self.max_drop_fraction
     }
 
@@ -401,11 +407,7 @@ pub fn tune(plan: &TunePlan<'_>) -> Result<TuneReport, TuneError> {
         }
         classes.push(class_report(class, plan, candidates));
     }
-    let mut frontier_axes = vec![
-        plan.objective.delay().axis(),
-        "cpu",
-        "interrupt_rate_per_s",
-    ];
+    let mut frontier_axes = vec![plan.objective.delay().axis(), "cpu", "interrupt_rate_per_s"];
     if plan.desk.is_some() {
         frontier_axes.push("cost_q95_bps");
     }
@@ -507,9 +509,21 @@ fn class_report(class: &TrafficClass, plan: &TunePlan<'_>, mut c: Vec<Candidate>
         }
         p
     };
-    let joint = pareto::frontier(&c.iter().map(|x| point(x, true, true, with_cost)).collect::<Vec<_>>());
-    let on_cpu = pareto::frontier(&c.iter().map(|x| point(x, true, false, false)).collect::<Vec<_>>());
-    let on_irq = pareto::frontier(&c.iter().map(|x| point(x, false, true, false)).collect::<Vec<_>>());
+    let joint = pareto::frontier(
+        &c.iter()
+            .map(|x| point(x, true, true, with_cost))
+            .collect::<Vec<_>>(),
+    );
+    let on_cpu = pareto::frontier(
+        &c.iter()
+            .map(|x| point(x, true, false, false))
+            .collect::<Vec<_>>(),
+    );
+    let on_irq = pareto::frontier(
+        &c.iter()
+            .map(|x| point(x, false, true, false))
+            .collect::<Vec<_>>(),
+    );
     for (i, x) in c.iter_mut().enumerate() {
         // A run that delivered nothing has no delay: it is no point of any frontier.
         let defined = x.delivered > 0;
@@ -619,7 +633,10 @@ fn explain(c: &[Candidate], best: Option<usize>, plan: &TunePlan<'_>) -> String 
                 text.push_str(&format!(" and drop {}", format_percent(y.drop_fraction)));
             }
         }
-        _ => text.push_str(&format!("; it is the lowest {o} of all {} settings", c.len())),
+        _ => text.push_str(&format!(
+            "; it is the lowest {o} of all {} settings",
+            c.len()
+        )),
     }
     if let Some(pp) = c.iter().find(|y| y.setting == "per-packet") {
         if pp.setting != x.setting && pp.delivered > 0 {
@@ -752,7 +769,10 @@ mod tests {
             cand("d", 20, 0.1, 40.0),
         ];
         assert_eq!(pick(&c, Objective::P99, |_| true), Some(2));
-        assert_eq!(pick(&c, Objective::P99, |x| x.interrupt_rate_per_s < 30.0), Some(0));
+        assert_eq!(
+            pick(&c, Objective::P99, |x| x.interrupt_rate_per_s < 30.0),
+            Some(0)
+        );
         assert_eq!(pick(&c, Objective::P99, |_| false), None);
     }
 

@@ -11,8 +11,8 @@ use coalescope_sim::ScenarioSpec;
 use coalescope_timeline::{parse_duration, Duration, Strings};
 use coalescope_tune::report::{format_cpu, format_ns, format_rate};
 use coalescope_tune::{
-    tune, BaseOptions, Candidate, ClassReport, Constraints, DeskInput, Grid, Objective, TrafficClass,
-    TunePlan, TuneReport, DEFAULT_IFACE, DEFAULT_MAX_DROP_FRACTION,
+    tune, BaseOptions, Candidate, ClassReport, Constraints, DeskInput, Grid, Objective,
+    TrafficClass, TunePlan, TuneReport, DEFAULT_IFACE, DEFAULT_MAX_DROP_FRACTION,
 };
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
@@ -243,14 +243,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let market = match &desk_scenario {
-        Some(s) => Some(s.market.open(s.seed).context("--desk: opening the market")?),
+        Some(s) => Some(
+            s.market
+                .open(s.seed)
+                .context("--desk: opening the market")?,
+        ),
         None => None,
     };
-    let desk = desk_scenario.as_ref().zip(market.as_deref()).map(|(s, m)| DeskInput {
-        scenario: s,
-        base_dir: args.desk_scenario.as_deref().and_then(|p| p.parent()),
-        market: m,
-    });
+    let desk = desk_scenario
+        .as_ref()
+        .zip(market.as_deref())
+        .map(|(s, m)| DeskInput {
+            scenario: s,
+            base_dir: args.desk_scenario.as_deref().and_then(|p| p.parent()),
+            market: m,
+        });
     let report = tune(&TunePlan {
         classes: &classes,
         settings: &settings,
@@ -290,7 +297,9 @@ fn render_class(c: &ClassReport, report: &TuneReport) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     let desk = report.config.desk_stream.is_some();
-    let mut header = vec!["", "setting", "p50", "p99", "p99.9", "CPU", "irq/s", "drops"];
+    let mut header = vec![
+        "", "setting", "p50", "p99", "p99.9", "CPU", "irq/s", "drops",
+    ];
     if desk {
         header.push("cost q95 (bps)");
     }
