@@ -47,6 +47,8 @@ enum Command {
     Control(cmd::control::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
+    /// Coalescing advisor: sweep settings per traffic class, Pareto frontier, the ethtool command to use.
+    Tune(Box<cmd::tune::Args>),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Control(a) => cmd::control::run(a),
+        Command::Tune(a) => cmd::tune::run(*a),
     };
     match result {
         Ok(code) => code,
