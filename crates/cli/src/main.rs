@@ -47,6 +47,8 @@ enum Command {
     Control(cmd::control::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
+    /// Live: the probe receiver feeding tick metrics and the controller, with a Prometheus endpoint.
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Control(a) => cmd::control::run(a),
+        Command::Watch(a) => cmd::watch::run(a),
     };
     match result {
         Ok(code) => code,

@@ -109,26 +109,53 @@ pub fn read_ticks_from(reader: impl Read, name: &str) -> Result<Vec<TickInput>, 
     Ok(rows)
 }
 
-/// Write a state table to `writer`.
-pub fn write_states_to(writer: impl Write, rows: &[StateRow]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(writer);
-    w.write_record([
-        "scope",
-        "t_tick_ns",
-        "state",
-        "reason",
-        "guard_weight",
-        "fallback",
-    ])?;
-    for r in rows {
-        w.write_record([
+/// The state table's columns, in order.
+pub const STATE_COLUMNS: [&str; 6] = [
+    "scope",
+    "t_tick_ns",
+    "state",
+    "reason",
+    "guard_weight",
+    "fallback",
+];
+
+/// A state table written row by row (the header first), for live runs.
+#[derive(Debug)]
+pub struct StateWriter<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> StateWriter<W> {
+    /// Start a state table on `writer`: writes the header.
+    pub fn new(writer: W) -> Result<Self, csv::Error> {
+        let mut w = csv::Writer::from_writer(writer);
+        w.write_record(STATE_COLUMNS)?;
+        Ok(StateWriter { w })
+    }
+
+    /// Append one row.
+    pub fn write(&mut self, r: &StateRow) -> Result<(), csv::Error> {
+        self.w.write_record([
             r.scope.as_str(),
             &r.t_tick_ns.to_string(),
             r.state.as_str(),
             &r.reason.to_string(),
             &r.guard_weight.to_string(),
             if r.fallback { "true" } else { "false" },
-        ])?;
+        ])
+    }
+
+    /// Flush everything written so far to the underlying writer.
+    pub fn flush(&mut self) -> Result<(), std::io::Error> {
+        self.w.flush()
+    }
+}
+
+/// Write a state table to `writer`.
+pub fn write_states_to(writer: impl Write, rows: &[StateRow]) -> Result<(), csv::Error> {
+    let mut w = StateWriter::new(writer)?;
+    for r in rows {
+        w.write(r)?;
     }
     w.flush()?;
     Ok(())

@@ -13,3 +13,4 @@ pub mod nic;
 pub mod probe;
 pub mod replay;
 pub mod sim;
+pub mod watch;
