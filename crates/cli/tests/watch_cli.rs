@@ -8,9 +8,9 @@
 //! `COALESCOPE_CI=1` a missing one fails the test; otherwise it prints "skipped: ...".
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-mod support;
 #[path = "../../live/tests/support/expfmt.rs"]
 mod expfmt;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -39,11 +39,17 @@ impl Drop for Reaper {
 }
 
 fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// Whether `program` is installed; with COALESCOPE_CI=1 a missing one is a failure.
@@ -68,7 +74,11 @@ fn need(program: &str) -> bool {
 fn http_get(addr: SocketAddr, target: &str, accept: &str) -> Option<(String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {target} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {target} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let (head, body) = out.split_once("\r\n\r\n")?;
@@ -76,7 +86,13 @@ fn http_get(addr: SocketAddr, target: &str, accept: &str) -> Option<(String, Str
 }
 
 /// Start `watch` with stdout piped and stderr collected line by line on a channel.
-fn start_watch(args: &[&str]) -> (Reaper, BufReader<std::process::ChildStdout>, mpsc::Receiver<String>) {
+fn start_watch(
+    args: &[&str],
+) -> (
+    Reaper,
+    BufReader<std::process::ChildStdout>,
+    mpsc::Receiver<String>,
+) {
     let mut child = bin()
         .arg("watch")
         .args(args)
@@ -113,11 +129,21 @@ fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) 
 
 fn blast(to: SocketAddr, count: u64, rate: u64) {
     let out = bin()
-        .args(["blast", "--to", &to.to_string(), "--count", &count.to_string()])
+        .args([
+            "blast",
+            "--to",
+            &to.to_string(),
+            "--count",
+            &count.to_string(),
+        ])
         .args(["--rate", &rate.to_string(), "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn sigterm(child: &Child) {
@@ -182,17 +208,26 @@ fn blast_to_watch_scrape_matches_the_summary() {
     let states = dir.join("states.csv");
     let (udp, metrics) = (free_udp(), free_tcp());
     let (mut w, mut stdout, rx) = start_watch(&[
-        "--listen", &udp.to_string(),
-        "--metrics-addr", &metrics.to_string(),
-        "--duration", "3s",
-        "--linger", "30s",
-        "--stream", "feed",
-        "-o", states.to_str().unwrap(),
+        "--listen",
+        &udp.to_string(),
+        "--metrics-addr",
+        &metrics.to_string(),
+        "--duration",
+        "3s",
+        "--linger",
+        "30s",
+        "--stream",
+        "feed",
+        "-o",
+        states.to_str().unwrap(),
         "--json",
     ]);
     let mut seen = Vec::new();
     let banner = wait_line(&rx, "metrics at", &mut seen);
-    assert!(banner.contains(&format!("metrics at http://{metrics}/metrics")), "{banner}");
+    assert!(
+        banner.contains(&format!("metrics at http://{metrics}/metrics")),
+        "{banner}"
+    );
     blast(udp, 2000, 4000);
     let summary = summary_json(&mut stdout);
     assert_eq!(summary["stop_reason"], "duration elapsed");
@@ -201,14 +236,28 @@ fn blast_to_watch_scrape_matches_the_summary() {
     assert_eq!(received + u(&summary, "dropped"), u(&summary, "expected"));
     // One status line per tick while running: the status line names the scope.
     let status = wait_line(&rx, "stream=feed", &mut seen);
-    assert!(status.starts_with("[t=") && status.contains(" received "), "{status}");
+    assert!(
+        status.starts_with("[t=") && status.contains(" received "),
+        "{status}"
+    );
 
     // The final values are served during --linger: both formats, strictly parsed.
-    let (head, om) = http_get(metrics, "/metrics", "application/openmetrics-text;version=1.0.0").unwrap();
+    let (head, om) = http_get(
+        metrics,
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0",
+    )
+    .unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.contains("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"), "{head}");
+    assert!(
+        head.contains("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
     let (head, text) = http_get(metrics, "/metrics", "text/plain").unwrap();
-    assert!(head.contains("Content-Type: text/plain; version=0.0.4"), "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
     let x_om = expfmt::parse(&om, true).unwrap_or_else(|e| panic!("{e}\n{om}"));
     let x = expfmt::parse(&text, false).unwrap_or_else(|e| panic!("{e}\n{text}"));
     for x in [&x, &x_om] {
@@ -216,7 +265,10 @@ fn blast_to_watch_scrape_matches_the_summary() {
         assert_eq!(v("coalescope_received_total"), received);
         assert_eq!(v("coalescope_expected_total"), u(&summary, "expected"));
         assert_eq!(v("coalescope_sequence_gaps"), u(&summary, "dropped"));
-        assert_eq!(v("coalescope_kernel_drops_total"), u(&summary, "kernel_drops"));
+        assert_eq!(
+            v("coalescope_kernel_drops_total"),
+            u(&summary, "kernel_drops")
+        );
         assert_eq!(v("coalescope_late_records_total"), u(&summary, "late"));
         assert_eq!(v("coalescope_send_to_app_seconds_count"), received);
         assert_eq!(
@@ -250,7 +302,10 @@ fn blast_to_watch_scrape_matches_the_summary() {
     // The state table: control run's columns, one row per tick row.
     let table = std::fs::read_to_string(&states).unwrap();
     let mut lines = table.lines();
-    assert_eq!(lines.next(), Some("scope,t_tick_ns,state,reason,guard_weight,fallback"));
+    assert_eq!(
+        lines.next(),
+        Some("scope,t_tick_ns,state,reason,guard_weight,fallback")
+    );
     assert_eq!(lines.count() as f64, u(&summary, "state_rows"));
     sigterm(w.child());
     assert!(w.child().wait().unwrap().success());
@@ -263,10 +318,14 @@ fn sigterm_flushes_every_state_row() {
     let states = dir.join("states.csv");
     let (udp, metrics) = (free_udp(), free_tcp());
     let (mut w, mut stdout, rx) = start_watch(&[
-        "--listen", &udp.to_string(),
-        "--metrics-addr", &metrics.to_string(),
-        "-o", states.to_str().unwrap(),
-        "--tick", "50ms",
+        "--listen",
+        &udp.to_string(),
+        "--metrics-addr",
+        &metrics.to_string(),
+        "-o",
+        states.to_str().unwrap(),
+        "--tick",
+        "50ms",
         "--json",
     ]);
     let mut seen = Vec::new();
@@ -284,7 +343,10 @@ fn sigterm_flushes_every_state_row() {
     // 600 datagrams at 1000/s span ~0.6 s: at least 10 ticks of 50 ms, every row whole.
     assert!(rows.len() >= 10, "{} rows", rows.len());
     assert!(rows.iter().all(|r| r.split(',').count() == 6), "{table}");
-    let ts: Vec<i64> = rows.iter().map(|r| r.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let ts: Vec<i64> = rows
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
     assert!(ts.windows(2).all(|p| p[1] - p[0] == 50_000_000), "{ts:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -295,7 +357,8 @@ fn the_endpoint_binds_loopback_by_default() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("[default: 127.0.0.1:9464]"), "{help}");
     let udp = free_udp();
-    let (mut w, _stdout, rx) = start_watch(&["--listen", &udp.to_string(), "--duration", "3s", "--quiet"]);
+    let (mut w, _stdout, rx) =
+        start_watch(&["--listen", &udp.to_string(), "--duration", "3s", "--quiet"]);
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let line = loop {
@@ -309,10 +372,16 @@ fn the_endpoint_binds_loopback_by_default() {
     };
     if line.contains("cannot serve metrics") {
         // Another process holds the port: the error still names the loopback address.
-        assert!(line.contains("cannot serve metrics on 127.0.0.1:9464"), "{line}");
+        assert!(
+            line.contains("cannot serve metrics on 127.0.0.1:9464"),
+            "{line}"
+        );
         return;
     }
-    assert!(line.contains("metrics at http://127.0.0.1:9464/metrics"), "{line}");
+    assert!(
+        line.contains("metrics at http://127.0.0.1:9464/metrics"),
+        "{line}"
+    );
     let local: SocketAddr = "127.0.0.1:9464".parse().unwrap();
     assert!(http_get(local, "/metrics", "text/plain").is_some_and(|(h, _)| h.contains("200 OK")));
     // The host's outward address (no packet is sent by a UDP connect) must not answer.
@@ -338,9 +407,12 @@ fn debian_prometheus_scrapes_watch() {
     let dir = tempdir("watch", "prometheus");
     let (udp, metrics, web) = (free_udp(), free_tcp(), free_tcp());
     let (mut w, mut stdout, rx) = start_watch(&[
-        "--listen", &udp.to_string(),
-        "--metrics-addr", &metrics.to_string(),
-        "--duration", "90s",
+        "--listen",
+        &udp.to_string(),
+        "--metrics-addr",
+        &metrics.to_string(),
+        "--duration",
+        "90s",
         "--quiet",
         "--json",
     ]);
@@ -358,10 +430,15 @@ fn debian_prometheus_scrapes_watch() {
     let mut prom = Reaper(Some(
         Command::new("/usr/bin/prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={web}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.join("prometheus.log")).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("prometheus.log")).unwrap(),
+            ))
             .spawn()
             .unwrap(),
     ));
@@ -378,7 +455,11 @@ fn debian_prometheus_scrapes_watch() {
             std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(500));
-        let Some((_, body)) = http_get(web, "/api/v1/query?query=coalescope_received_total", "application/json") else {
+        let Some((_, body)) = http_get(
+            web,
+            "/api/v1/query?query=coalescope_received_total",
+            "application/json",
+        ) else {
             continue;
         };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {

@@ -107,28 +107,15 @@ struct SoftirqLabels {
 
 type F64Gauge = Gauge<f64, AtomicU64>;
 
-/// A counter that follows an absolute total (the receiver's, /proc's): it is raised by
-/// the increase since the last value it saw; a total that goes down (a /proc counter
-/// wrapping, never the receiver's) is taken as a restart from 0.
-#[derive(Debug, Default)]
-struct Follow {
-    last: HashMap<String, u64>,
-}
-
-impl Follow {
-    fn raise(&mut self, key: &str, counter: &Counter, total: u64) {
-        let last = self.last.get(key).copied().unwrap_or(0);
-        let inc = if total >= last { total - last } else { total };
-        if inc > 0 {
-            counter.inc_by(inc);
-        }
-        match self.last.get_mut(key) {
-            Some(v) => *v = total,
-            None => {
-                self.last.insert(key.to_string(), total);
-            }
-        }
+/// Raise `counter` so that it follows an absolute total (the receiver's, /proc's) whose
+/// previous value was `*last`; a total that goes down (a /proc counter wrapping, never
+/// the receiver's) is taken as a restart from 0.
+fn follow(last: &mut u64, counter: &Counter, total: u64) {
+    let inc = if total >= *last { total - *last } else { total };
+    if inc > 0 {
+        counter.inc_by(inc);
     }
+    *last = total;
 }
 
 /// The metric handles of a `watch` run and the registry they are registered in. The
@@ -156,19 +143,38 @@ pub struct Exporter {
     send_to_app: Histogram,
     cpu_interrupts: Family<CpuLabels, Counter>,
     cpu_softirqs: Family<SoftirqLabels, Counter>,
-    follow: Follow,
+    /// Last totals of received, expected, kernel drops, out of order, duplicates,
+    /// malformed, late.
+    last: [u64; 7],
+    /// Last /proc totals per (cpu, counter).
+    last_cpu: HashMap<(u32, u8), u64>,
 }
 
 /// The tick-metric gauges: (name without `coalescope_`, help).
 const TICK_GAUGES: [(&str, &str); 8] = [
     ("tick_bdc", "App-timeline BDC of the tick interval [t-T, t)"),
-    ("tick_bdc_ingress", "Ingress-timeline BDC of the tick interval"),
+    (
+        "tick_bdc_ingress",
+        "Ingress-timeline BDC of the tick interval",
+    ),
     ("tick_bdc_excess", "bdc - bdc_ingress of the tick interval"),
-    ("tick_mddr", "Q95(app gaps) / Q95(ingress gaps) over [t-R, t)"),
-    ("tick_mddr_q99", "Q99(app gaps) / Q99(ingress gaps) over [t-R, t)"),
-    ("tick_dbc_excess", "DBC - DBC_ingress over the windows of [t-R, t)"),
+    (
+        "tick_mddr",
+        "Q95(app gaps) / Q95(ingress gaps) over [t-R, t)",
+    ),
+    (
+        "tick_mddr_q99",
+        "Q99(app gaps) / Q99(ingress gaps) over [t-R, t)",
+    ),
+    (
+        "tick_dbc_excess",
+        "DBC - DBC_ingress over the windows of [t-R, t)",
+    ),
     ("tick_dccd", "Inverted / episodes over [t-R, t)"),
-    ("tick_cte", "CTE at tau (bps) over the fills of [t-R_cte, t)"),
+    (
+        "tick_cte",
+        "CTE at tau (bps) over the fills of [t-R_cte, t)",
+    ),
 ];
 
 impl Default for Exporter {
@@ -310,7 +316,8 @@ impl Exporter {
             send_to_app,
             cpu_interrupts,
             cpu_softirqs,
-            follow: Follow::default(),
+            last: [0; 7],
+            last_cpu: HashMap::new(),
         }
     }
 
@@ -335,14 +342,27 @@ impl Exporter {
 
     /// The receiver's totals and the tick engine's late count.
     pub fn set_counts(&mut self, c: &ReceiveCounts, late: u64) {
-        let f = &mut self.follow;
-        f.raise("received", &self.received, c.received);
-        f.raise("expected", &self.expected, c.received.saturating_add(c.dropped));
-        f.raise("kernel_drops", &self.kernel_drops, c.kernel_drops);
-        f.raise("out_of_order", &self.out_of_order, c.out_of_order);
-        f.raise("duplicates", &self.duplicates, c.duplicates);
-        f.raise("malformed", &self.malformed, c.malformed);
-        f.raise("late", &self.late, late);
+        let totals = [
+            c.received,
+            c.received.saturating_add(c.dropped),
+            c.kernel_drops,
+            c.out_of_order,
+            c.duplicates,
+            c.malformed,
+            late,
+        ];
+        let counters = [
+            &self.received,
+            &self.expected,
+            &self.kernel_drops,
+            &self.out_of_order,
+            &self.duplicates,
+            &self.malformed,
+            &self.late,
+        ];
+        for ((last, counter), total) in self.last.iter_mut().zip(counters).zip(totals) {
+            follow(last, counter, total);
+        }
         self.gaps.set(i64::try_from(c.dropped).unwrap_or(i64::MAX));
     }
 
@@ -364,7 +384,9 @@ impl Exporter {
                 .set(i64::from(s == step.state));
         }
         self.guard_weight.get_or_create(&l).set(step.guard_weight);
-        self.fallback.get_or_create(&l).set(i64::from(step.fallback));
+        self.fallback
+            .get_or_create(&l)
+            .set(i64::from(step.fallback));
         self.tick_time
             .get_or_create(&l)
             .set(row.t_tick_ns as f64 / 1e9);
@@ -390,15 +412,21 @@ impl Exporter {
             let interrupts = self
                 .cpu_interrupts
                 .get_or_create_owned(&CpuLabels { cpu: cpu.clone() });
-            self.follow
-                .raise(&format!("irq/{cpu}"), &interrupts, c.interrupts);
-            for (name, total) in [("NET_RX", c.net_rx), ("NET_TX", c.net_tx)] {
+            follow(
+                self.last_cpu.entry((c.cpu, 0)).or_insert(0),
+                &interrupts,
+                c.interrupts,
+            );
+            for (k, name, total) in [(1u8, "NET_RX", c.net_rx), (2, "NET_TX", c.net_tx)] {
                 let counter = self.cpu_softirqs.get_or_create_owned(&SoftirqLabels {
                     cpu: cpu.clone(),
                     softirq: name.to_string(),
                 });
-                self.follow
-                    .raise(&format!("{name}/{cpu}"), &counter, total);
+                follow(
+                    self.last_cpu.entry((c.cpu, k)).or_insert(0),
+                    &counter,
+                    total,
+                );
             }
         }
     }

@@ -13,6 +13,18 @@
 //! - [`exposition`]: the metric names and the [`prometheus_client`] registry.
 //! - [`http`]: a small HTTP/1.1 server on `std::net` answering `GET /metrics`.
 //! - [`procfs`]: interrupt and NET_RX/NET_TX softirq counters of the receiving CPU(s).
+//!
+//! ```
+//! use coalescope_live::exposition::{encode, Exporter, Format};
+//! use coalescope_probe::receiver::ReceiveCounts;
+//!
+//! let mut ex = Exporter::new();
+//! let counts = ReceiveCounts { received: 7, dropped: 1, ..ReceiveCounts::default() };
+//! ex.set_counts(&counts, 0);
+//! let text = encode(&ex.registry(), Format::Text).unwrap();
+//! assert!(text.contains("\ncoalescope_received_total 7\n"));
+//! assert!(text.contains("\ncoalescope_expected_total 8\n"));
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod error;

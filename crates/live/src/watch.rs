@@ -393,7 +393,10 @@ impl<F: FnMut(&TickStatus)> Live<'_, F> {
                 None => self.scopes.push((row.scope.clone(), 1)),
             }
             self.exporter.set_tick(row, &step);
-            if status.as_ref().is_some_and(|s| s.t_tick_ns != row.t_tick_ns) {
+            if status
+                .as_ref()
+                .is_some_and(|s| s.t_tick_ns != row.t_tick_ns)
+            {
                 if let Some(done) = status.take() {
                     (self.on_status)(&done);
                 }
@@ -448,4 +451,3 @@ impl<F: FnMut(&TickStatus)> Observer for Live<'_, F> {
 
 /// The default reordering horizon of `watch` (the largest delivery delay it expects).
 pub const DEFAULT_HORIZON: Duration = Duration(50_000_000);
-

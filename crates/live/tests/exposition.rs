@@ -75,8 +75,18 @@ fn fed() -> Exporter {
     };
     let step = c.step(&r2.scope, r2.t_tick_ns, &m);
     ex.set_tick(&r2, &step);
-    ex.set_cpu(&[CpuCounters { cpu: 1, interrupts: 100, net_rx: 40, net_tx: 2 }]);
-    ex.set_cpu(&[CpuCounters { cpu: 1, interrupts: 130, net_rx: 45, net_tx: 2 }]);
+    ex.set_cpu(&[CpuCounters {
+        cpu: 1,
+        interrupts: 100,
+        net_rx: 40,
+        net_tx: 2,
+    }]);
+    ex.set_cpu(&[CpuCounters {
+        cpu: 1,
+        interrupts: 130,
+        net_rx: 45,
+        net_tx: 2,
+    }]);
     ex
 }
 
@@ -111,11 +121,17 @@ fn values_are_exact_in_both_formats() {
         // dccd 0.5 >= e_dccd 0.05: SAFE_PACING (level 3), guard fallback on, weight 0.
         assert_eq!(v("coalescope_controller_state", &sc), 3.0);
         assert_eq!(
-            v("coalescope_controller_in_state", &[("scope", "stream=feed"), ("state", "SAFE_PACING")]),
+            v(
+                "coalescope_controller_in_state",
+                &[("scope", "stream=feed"), ("state", "SAFE_PACING")]
+            ),
             1.0
         );
         assert_eq!(
-            v("coalescope_controller_in_state", &[("scope", "stream=feed"), ("state", "FLOW_CLEAN")]),
+            v(
+                "coalescope_controller_in_state",
+                &[("scope", "stream=feed"), ("state", "FLOW_CLEAN")]
+            ),
             0.0
         );
         assert_eq!(v("coalescope_guard_fallback", &sc), 1.0);
@@ -137,15 +153,27 @@ fn values_are_exact_in_both_formats() {
         let sum = v("coalescope_send_to_kernel_seconds_sum", &[]);
         assert!((sum - 0.001_513).abs() < 1e-12, "{sum}");
         // kernel->app: 2 us, 0.5 us, 0.1 us.
-        assert_eq!(x.bucket("coalescope_kernel_to_app_seconds", 1e-6), Some(2.0));
+        assert_eq!(
+            x.bucket("coalescope_kernel_to_app_seconds", 1e-6),
+            Some(2.0)
+        );
         assert_eq!(v("coalescope_kernel_to_app_seconds_count", &[]), 3.0);
         // send->app includes the unstamped datagram (2 s: only in +Inf).
         assert_eq!(v("coalescope_send_to_app_seconds_count", &[]), 4.0);
-        assert_eq!(x.bucket("coalescope_send_to_app_seconds", f64::INFINITY), Some(4.0));
-        assert_eq!(x.bucket("coalescope_send_to_app_seconds", 0.524288), Some(3.0));
+        assert_eq!(
+            x.bucket("coalescope_send_to_app_seconds", f64::INFINITY),
+            Some(4.0)
+        );
+        assert_eq!(
+            x.bucket("coalescope_send_to_app_seconds", 0.524288),
+            Some(3.0)
+        );
         assert_eq!(v("coalescope_cpu_interrupts_total", &[("cpu", "1")]), 130.0);
         assert_eq!(
-            v("coalescope_cpu_softirqs_total", &[("cpu", "1"), ("softirq", "NET_RX")]),
+            v(
+                "coalescope_cpu_softirqs_total",
+                &[("cpu", "1"), ("softirq", "NET_RX")]
+            ),
             45.0
         );
         let names = x.names();
@@ -180,14 +208,20 @@ fn http_answers_by_path_method_and_accept() {
     let ex = fed();
     let reg = ex.registry();
     let r = respond(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &reg);
-    assert_eq!((r.status, r.content_type), (200, "text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        (r.status, r.content_type),
+        (200, "text/plain; version=0.0.4; charset=utf-8")
+    );
     let r = respond(
         b"GET /metrics?x=1 HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n\r\n",
         &reg,
     );
     assert_eq!(
         (r.status, r.content_type),
-        (200, "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        (
+            200,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        )
     );
     assert!(r.body.ends_with("# EOF\n"));
     let head = respond(b"HEAD /metrics HTTP/1.0\r\n\r\n", &reg);
@@ -204,7 +238,12 @@ fn http_answers_by_path_method_and_accept() {
         (b"\xff\xfe\x00garbage", 400),
         (b"GET  /metrics HTTP/1.1\r\n\r\n", 400),
     ] {
-        assert_eq!(respond(req, &reg).status, status, "{:?}", String::from_utf8_lossy(req));
+        assert_eq!(
+            respond(req, &reg).status,
+            status,
+            "{:?}",
+            String::from_utf8_lossy(req)
+        );
     }
 }
 
@@ -216,7 +255,11 @@ fn random_bytes_never_panic_the_responder() {
     // half of them starting with a valid request line prefix.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for n in 0..2000usize {
-        let mut req: Vec<u8> = if n % 2 == 0 { b"GET /metrics HTTP/1.1\r\n".to_vec() } else { Vec::new() };
+        let mut req: Vec<u8> = if n % 2 == 0 {
+            b"GET /metrics HTTP/1.1\r\n".to_vec()
+        } else {
+            Vec::new()
+        };
         for _ in 0..(n % 300) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -252,7 +295,10 @@ fn the_server_survives_garbage_and_silent_clients() {
     let reply = get(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
     let (head, body) = reply.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", body.len())),
+        "{head}"
+    );
     let x = parse(body, false).unwrap();
     assert_eq!(x.value("coalescope_received_total", &[]), Some(9.0));
     drop(silent);

@@ -41,16 +41,46 @@ fn offline_cpu_columns_map_per_file() {
     assert_eq!(
         all,
         vec![
-            CpuCounters { cpu: 0, interrupts: 12, net_rx: 400_000, net_tx: 17 },
-            CpuCounters { cpu: 2, interrupts: 24, net_rx: 500_000, net_tx: 19 },
-            CpuCounters { cpu: 3, interrupts: 36, net_rx: 600_007, net_tx: 23 },
+            CpuCounters {
+                cpu: 0,
+                interrupts: 12,
+                net_rx: 400_000,
+                net_tx: 17
+            },
+            CpuCounters {
+                cpu: 2,
+                interrupts: 24,
+                net_rx: 500_000,
+                net_tx: 19
+            },
+            CpuCounters {
+                cpu: 3,
+                interrupts: 36,
+                net_rx: 600_007,
+                net_tx: 23
+            },
         ]
     );
     let one = cpu_counters(&irq, &soft, &sel(Some(vec![3]), Some("TxRx-1"))).unwrap();
-    assert_eq!(one, vec![CpuCounters { cpu: 3, interrupts: 3, net_rx: 600_007, net_tx: 23 }]);
-    let e = cpu_counters(&irq, &soft, &sel(Some(vec![1]), None)).unwrap_err().to_string();
-    assert_eq!(e, "/proc/interrupts: line 1: CPU1 is not a column (offline or absent)");
-    let e = cpu_counters(&irq, &soft, &sel(Some(vec![7]), None)).unwrap_err().to_string();
+    assert_eq!(
+        one,
+        vec![CpuCounters {
+            cpu: 3,
+            interrupts: 3,
+            net_rx: 600_007,
+            net_tx: 23
+        }]
+    );
+    let e = cpu_counters(&irq, &soft, &sel(Some(vec![1]), None))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "/proc/interrupts: line 1: CPU1 is not a column (offline or absent)"
+    );
+    let e = cpu_counters(&irq, &soft, &sel(Some(vec![7]), None))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("CPU7"), "{e}");
 }
 
@@ -58,7 +88,9 @@ fn offline_cpu_columns_map_per_file() {
 fn a_missing_net_rx_row_is_named() {
     let irq = parse_interrupts(&fixture("interrupts/x86_offline_cpu1.txt")).unwrap();
     let soft = parse_softirqs(&fixture("softirqs/no_net_rx.txt")).unwrap();
-    let e = cpu_counters(&irq, &soft, &sel(None, None)).unwrap_err().to_string();
+    let e = cpu_counters(&irq, &soft, &sel(None, None))
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "/proc/softirqs: no NET_RX row");
 }
 

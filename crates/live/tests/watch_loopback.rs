@@ -37,14 +37,21 @@ fn gaps_ticks_states_and_scrape_agree() {
     let config = WatchConfig {
         receiver,
         ticks: TickConfig {
-            scope: TickScope { stream: true, symbol: false, venue: false },
+            scope: TickScope {
+                stream: true,
+                symbol: false,
+                venue: false,
+            },
             horizon: Duration::from_millis(50),
             ..TickConfig::default()
         },
         control: ControlConfig::default(),
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
         states_out: Some(states.clone()),
-        irq: IrqSelection { cpus: Some(vec![0]), irq_match: None },
+        irq: IrqSelection {
+            cpus: Some(vec![0]),
+            irq_match: None,
+        },
         host: HostFs::live(),
     };
     let watch = Watch::start(config).unwrap();
@@ -62,25 +69,37 @@ fn gaps_ticks_states_and_scrape_agree() {
     });
     let stop = AtomicBool::new(false);
     let mut statuses = Vec::new();
-    let (summary, server) = watch
-        .run(&stop, |s| statuses.push(s.clone()))
-        .unwrap();
+    let (summary, server) = watch.run(&stop, |s| statuses.push(s.clone())).unwrap();
     sender.join().unwrap();
-    assert_eq!((summary.received, summary.expected, summary.dropped), (297, 300, 3));
+    assert_eq!(
+        (summary.received, summary.expected, summary.dropped),
+        (297, 300, 3)
+    );
     assert_eq!(summary.stop_reason, "duration elapsed");
-    assert_eq!(summary.late, 0, "loopback delays are far below the 50 ms horizon");
+    assert_eq!(
+        summary.late, 0,
+        "loopback delays are far below the 50 ms horizon"
+    );
     let body = scrape(server.local_addr());
     let x = support::expfmt::parse(&body, true).unwrap_or_else(|e| panic!("{e}\n{body}"));
     assert_eq!(x.value("coalescope_received_total", &[]), Some(297.0));
     assert_eq!(x.value("coalescope_expected_total", &[]), Some(300.0));
     assert_eq!(x.value("coalescope_sequence_gaps", &[]), Some(3.0));
-    assert_eq!(x.value("coalescope_send_to_app_seconds_count", &[]), Some(297.0));
+    assert_eq!(
+        x.value("coalescope_send_to_app_seconds_count", &[]),
+        Some(297.0)
+    );
     let scope = [("scope", "stream=feed")];
     assert_eq!(
         x.value("coalescope_ticks_total", &scope),
         Some(summary.state_rows as f64)
     );
-    assert!(x.value("coalescope_cpu_softirqs_total", &[("cpu", "0"), ("softirq", "NET_RX")]).is_some());
+    assert!(x
+        .value(
+            "coalescope_cpu_softirqs_total",
+            &[("cpu", "0"), ("softirq", "NET_RX")]
+        )
+        .is_some());
     server.shutdown();
     // The state table: the header of `control run`, one row per tick, ticks 100 ms apart.
     let text = std::fs::read_to_string(&states).unwrap();
@@ -88,7 +107,11 @@ fn gaps_ticks_states_and_scrape_agree() {
     assert_eq!(lines.next().unwrap(), STATE_COLUMNS.join(","));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len() as u64, summary.state_rows);
-    assert!(rows.len() >= 5, "{} ticks over ~0.6 s of traffic", rows.len());
+    assert!(
+        rows.len() >= 5,
+        "{} ticks over ~0.6 s of traffic",
+        rows.len()
+    );
     let ts: Vec<i64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
     assert!(ts.windows(2).all(|w| w[1] - w[0] == 100_000_000), "{ts:?}");
     assert!(ts.iter().all(|t| t % 100_000_000 == 0));
@@ -98,8 +121,17 @@ fn gaps_ticks_states_and_scrape_agree() {
     assert_eq!(st, ts);
     let line = statuses[0].to_string();
     let state = statuses[0].scopes[0].state.as_str();
-    assert!(line.contains(&format!("stream=feed {state} bdc=")), "{line}");
-    assert!(line.ends_with(&format!("received {} gaps {} kernel-drops 0", statuses[0].counts.received, statuses[0].counts.dropped)), "{line}");
+    assert!(
+        line.contains(&format!("stream=feed {state} bdc=")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!(
+            "received {} gaps {} kernel-drops 0",
+            statuses[0].counts.received, statuses[0].counts.dropped
+        )),
+        "{line}"
+    );
     // The table's state column is the controller's, row for row.
     for (r, s) in rows.iter().zip(&statuses) {
         assert_eq!(r[2], s.scopes[0].state.as_str());

@@ -1042,7 +1042,10 @@ mod tests {
             e.map(|e| (e.seq, e.t_ingress, e.t_stack, e.t_app)),
             Some((3, Instant(10), Some(Instant(25)), Some(Instant(40))))
         );
-        assert_eq!(t.record(&datagram(3, 10), false, false, &stamped(25), 40), None);
+        assert_eq!(
+            t.record(&datagram(3, 10), false, false, &stamped(25), 40),
+            None
+        );
         assert!(t.events.is_empty());
         // Seqs 0..=3 expected, only 3 received: 3 dropped, one duplicate.
         assert_eq!(

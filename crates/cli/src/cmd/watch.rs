@@ -121,7 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..TickConfig::default()
     };
     let cpus = match args.cpu {
-        Some(c) => Some(vec![u32::try_from(c).context("--cpu: CPU number too large")?]),
+        Some(c) => Some(vec![
+            u32::try_from(c).context("--cpu: CPU number too large")?
+        ]),
         None => None,
     };
     let config = WatchConfig {

@@ -123,7 +123,7 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     let mut labels = Vec::new();
     if let Some(r) = rest.strip_prefix('{') {
         let mut chars = r.char_indices().peekable();
-        let mut end = None;
+        let end: Option<usize>;
         loop {
             // label name
             let start = match chars.peek() {
@@ -229,7 +229,16 @@ fn allowed_suffixes(kind: &str, openmetrics: bool) -> &'static [&'static str] {
 /// `# EOF`), else the Prometheus text format 0.0.4.
 pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
     let types: &[&str] = if openmetrics {
-        &["counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown"]
+        &[
+            "counter",
+            "gauge",
+            "histogram",
+            "gaugehistogram",
+            "stateset",
+            "info",
+            "summary",
+            "unknown",
+        ]
     } else {
         &["counter", "gauge", "histogram", "summary", "untyped"]
     };
@@ -268,7 +277,10 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
                     if !types.contains(&kind) {
                         return Err(err(format!("unknown type {kind:?}")));
                     }
-                    if let Some(f) = families.last_mut().filter(|f| f.name == name && f.kind.is_empty()) {
+                    if let Some(f) = families
+                        .last_mut()
+                        .filter(|f| f.name == name && f.kind.is_empty())
+                    {
                         if !f.samples.is_empty() {
                             return Err(err("TYPE after samples".into()));
                         }
@@ -277,7 +289,12 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
                         if !declared.insert(name.to_string()) {
                             return Err(err(format!("family {name} declared twice")));
                         }
-                        families.push(Family { name: name.into(), kind: kind.into(), help: None, samples: Vec::new() });
+                        families.push(Family {
+                            name: name.into(),
+                            kind: kind.into(),
+                            help: None,
+                            samples: Vec::new(),
+                        });
                     }
                 }
                 Some("HELP") => {
@@ -291,7 +308,12 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
                         if !declared.insert(name.to_string()) {
                             return Err(err(format!("family {name} declared twice")));
                         }
-                        families.push(Family { name: name.into(), kind: String::new(), help: Some(help), samples: Vec::new() });
+                        families.push(Family {
+                            name: name.into(),
+                            kind: String::new(),
+                            help: Some(help),
+                            samples: Vec::new(),
+                        });
                     }
                 }
                 Some("UNIT") if openmetrics => {
@@ -319,7 +341,10 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
             .iter()
             .any(|suf| s.name == format!("{}{suf}", f.name));
         if !suffix_ok {
-            return Err(err(format!("sample {} does not belong to {} family {}", s.name, f.kind, f.name)));
+            return Err(err(format!(
+                "sample {} does not belong to {} family {}",
+                s.name, f.kind, f.name
+            )));
         }
         if f.kind == "counter" && !(s.value >= 0.0) {
             return Err(err("a counter must be >= 0".into()));
@@ -350,13 +375,23 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
 
 fn check_histogram(f: &Family) -> Result<(), String> {
     let other = |s: &Sample| {
-        let mut l: Vec<(String, String)> = s.labels.iter().filter(|(k, _)| k != "le").cloned().collect();
+        let mut l: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .filter(|(k, _)| k != "le")
+            .cloned()
+            .collect();
         l.sort();
         l
     };
     let mut groups: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
     for s in f.samples.iter().filter(|s| s.name.ends_with("_bucket")) {
-        let le = s.labels.iter().find(|(k, _)| k == "le").map(|(_, v)| v.as_str()).unwrap_or("");
+        let le = s
+            .labels
+            .iter()
+            .find(|(k, _)| k == "le")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
         let le = parse_value(le).ok_or_else(|| format!("{}: bad le {le:?}", f.name))?;
         groups.entry(other(s)).or_default().push((le, s.value));
     }
@@ -366,7 +401,10 @@ fn check_histogram(f: &Family) -> Result<(), String> {
     for (labels, buckets) in groups {
         for w in buckets.windows(2) {
             if !(w[1].0 > w[0].0) || w[1].1 < w[0].1 {
-                return Err(format!("histogram {} {labels:?}: buckets not increasing/cumulative", f.name));
+                return Err(format!(
+                    "histogram {} {labels:?}: buckets not increasing/cumulative",
+                    f.name
+                ));
             }
         }
         let last = buckets.last().copied().unwrap_or((0.0, 0.0));
@@ -382,7 +420,10 @@ fn check_histogram(f: &Family) -> Result<(), String> {
         let count = find("_count").ok_or_else(|| format!("histogram {}: no _count", f.name))?;
         find("_sum").ok_or_else(|| format!("histogram {}: no _sum", f.name))?;
         if count != last.1 {
-            return Err(format!("histogram {}: _count {count} != +Inf bucket {}", f.name, last.1));
+            return Err(format!(
+                "histogram {}: _count {count} != +Inf bucket {}",
+                f.name, last.1
+            ));
         }
     }
     Ok(())
