@@ -176,6 +176,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn state_writer_streams_the_same_table() {
+        use crate::state::{Reason, State};
+        let row = |t, state, reason, w, fallback| StateRow {
+            scope: "A|V".into(),
+            t_tick_ns: t,
+            state,
+            reason,
+            guard_weight: w,
+            fallback,
+        };
+        let rows = [
+            row(100, State::FlowClean, Reason::Hold, 1.0, false),
+            row(200, State::FlowClean, Reason::Dwell, 0.25, true),
+        ];
+        let mut streamed = StateWriter::new(Vec::new()).unwrap();
+        for r in &rows {
+            streamed.write(r).unwrap();
+        }
+        streamed.flush().unwrap();
+        let mut batch = Vec::new();
+        write_states_to(&mut batch, &rows).unwrap();
+        let text = String::from_utf8(batch).unwrap();
+        assert_eq!(
+            text,
+            "scope,t_tick_ns,state,reason,guard_weight,fallback\n\
+             A|V,100,FLOW_CLEAN,hold,1,false\n\
+             A|V,200,FLOW_CLEAN,dwell,0.25,true\n"
+        );
+        let inner = streamed.w.into_inner().unwrap();
+        assert_eq!(String::from_utf8(inner).unwrap(), text);
+    }
+
+    #[test]
     fn reads_any_column_order_and_names_bad_cells() {
         let text = "extra,dccd,cte,dbc_excess,bdc_excess,t_tick_ns,scope\n\
                     x,,1.5,0.2,,100,A|V\n\

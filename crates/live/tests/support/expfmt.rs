@@ -346,7 +346,7 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
                 s.name, f.kind, f.name
             )));
         }
-        if f.kind == "counter" && !(s.value >= 0.0) {
+        if f.kind == "counter" && (s.value.is_nan() || s.value < 0.0) {
             return Err(err("a counter must be >= 0".into()));
         }
         let mut key_labels = s.labels.clone();
@@ -373,6 +373,9 @@ pub fn parse(text: &str, openmetrics: bool) -> Result<Exposition, String> {
     Ok(Exposition { families })
 }
 
+/// A sorted label set.
+type Labels = Vec<(String, String)>;
+
 fn check_histogram(f: &Family) -> Result<(), String> {
     let other = |s: &Sample| {
         let mut l: Vec<(String, String)> = s
@@ -384,7 +387,7 @@ fn check_histogram(f: &Family) -> Result<(), String> {
         l.sort();
         l
     };
-    let mut groups: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
     for s in f.samples.iter().filter(|s| s.name.ends_with("_bucket")) {
         let le = s
             .labels
@@ -400,7 +403,7 @@ fn check_histogram(f: &Family) -> Result<(), String> {
     }
     for (labels, buckets) in groups {
         for w in buckets.windows(2) {
-            if !(w[1].0 > w[0].0) || w[1].1 < w[0].1 {
+            if w[1].0.partial_cmp(&w[0].0) != Some(std::cmp::Ordering::Greater) || w[1].1 < w[0].1 {
                 return Err(format!(
                     "histogram {} {labels:?}: buckets not increasing/cumulative",
                     f.name
