@@ -29,7 +29,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use serde::Serialize;
 use stats::{summarize, LatencySummary};
-use std::collections::HashSet;
+use coalescope_metrics::seqset::SeqSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -451,7 +451,10 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| self.local.to_string());
         let stream = strings.intern(&stream_name);
-        let capacity = self.config.count.map_or(1024, |c| c.min(10_000_000));
+        let capacity = match (self.config.keep_events, self.config.count) {
+            (false, _) => 0,
+            (true, count) => count.map_or(1024, |c| c.min(10_000_000)),
+        };
         let mut tracker = Tracker::new(
             stream,
             usize::try_from(capacity).unwrap_or(1024),
@@ -723,7 +726,9 @@ struct Tracker {
     events: Vec<Event>,
     /// Push recorded events into `events` (off for streaming consumers).
     keep_events: bool,
-    seen: HashSet<u64>,
+    /// Distinct seqs seen, as ranges: memory follows the gaps, not the datagrams, so a
+    /// long streaming run does not grow with every datagram.
+    seen: SeqSet,
     max_seq: Option<u64>,
     out_of_order: u64,
     duplicates: u64,
@@ -746,7 +751,7 @@ impl Tracker {
             stream,
             events: Vec::with_capacity(capacity),
             keep_events: true,
-            seen: HashSet::with_capacity(capacity),
+            seen: SeqSet::default(),
             max_seq: None,
             out_of_order: 0,
             duplicates: 0,
@@ -783,7 +788,7 @@ impl Tracker {
 
     fn counts(&self) -> ReceiveCounts {
         ReceiveCounts {
-            received: self.seen.len() as u64,
+            received: self.distinct(),
             dropped: self.dropped(),
             out_of_order: self.out_of_order,
             duplicates: self.duplicates,
@@ -851,6 +856,11 @@ impl Tracker {
         Some(event)
     }
 
+    /// Distinct seqs recorded.
+    fn distinct(&self) -> u64 {
+        self.seen.inserts() - self.seen.duplicates()
+    }
+
     /// True when every seq of 0 .. expected count has arrived.
     fn complete(&self) -> bool {
         self.expected_count.is_some_and(|c| self.below_count >= c)
@@ -862,7 +872,7 @@ impl Tracker {
     }
 
     fn dropped(&self) -> u64 {
-        self.expected().saturating_sub(self.seen.len() as u64)
+        self.expected().saturating_sub(self.distinct())
     }
 
     fn live(&self, clock: &LoopClock, now: MonoInstant) -> LiveStats {
@@ -875,7 +885,7 @@ impl Tracker {
         LiveStats {
             elapsed_ns: i64::try_from(now.duration_since(clock.started).as_nanos())
                 .unwrap_or(i64::MAX),
-            received: self.seen.len() as u64,
+            received: self.distinct(),
             rate_pps: if interval > 0.0 {
                 recent.len() as f64 / interval
             } else {
@@ -922,7 +932,7 @@ impl Tracker {
             cpu: receiver.config.cpu,
             elapsed_ns,
             stop_reason,
-            received: self.seen.len() as u64,
+            received: self.distinct(),
             expected: self.expected(),
             dropped: self.dropped(),
             out_of_order: self.out_of_order,
@@ -985,7 +995,7 @@ mod tests {
             &Ancillary::default(),
             3_000,
         );
-        assert_eq!(t.seen.len(), 4);
+        assert_eq!(t.distinct(), 4);
         assert_eq!(t.duplicates, 1);
         assert_eq!(t.out_of_order, 1, "only seq 1 arrived after a higher seq");
         assert_eq!(t.malformed, 2);
