@@ -8,6 +8,8 @@
 //! `COALESCOPE_CI=1` a missing one fails the test; otherwise it prints "skipped: ...".
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+#[path = "../../live/tests/support/csvline.rs"]
+mod csvline;
 #[path = "../../live/tests/support/expfmt.rs"]
 mod expfmt;
 mod support;
@@ -338,17 +340,64 @@ fn sigterm_flushes_every_state_row() {
     assert_eq!(summary["stop_reason"], "stop requested (signal)");
     assert_eq!(u(&summary, "received"), 600.0);
     let table = std::fs::read_to_string(&states).unwrap();
-    let rows: Vec<&str> = table.lines().skip(1).collect();
+    let rows: Vec<Vec<String>> = table.lines().skip(1).map(csvline::fields).collect();
     assert_eq!(rows.len() as f64, u(&summary, "state_rows"));
     // 600 datagrams at 1000/s span ~0.6 s: at least 10 ticks of 50 ms, every row whole.
     assert!(rows.len() >= 10, "{} rows", rows.len());
-    assert!(rows.iter().all(|r| r.split(',').count() == 6), "{table}");
-    let ts: Vec<i64> = rows
-        .iter()
-        .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    assert!(rows.iter().all(|r| r.len() == 6), "{table}");
+    let ts: Vec<i64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
     assert!(ts.windows(2).all(|p| p[1] - p[0] == 50_000_000), "{ts:?}");
+    let names = [
+        "FLOW_CLEAN",
+        "DELIVERY_CLUSTERED",
+        "PHASE_LOCKED",
+        "SAFE_PACING",
+    ];
+    assert!(rows
+        .iter()
+        .all(|r| names.contains(&r[2].as_str()) && (r[5] == "true" || r[5] == "false")));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_flags_and_busy_ports_are_named() {
+    let udp = free_udp();
+    let out = bin()
+        .args([
+            "watch",
+            "--listen",
+            &udp.to_string(),
+            "--metrics-addr",
+            &free_tcp().to_string(),
+        ])
+        .args(["--tick", "1100us", "--duration", "1s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--tick: 1100000 ns must be a positive multiple of the window w = 250000 ns"),
+        "{err}"
+    );
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let out = bin()
+        .args([
+            "watch",
+            "--listen",
+            &udp.to_string(),
+            "--metrics-addr",
+            &addr.to_string(),
+        ])
+        .args(["--duration", "1s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("cannot serve metrics on {addr}")),
+        "{err}"
+    );
 }
 
 #[test]

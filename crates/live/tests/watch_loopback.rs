@@ -105,7 +105,7 @@ fn gaps_ticks_states_and_scrape_agree() {
     let text = std::fs::read_to_string(&states).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next().unwrap(), STATE_COLUMNS.join(","));
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<String>> = lines.map(support::csvline::fields).collect();
     assert_eq!(rows.len() as u64, summary.state_rows);
     assert!(
         rows.len() >= 5,
@@ -115,7 +115,10 @@ fn gaps_ticks_states_and_scrape_agree() {
     let ts: Vec<i64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
     assert!(ts.windows(2).all(|w| w[1] - w[0] == 100_000_000), "{ts:?}");
     assert!(ts.iter().all(|t| t % 100_000_000 == 0));
-    assert!(rows.iter().all(|r| r[0] == "stream=feed" && r.len() == 6));
+    assert!(
+        rows.iter().all(|r| r[0] == "stream=feed" && r.len() == 6),
+        "{text}"
+    );
     // One status per tick, with the same instants.
     let st: Vec<i64> = statuses.iter().map(|s| s.t_tick_ns).collect();
     assert_eq!(st, ts);

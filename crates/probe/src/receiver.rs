@@ -24,12 +24,12 @@ use crate::sys::socket::{
 };
 use crate::wire::{decode_header, realtime_ns};
 use cmsg::{parse_ancillary, Ancillary};
+use coalescope_metrics::seqset::SeqSet;
 use coalescope_timeline::{Duration, Event, Instant, Strings, Sym};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use serde::Serialize;
 use stats::{summarize, LatencySummary};
-use coalescope_metrics::seqset::SeqSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
