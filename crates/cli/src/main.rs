@@ -49,6 +49,8 @@ enum Command {
     Calibrate(cmd::calibrate::Args),
     /// Coalescing advisor: sweep settings per traffic class, Pareto frontier, the ethtool command to use.
     Tune(Box<cmd::tune::Args>),
+    /// Live: the probe receiver feeding tick metrics and the controller, with a Prometheus endpoint.
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Control(a) => cmd::control::run(a),
         Command::Tune(a) => cmd::tune::run(*a),
+        Command::Watch(a) => cmd::watch::run(a),
     };
     match result {
         Ok(code) => code,

@@ -109,26 +109,53 @@ pub fn read_ticks_from(reader: impl Read, name: &str) -> Result<Vec<TickInput>, 
     Ok(rows)
 }
 
-/// Write a state table to `writer`.
-pub fn write_states_to(writer: impl Write, rows: &[StateRow]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(writer);
-    w.write_record([
-        "scope",
-        "t_tick_ns",
-        "state",
-        "reason",
-        "guard_weight",
-        "fallback",
-    ])?;
-    for r in rows {
-        w.write_record([
+/// The state table's columns, in order.
+pub const STATE_COLUMNS: [&str; 6] = [
+    "scope",
+    "t_tick_ns",
+    "state",
+    "reason",
+    "guard_weight",
+    "fallback",
+];
+
+/// A state table written row by row (the header first), for live runs.
+#[derive(Debug)]
+pub struct StateWriter<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> StateWriter<W> {
+    /// Start a state table on `writer`: writes the header.
+    pub fn new(writer: W) -> Result<Self, csv::Error> {
+        let mut w = csv::Writer::from_writer(writer);
+        w.write_record(STATE_COLUMNS)?;
+        Ok(StateWriter { w })
+    }
+
+    /// Append one row.
+    pub fn write(&mut self, r: &StateRow) -> Result<(), csv::Error> {
+        self.w.write_record([
             r.scope.as_str(),
             &r.t_tick_ns.to_string(),
             r.state.as_str(),
             &r.reason.to_string(),
             &r.guard_weight.to_string(),
             if r.fallback { "true" } else { "false" },
-        ])?;
+        ])
+    }
+
+    /// Flush everything written so far to the underlying writer.
+    pub fn flush(&mut self) -> Result<(), std::io::Error> {
+        self.w.flush()
+    }
+}
+
+/// Write a state table to `writer`.
+pub fn write_states_to(writer: impl Write, rows: &[StateRow]) -> Result<(), csv::Error> {
+    let mut w = StateWriter::new(writer)?;
+    for r in rows {
+        w.write(r)?;
     }
     w.flush()?;
     Ok(())
@@ -147,6 +174,39 @@ pub fn write_states(path: &Path, rows: &[StateRow]) -> Result<(), ControlError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_writer_streams_the_same_table() {
+        use crate::state::{Reason, State};
+        let row = |t, state, reason, w, fallback| StateRow {
+            scope: "A|V".into(),
+            t_tick_ns: t,
+            state,
+            reason,
+            guard_weight: w,
+            fallback,
+        };
+        let rows = [
+            row(100, State::FlowClean, Reason::Hold, 1.0, false),
+            row(200, State::FlowClean, Reason::Dwell, 0.25, true),
+        ];
+        let mut streamed = StateWriter::new(Vec::new()).unwrap();
+        for r in &rows {
+            streamed.write(r).unwrap();
+        }
+        streamed.flush().unwrap();
+        let mut batch = Vec::new();
+        write_states_to(&mut batch, &rows).unwrap();
+        let text = String::from_utf8(batch).unwrap();
+        assert_eq!(
+            text,
+            "scope,t_tick_ns,state,reason,guard_weight,fallback\n\
+             A|V,100,FLOW_CLEAN,hold,1,false\n\
+             A|V,200,FLOW_CLEAN,dwell,0.25,true\n"
+        );
+        let inner = streamed.w.into_inner().unwrap();
+        assert_eq!(String::from_utf8(inner).unwrap(), text);
+    }
 
     #[test]
     fn reads_any_column_order_and_names_bad_cells() {

@@ -27,8 +27,8 @@
 pub mod parse;
 
 pub use parse::{
-    parse_interrupts, parse_softnet, parse_task_stat, Interrupts, IrqRow, ParseError, SoftnetCpu,
-    TaskTimes,
+    parse_interrupts, parse_softirqs, parse_softnet, parse_task_stat, Interrupts, IrqRow,
+    ParseError, SoftnetCpu, TaskTimes,
 };
 
 use crate::hostfs::{FsError, HostFs};

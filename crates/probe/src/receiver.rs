@@ -24,12 +24,12 @@ use crate::sys::socket::{
 };
 use crate::wire::{decode_header, realtime_ns};
 use cmsg::{parse_ancillary, Ancillary};
+use coalescope_metrics::seqset::SeqSet;
 use coalescope_timeline::{Duration, Event, Instant, Strings, Sym};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use serde::Serialize;
 use stats::{summarize, LatencySummary};
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,6 +116,10 @@ pub struct ReceiverConfig {
     pub rcvbuf_bytes: Option<usize>,
     /// Largest datagram kept whole; longer ones are counted as truncated.
     pub max_payload: usize,
+    /// Keep every event in [`Recording::events`] (default true). A long-running
+    /// consumer that streams events through an [`Observer`] turns this off; the
+    /// summary's latency distributions are then empty.
+    pub keep_events: bool,
 }
 
 impl ReceiverConfig {
@@ -137,6 +141,7 @@ impl ReceiverConfig {
             batch: 32,
             rcvbuf_bytes: None,
             max_payload: 2048,
+            keep_events: true,
         }
     }
 }
@@ -212,6 +217,44 @@ pub struct LiveStats {
     pub kernel_drops: u64,
     /// Median send→kernel delay over the last interval.
     pub send_to_kernel_p50_ns: Option<i64>,
+}
+
+/// Running totals, cheap to take at every wake-up of the receive loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiveCounts {
+    /// Distinct datagrams recorded so far.
+    pub received: u64,
+    /// Sequence gaps so far (expected seqs not received).
+    pub dropped: u64,
+    /// Datagrams that arrived after a higher seq.
+    pub out_of_order: u64,
+    /// Repeated seqs (not recorded twice).
+    pub duplicates: u64,
+    /// Datagrams too short for the header or with an impossible send time.
+    pub malformed: u64,
+    /// Socket drops reported by the kernel (SO_RXQ_OVFL).
+    pub kernel_drops: u64,
+}
+
+/// A streaming consumer of a run: sees every recorded event as it is recorded and is
+/// woken whenever the loop checks its stop conditions (after every receive call and at
+/// least every 100 ms), so it can keep its own clock-driven schedule.
+pub trait Observer {
+    /// One recorded datagram (a distinct seq), in arrival order.
+    fn on_event(&mut self, _strings: &Strings, _event: &Event) {}
+    /// The loop checked its stop conditions; `counts` are the totals so far.
+    fn on_wake(&mut self, _counts: &ReceiveCounts) {}
+    /// The once-a-second snapshot.
+    fn on_tick(&mut self, _live: &LiveStats) {}
+}
+
+/// The [`Observer`] of [`Receiver::run`]: only the once-a-second snapshot.
+struct TickOnly<F>(F);
+
+impl<F: FnMut(&LiveStats)> Observer for TickOnly<F> {
+    fn on_tick(&mut self, live: &LiveStats) {
+        (self.0)(live);
+    }
 }
 
 /// Totals and latency distributions of a run.
@@ -388,7 +431,13 @@ impl Receiver {
     /// Receive until a stop condition; `on_tick` gets a snapshot about once a second.
     /// Errors of the receive call itself end the run (named in `stop_reason`) without
     /// losing what was recorded.
-    pub fn run(self, stop: &AtomicBool, mut on_tick: impl FnMut(&LiveStats)) -> Recording {
+    pub fn run(self, stop: &AtomicBool, on_tick: impl FnMut(&LiveStats)) -> Recording {
+        self.run_observed(stop, &mut TickOnly(on_tick))
+    }
+
+    /// Like [`Receiver::run`], with every recorded event and every wake-up of the loop
+    /// passed to `observer` as they happen.
+    pub fn run_observed(self, stop: &AtomicBool, observer: &mut impl Observer) -> Recording {
         let mut pin_error = None;
         if let Some(cpu) = self.config.cpu {
             if let Err(e) = pin_current_thread(cpu) {
@@ -402,16 +451,20 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| self.local.to_string());
         let stream = strings.intern(&stream_name);
-        let capacity = self.config.count.map_or(1024, |c| c.min(10_000_000));
+        let capacity = match (self.config.keep_events, self.config.count) {
+            (false, _) => 0,
+            (true, count) => count.map_or(1024, |c| c.min(10_000_000)),
+        };
         let mut tracker = Tracker::new(
             stream,
             usize::try_from(capacity).unwrap_or(1024),
             self.config.count,
         );
+        tracker.keep_events = self.config.keep_events;
         let mut clock = LoopClock::new(&self.config);
         let stop_reason = match pin_error {
             Some(reason) => reason,
-            None => self.receive_loop(&mut tracker, &mut clock, stop, &mut on_tick),
+            None => self.receive_loop(&strings, &mut tracker, &mut clock, stop, observer),
         };
         let summary = tracker.summary(&self, &stream_name, stop_reason, clock.elapsed_ns());
         Recording {
@@ -423,10 +476,11 @@ impl Receiver {
 
     fn receive_loop(
         &self,
+        strings: &Strings,
         tracker: &mut Tracker,
         clock: &mut LoopClock,
         stop: &AtomicBool,
-        on_tick: &mut impl FnMut(&LiveStats),
+        obs: &mut impl Observer,
     ) -> String {
         let fd = self.socket.as_fd();
         let mut slot = RecvSlot::new(self.config.max_payload);
@@ -437,19 +491,19 @@ impl Receiver {
         loop {
             // In busy-poll mode, read the clock only every 1024 empty spins.
             if self.config.mode != Mode::BusyPoll || idle_spins.is_multiple_of(1024) {
-                if let Some(reason) = clock.check(tracker, stop, on_tick) {
+                if let Some(reason) = clock.check(tracker, stop, obs) {
                     if reason == STOP_SIGNAL {
-                        self.drain_queued(&mut slot, tracker);
+                        self.drain_queued(&mut slot, strings, tracker, obs);
                     }
                     return reason.to_string();
                 }
             }
             let result = match self.config.mode {
                 Mode::Blocking => recv_msg(fd, &mut slot, 0).map(|_| {
-                    tracker.on_datagram(&slot, realtime_ns());
+                    tracker.on_datagram(&slot, realtime_ns(), strings, obs);
                 }),
                 Mode::BusyPoll => recv_msg(fd, &mut slot, libc::MSG_DONTWAIT).map(|_| {
-                    tracker.on_datagram(&slot, realtime_ns());
+                    tracker.on_datagram(&slot, realtime_ns(), strings, obs);
                 }),
                 Mode::Recvmmsg => {
                     if slots.is_empty() {
@@ -460,11 +514,11 @@ impl Receiver {
                     recv_mmsg(fd, &mut slots, &mut scratch, libc::MSG_WAITFORONE).map(|n| {
                         let t_app = realtime_ns();
                         for s in slots.iter().take(n) {
-                            tracker.on_datagram(s, t_app);
+                            tracker.on_datagram(s, t_app, strings, obs);
                         }
                     })
                 }
-                Mode::Epoll => self.epoll_round(&mut events, &mut slot, tracker),
+                Mode::Epoll => self.epoll_round(&mut events, &mut slot, strings, tracker, obs),
             };
             match result {
                 Ok(()) => {
@@ -479,9 +533,15 @@ impl Receiver {
 
     /// After a stop request, record what the kernel already queued on the socket: it
     /// arrived before the signal, so it belongs to the run. Bounded by the queue.
-    fn drain_queued(&self, slot: &mut RecvSlot, tracker: &mut Tracker) {
+    fn drain_queued(
+        &self,
+        slot: &mut RecvSlot,
+        strings: &Strings,
+        tracker: &mut Tracker,
+        obs: &mut impl Observer,
+    ) {
         while recv_msg(self.socket.as_fd(), slot, libc::MSG_DONTWAIT).is_ok() {
-            tracker.on_datagram(slot, realtime_ns());
+            tracker.on_datagram(slot, realtime_ns(), strings, obs);
         }
     }
 
@@ -490,7 +550,9 @@ impl Receiver {
         &self,
         events: &mut [EpollEvent; 1],
         slot: &mut RecvSlot,
+        strings: &Strings,
         tracker: &mut Tracker,
+        obs: &mut impl Observer,
     ) -> Result<(), Errno> {
         let Some(epoll) = &self.epoll else {
             return Err(Errno::EBADF);
@@ -504,7 +566,7 @@ impl Receiver {
             match recv_msg(self.socket.as_fd(), slot, libc::MSG_DONTWAIT) {
                 Ok(_) => {
                     got = true;
-                    tracker.on_datagram(slot, realtime_ns());
+                    tracker.on_datagram(slot, realtime_ns(), strings, obs);
                 }
                 Err(Errno::EAGAIN) if got => return Ok(()),
                 Err(e) => return Err(e),
@@ -630,8 +692,9 @@ impl LoopClock {
         &mut self,
         tracker: &Tracker,
         stop: &AtomicBool,
-        on_tick: &mut impl FnMut(&LiveStats),
+        obs: &mut impl Observer,
     ) -> Option<&'static str> {
+        obs.on_wake(&tracker.counts());
         if stop.load(Ordering::Relaxed) {
             return Some(STOP_SIGNAL);
         }
@@ -640,7 +703,7 @@ impl LoopClock {
         }
         let now = MonoInstant::now();
         if now >= self.next_tick {
-            on_tick(&tracker.live(self, now));
+            obs.on_tick(&tracker.live(self, now));
             self.last_tick = now;
             self.tick_index = tracker.events.len();
             self.next_tick = now + std::time::Duration::from_secs(1);
@@ -661,7 +724,11 @@ impl LoopClock {
 struct Tracker {
     stream: Sym,
     events: Vec<Event>,
-    seen: HashSet<u64>,
+    /// Push recorded events into `events` (off for streaming consumers).
+    keep_events: bool,
+    /// Distinct seqs seen, as ranges: memory follows the gaps, not the datagrams, so a
+    /// long streaming run does not grow with every datagram.
+    seen: SeqSet,
     max_seq: Option<u64>,
     out_of_order: u64,
     duplicates: u64,
@@ -683,7 +750,8 @@ impl Tracker {
         Tracker {
             stream,
             events: Vec::with_capacity(capacity),
-            seen: HashSet::with_capacity(capacity),
+            keep_events: true,
+            seen: SeqSet::default(),
             max_seq: None,
             out_of_order: 0,
             duplicates: 0,
@@ -699,15 +767,34 @@ impl Tracker {
         }
     }
 
-    fn on_datagram(&mut self, slot: &RecvSlot, t_app: i64) {
+    fn on_datagram(
+        &mut self,
+        slot: &RecvSlot,
+        t_app: i64,
+        strings: &Strings,
+        obs: &mut impl Observer,
+    ) {
         let ancillary = parse_ancillary(slot.control());
-        self.record(
+        if let Some(event) = self.record(
             slot.payload(),
             slot.truncated(),
             slot.control_truncated(),
             &ancillary,
             t_app,
-        );
+        ) {
+            obs.on_event(strings, &event);
+        }
+    }
+
+    fn counts(&self) -> ReceiveCounts {
+        ReceiveCounts {
+            received: self.distinct(),
+            dropped: self.dropped(),
+            out_of_order: self.out_of_order,
+            duplicates: self.duplicates,
+            malformed: self.malformed,
+            kernel_drops: self.kernel_drops,
+        }
     }
 
     fn record(
@@ -717,7 +804,7 @@ impl Tracker {
         control_truncated: bool,
         ancillary: &Ancillary,
         t_app: i64,
-    ) {
+    ) -> Option<Event> {
         if ancillary.malformed || control_truncated {
             self.malformed_cmsg += 1;
         }
@@ -726,18 +813,18 @@ impl Tracker {
         }
         let Some((seq, sent)) = decode_header(payload) else {
             self.malformed += 1;
-            return;
+            return None;
         };
         let Ok(sent) = i64::try_from(sent) else {
             self.malformed += 1;
-            return;
+            return None;
         };
         if truncated {
             self.truncated += 1;
         }
         if !self.seen.insert(seq) {
             self.duplicates += 1;
-            return;
+            return None;
         }
         if self.expected_count.is_some_and(|c| seq < c) {
             self.below_count += 1;
@@ -763,7 +850,15 @@ impl Tracker {
         let mut event = Event::md(self.stream, seq, Instant(sent));
         event.t_stack = t_stack.map(Instant);
         event.t_app = Some(Instant(t_app));
-        self.events.push(event);
+        if self.keep_events {
+            self.events.push(event);
+        }
+        Some(event)
+    }
+
+    /// Distinct seqs recorded.
+    fn distinct(&self) -> u64 {
+        self.seen.inserts() - self.seen.duplicates()
     }
 
     /// True when every seq of 0 .. expected count has arrived.
@@ -777,7 +872,7 @@ impl Tracker {
     }
 
     fn dropped(&self) -> u64 {
-        self.expected().saturating_sub(self.seen.len() as u64)
+        self.expected().saturating_sub(self.distinct())
     }
 
     fn live(&self, clock: &LoopClock, now: MonoInstant) -> LiveStats {
@@ -790,7 +885,7 @@ impl Tracker {
         LiveStats {
             elapsed_ns: i64::try_from(now.duration_since(clock.started).as_nanos())
                 .unwrap_or(i64::MAX),
-            received: self.seen.len() as u64,
+            received: self.distinct(),
             rate_pps: if interval > 0.0 {
                 recent.len() as f64 / interval
             } else {
@@ -837,7 +932,7 @@ impl Tracker {
             cpu: receiver.config.cpu,
             elapsed_ns,
             stop_reason,
-            received: self.seen.len() as u64,
+            received: self.distinct(),
             expected: self.expected(),
             dropped: self.dropped(),
             out_of_order: self.out_of_order,
@@ -900,7 +995,7 @@ mod tests {
             &Ancillary::default(),
             3_000,
         );
-        assert_eq!(t.seen.len(), 4);
+        assert_eq!(t.distinct(), 4);
         assert_eq!(t.duplicates, 1);
         assert_eq!(t.out_of_order, 1, "only seq 1 arrived after a higher seq");
         assert_eq!(t.malformed, 2);
@@ -945,6 +1040,35 @@ mod tests {
         assert_eq!(t.events[0].t_stack, Some(Instant(40)));
         assert_eq!((t.hardware, t.software, t.unstamped), (1, 0, 1));
         assert_eq!((t.kernel_drops, t.truncated, t.malformed_cmsg), (7, 1, 1));
+    }
+
+    #[test]
+    fn streaming_tracker_returns_events_without_keeping_them() {
+        let mut strings = Strings::new();
+        let mut t = Tracker::new(strings.intern("s"), 2, None);
+        t.keep_events = false;
+        let e = t.record(&datagram(3, 10), false, false, &stamped(25), 40);
+        assert_eq!(
+            e.map(|e| (e.seq, e.t_ingress, e.t_stack, e.t_app)),
+            Some((3, Instant(10), Some(Instant(25)), Some(Instant(40))))
+        );
+        assert_eq!(
+            t.record(&datagram(3, 10), false, false, &stamped(25), 40),
+            None
+        );
+        assert!(t.events.is_empty());
+        // Seqs 0..=3 expected, only 3 received: 3 dropped, one duplicate.
+        assert_eq!(
+            t.counts(),
+            ReceiveCounts {
+                received: 1,
+                dropped: 3,
+                out_of_order: 0,
+                duplicates: 1,
+                malformed: 0,
+                kernel_drops: 0
+            }
+        );
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod probe;
 pub mod replay;
 pub mod sim;
 pub mod tune;
+pub mod watch;

@@ -56,14 +56,24 @@ pub struct Interrupts {
 /// as a single system-wide number (x86 ERR/MIS); other short rows are an error naming
 /// the line, because a silently shifted column would mislabel CPUs.
 pub fn parse_interrupts(text: &str) -> Result<Interrupts, ParseError> {
-    const FILE: &str = "/proc/interrupts";
+    parse_cpu_table("/proc/interrupts", text)
+}
+
+/// Parse /proc/softirqs: the same layout as /proc/interrupts (a `CPUn` header, then
+/// `NAME:` and one count per CPU); the rows are the softirq vectors (`NET_RX`,
+/// `NET_TX`, `TIMER`, ...), each with `irq` = `None` and an empty `desc`.
+pub fn parse_softirqs(text: &str) -> Result<Interrupts, ParseError> {
+    parse_cpu_table("/proc/softirqs", text)
+}
+
+fn parse_cpu_table(file: &str, text: &str) -> Result<Interrupts, ParseError> {
     let mut lines = text
         .lines()
         .enumerate()
         .skip_while(|(_, l)| l.trim().is_empty());
     let (header_idx, header) = lines
         .next()
-        .ok_or_else(|| err(FILE, 1, "the file is empty"))?;
+        .ok_or_else(|| err(file, 1, "the file is empty"))?;
     let mut cpus = Vec::new();
     for token in header.split_whitespace() {
         let n = token
@@ -71,7 +81,7 @@ pub fn parse_interrupts(text: &str) -> Result<Interrupts, ParseError> {
             .and_then(|n| n.parse::<u32>().ok())
             .ok_or_else(|| {
                 err(
-                    FILE,
+                    file,
                     header_idx + 1,
                     format!("header token {token:?} is not CPUn"),
                 )
@@ -79,7 +89,7 @@ pub fn parse_interrupts(text: &str) -> Result<Interrupts, ParseError> {
         cpus.push(n);
     }
     if cpus.is_empty() {
-        return Err(err(FILE, header_idx + 1, "header names no CPU column"));
+        return Err(err(file, header_idx + 1, "header names no CPU column"));
     }
     let mut rows = Vec::new();
     let mut skipped_lines = Vec::new();
@@ -120,7 +130,7 @@ pub fn parse_interrupts(text: &str) -> Result<Interrupts, ParseError> {
             1 if desc.is_empty() => (Vec::new(), counts[0]),
             n => {
                 return Err(err(
-                    FILE,
+                    file,
                     line_no,
                     format!(
                         "row {label:?} has {n} counts for {} CPU columns",
