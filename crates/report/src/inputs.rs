@@ -370,14 +370,29 @@ fn states(dir: &Path) -> Result<Option<Vec<StateRow>>, ReportError> {
 /// Parse a state table (`scope,t_tick_ns,state,...`); errors name the line and column.
 pub fn parse_states(text: &str, path: &Path) -> Result<Vec<StateRow>, ReportError> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for record in reader.deserialize::<StateRow>() {
-        let row = record.map_err(|e| ReportError::Csv {
+    let csv_error = |e: csv::Error, headers: &[String]| {
+        let column = match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => err
+                .field()
+                .and_then(|i| headers.get(i as usize))
+                .map(|h| format!("column `{h}`: ")),
+            _ => None,
+        };
+        ReportError::Csv {
             path: path.to_path_buf(),
             line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
-        })?;
-        rows.push(row);
+            message: format!("{}{e}", column.unwrap_or_default()),
+        }
+    };
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(e, &[]))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.deserialize::<StateRow>() {
+        rows.push(record.map_err(|e| csv_error(e, &headers))?);
     }
     Ok(rows)
 }
