@@ -47,6 +47,8 @@ enum Command {
     Control(cmd::control::Args),
     /// Fit the simulator's [host] table from a probe run (or events table) on this host.
     Calibrate(cmd::calibrate::Args),
+    /// One self-contained HTML report (plots, interactive latency-path page) from a results directory.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Control(a) => cmd::control::run(a),
+        Command::Report(a) => cmd::report::run(a),
     };
     match result {
         Ok(code) => code,

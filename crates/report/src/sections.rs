@@ -488,7 +488,7 @@ pub fn states(states: Option<&[StateRow]>, replay: Option<&Replay>) -> Section {
             id,
             title,
             "states.csv (or replay.json with a controller arm)",
-            "coalescope control run --out DIR, or replay --controller shadow --out DIR",
+            "coalescope control run --ticks TICKS -o DIR/states.csv, or replay --controller shadow --out DIR",
         );
     }
     let mut body = shares;

@@ -65,7 +65,7 @@ fn missing_files_name_their_command() {
     for cmd in [
         "coalescope replay --out DIR",
         "coalescope tune --out DIR",
-        "coalescope control run --out DIR",
+        "coalescope control run --ticks TICKS -o DIR/states.csv",
         "coalescope analyze --out-dir DIR",
     ] {
         assert!(r.html.contains(cmd), "{cmd}");

@@ -12,4 +12,5 @@ pub mod net_dim;
 pub mod nic;
 pub mod probe;
 pub mod replay;
+pub mod report;
 pub mod sim;
