@@ -283,6 +283,9 @@ impl Chart {
 
     /// Labels on the y axis at given values instead of numeric ticks (categorical axes).
     pub fn y_categories(&mut self, names: &[(f64, String)]) {
+        // Room for the longest name at ~6 px per character of the 10 px font.
+        let longest = names.iter().map(|(_, n)| n.chars().count()).max().unwrap_or(0);
+        self.frame.left = self.frame.left.max(12.0 + 6.0 * longest as f64);
         let f = self.frame;
         for (v, name) in names {
             let _ = writeln!(

@@ -42,7 +42,7 @@ try {
   await page.click('#play');
   await page.waitForTimeout(3300);
   const wire = await page.$eval('#ct-wire', (e) => e.style.width);
-  if (wire !== '100.00%') { failures.push(`cut-through lane after the animation: ${wire}`); }
+  if (parseFloat(wire) !== 100) { failures.push(`cut-through lane after the animation: ${wire}`); }
   await page.screenshot({ path: shot, fullPage: true });
   const foreign = requests.filter((r) => r !== url);
   if (foreign.length > 0) { failures.push(`network requests besides the file: ${foreign.join(', ')}`); }
