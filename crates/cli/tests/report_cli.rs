@@ -14,11 +14,24 @@ fn read_json(path: &std::path::Path) -> Value {
 fn demo_report_plots_the_files_it_wrote() {
     let dir = support::tempdir("report", "demo");
     let out = bin()
-        .args(["demo", "--messages", "50000", "--resamples", "50", "--report", "--json", "--out"])
+        .args([
+            "demo",
+            "--messages",
+            "50000",
+            "--resamples",
+            "50",
+            "--report",
+            "--json",
+            "--out",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     // Every demo setting has a CDF line in the delay plot (its legend entry).
     for s in ["per-packet", "rx-usecs=50", "adaptive", "busy-poll"] {
@@ -65,7 +78,10 @@ fn demo_report_plots_the_files_it_wrote() {
                 .sum::<u64>()
                 + g[zero].as_u64().unwrap()
         };
-        assert_eq!(sum("ingress_gaps", "ingress_zero_gaps"), row["n_md"].as_u64().unwrap() - 1);
+        assert_eq!(
+            sum("ingress_gaps", "ingress_zero_gaps"),
+            row["n_md"].as_u64().unwrap() - 1
+        );
         assert_eq!(
             sum("app_gaps", "app_zero_gaps"),
             row["n_md_delivered"].as_u64().unwrap() - 1
@@ -95,7 +111,11 @@ fn analyze_out_dir_then_report() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.join("analysis.json").is_file() && dir.join("distributions.json").is_file());
     let html_path = dir.join("r.html");
     let out = bin()
@@ -105,7 +125,11 @@ fn analyze_out_dir_then_report() {
         .arg(&html_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains("Gap histogram"));
     assert!(html.contains("coalescope replay --out DIR"));
@@ -115,8 +139,11 @@ fn analyze_out_dir_then_report() {
 #[test]
 fn report_rejects_a_malformed_file_naming_it() {
     let dir = support::tempdir("report", "bad");
-    std::fs::write(dir.join("replay.json"), r#"{"delay_cdf": [{"setting": 3, "points": []}]}"#)
-        .unwrap();
+    std::fs::write(
+        dir.join("replay.json"),
+        r#"{"delay_cdf": [{"setting": 3, "points": []}]}"#,
+    )
+    .unwrap();
     let out = bin()
         .args(["report", "--from"])
         .arg(&dir)
@@ -126,7 +153,10 @@ fn report_rejects_a_malformed_file_naming_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("replay.json") && err.contains("line 1"), "{err}");
+    assert!(
+        err.contains("replay.json") && err.contains("line 1"),
+        "{err}"
+    );
     assert!(!dir.join("r.html").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

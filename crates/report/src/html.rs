@@ -32,6 +32,9 @@ mod tests {
             escape("<b>\"A&B\"</b> 'x'"),
             "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt; &#39;x&#39;"
         );
-        assert_eq!(script_json("{\"a\":\"</script>\"}"), "{\"a\":\"\\u003c/script>\"}");
+        assert_eq!(
+            script_json("{\"a\":\"</script>\"}"),
+            "{\"a\":\"\\u003c/script>\"}"
+        );
     }
 }

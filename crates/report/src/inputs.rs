@@ -89,7 +89,12 @@ impl CostRow {
     pub fn cte(&self) -> Vec<(String, Option<f64>)> {
         self.taus
             .iter()
-            .map(|(k, v)| (k.clone(), v.get("cte_bps").and_then(serde_json::Value::as_f64)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.get("cte_bps").and_then(serde_json::Value::as_f64),
+                )
+            })
             .collect()
     }
 }

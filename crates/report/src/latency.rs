@@ -38,7 +38,10 @@ pub fn default_cut_through() -> CutThrough {
 
 /// The bit of a technique in a combination mask.
 pub fn bit(t: Technique) -> usize {
-    Technique::ALL.iter().position(|x| *x == t).map_or(0, |i| 1 << i)
+    Technique::ALL
+        .iter()
+        .position(|x| *x == t)
+        .map_or(0, |i| 1 << i)
 }
 
 /// One path's budgets: the baseline and every combination.
@@ -250,7 +253,10 @@ mod tests {
 
     #[test]
     fn page_has_a_toggle_per_technique_and_no_closing_script_in_data() {
-        let html = LatencyData::new(default_cut_through()).unwrap().html().unwrap();
+        let html = LatencyData::new(default_cut_through())
+            .unwrap()
+            .html()
+            .unwrap();
         for t in Technique::ALL {
             assert!(html.contains(&format!("id=\"t-{}\"", t.name())));
         }

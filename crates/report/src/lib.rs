@@ -131,7 +131,11 @@ pub fn render(inputs: &Inputs, latency: &LatencyData) -> Result<Rendered, Report
 }
 
 /// Load `dir`, render, and write the report to `out`.
-pub fn write_report(dir: &Path, latency: &LatencyData, out: &Path) -> Result<Rendered, ReportError> {
+pub fn write_report(
+    dir: &Path,
+    latency: &LatencyData,
+    out: &Path,
+) -> Result<Rendered, ReportError> {
     let inputs = load(dir)?;
     let rendered = render(&inputs, latency)?;
     std::fs::write(out, &rendered.html).map_err(|source| ReportError::Write {

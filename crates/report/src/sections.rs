@@ -40,7 +40,12 @@ fn missing(id: &str, title: &str, file: &str, command: &str) -> Section {
 }
 
 fn empty(id: &str, title: &str, why: &str) -> Section {
-    section(id, title, &format!("<p class=\"missing\">{}</p>\n", escape(why)), 0)
+    section(
+        id,
+        title,
+        &format!("<p class=\"missing\">{}</p>\n", escape(why)),
+        0,
+    )
 }
 
 /// Append a chart when it has data marks; returns 1 when appended.
@@ -216,10 +221,7 @@ pub fn bdc_over_time(dist: Option<&[Distribution]>) -> Section {
             &format!("BDC per interval, {name}"),
             Scale::linear_over(pts.iter().map(|p| p.0), false),
             "interval start (s)",
-            Scale::linear_over(
-                pts.iter().map(|p| p.1).chain(g.bdc_threshold),
-                true,
-            ),
+            Scale::linear_over(pts.iter().map(|p| p.1).chain(g.bdc_threshold), true),
             "BDC",
         )
         .formats(plain, plain);
@@ -251,7 +253,11 @@ pub fn bdc_over_time(dist: Option<&[Distribution]>) -> Section {
         n += push_chart(&mut body, c);
     }
     if n == 0 {
-        return empty(id, title, "distributions.json holds no interval with a BDC.");
+        return empty(
+            id,
+            title,
+            "distributions.json holds no interval with a BDC.",
+        );
     }
     section(id, title, &body, n)
 }
@@ -263,9 +269,7 @@ fn grouped_bars(
     categories: &[String],
     series: &[(&str, Vec<Option<f64>>)],
 ) -> Chart {
-    let values = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied());
+    let values = series.iter().flat_map(|(_, v)| v.iter().flatten().copied());
     let mut c = Chart::new(
         title,
         Scale::Linear {
@@ -337,8 +341,14 @@ pub fn dbc_cte(analysis: Option<&Analysis>) -> Section {
         &cats,
         &[
             ("DBC (app)", a.coupling.iter().map(|c| c.dbc).collect()),
-            ("DBC (ingress)", a.coupling.iter().map(|c| c.dbc_ingress).collect()),
-            ("DBC excess", a.coupling.iter().map(|c| c.dbc_excess).collect()),
+            (
+                "DBC (ingress)",
+                a.coupling.iter().map(|c| c.dbc_ingress).collect(),
+            ),
+            (
+                "DBC excess",
+                a.coupling.iter().map(|c| c.dbc_excess).collect(),
+            ),
         ],
     );
     let k = push_chart(&mut body, dbc);
@@ -371,13 +381,20 @@ pub fn dbc_cte(analysis: Option<&Analysis>) -> Section {
             let vals = a
                 .cost
                 .iter()
-                .map(|c| c.cte().into_iter().find(|(k, _)| k == h).and_then(|(_, v)| v))
+                .map(|c| {
+                    c.cte()
+                        .into_iter()
+                        .find(|(k, _)| k == h)
+                        .and_then(|(_, v)| v)
+                })
                 .collect();
             (format!("CTE at {h}"), vals)
         })
         .collect();
-    let series_ref: Vec<(&str, Vec<Option<f64>>)> =
-        series.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let series_ref: Vec<(&str, Vec<Option<f64>>)> = series
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     let cte = grouped_bars(
         "CTE per (strategy, symbol, venue), categories left to right",
         "coalescing tax estimate (bps)",
@@ -447,8 +464,18 @@ pub fn branches(analysis: Option<&Analysis>) -> Section {
 /// transitions of a replay arm.
 pub fn states(states: Option<&[StateRow]>, replay: Option<&Replay>) -> Section {
     let (id, title) = ("states", "Controller state timeline");
-    const LEVELS: [&str; 4] = ["FLOW_CLEAN", "DELIVERY_CLUSTERED", "PHASE_LOCKED", "SAFE_PACING"];
-    let level = |s: &str| LEVELS.iter().position(|l| *l == s).map_or(-1.0, |i| i as f64);
+    const LEVELS: [&str; 4] = [
+        "FLOW_CLEAN",
+        "DELIVERY_CLUSTERED",
+        "PHASE_LOCKED",
+        "SAFE_PACING",
+    ];
+    let level = |s: &str| {
+        LEVELS
+            .iter()
+            .position(|l| *l == s)
+            .map_or(-1.0, |i| i as f64)
+    };
     // scope -> (t, level) steps.
     let mut by_scope: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let source;
@@ -497,7 +524,10 @@ pub fn states(states: Option<&[StateRow]>, replay: Option<&Replay>) -> Section {
         &format!("Controller state per scope ({source})"),
         Scale::linear_over(xs, false),
         "time (s)",
-        Scale::Linear { min: -0.5, max: 3.5 },
+        Scale::Linear {
+            min: -0.5,
+            max: 3.5,
+        },
         "state",
     )
     .formats(plain, plain);
@@ -593,7 +623,12 @@ pub fn tune(tune: Option<&Tune>) -> Section {
                 .chain(&class.candidates)
                 .find(|p| p.setting == r.setting)
             {
-                c.ring(100.0 * p.cpu, p.p99_ns, color(1), &format!("recommended: {}", r.setting));
+                c.ring(
+                    100.0 * p.cpu,
+                    p.p99_ns,
+                    color(1),
+                    &format!("recommended: {}", r.setting),
+                );
                 c.legend("recommended", color(1));
             }
             body.push_str(&format!(

@@ -72,7 +72,9 @@ impl Scale {
     pub fn fraction(&self, v: f64) -> f64 {
         match *self {
             Scale::Linear { min, max } => (v - min) / (max - min),
-            Scale::Log { min, max } => (v.max(min * 1e-3).log10() - min.log10()) / (max.log10() - min.log10()),
+            Scale::Log { min, max } => {
+                (v.max(min * 1e-3).log10() - min.log10()) / (max.log10() - min.log10())
+            }
         }
     }
 
@@ -104,7 +106,9 @@ fn bounds(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     values
         .into_iter()
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
 }
 
 /// Pixel layout of a chart.
@@ -213,7 +217,11 @@ impl Chart {
             .iter()
             .map(|&(x, y)| format!("{},{}", num(self.px(x)), num(self.py(y))))
             .collect();
-        let dash = if dashed { " stroke-dasharray=\"5 4\"" } else { "" };
+        let dash = if dashed {
+            " stroke-dasharray=\"5 4\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             self.marks,
             "<polyline class=\"mark\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{}\"/>",
@@ -284,7 +292,11 @@ impl Chart {
     /// Labels on the y axis at given values instead of numeric ticks (categorical axes).
     pub fn y_categories(&mut self, names: &[(f64, String)]) {
         // Room for the longest name at ~6 px per character of the 10 px font.
-        let longest = names.iter().map(|(_, n)| n.chars().count()).max().unwrap_or(0);
+        let longest = names
+            .iter()
+            .map(|(_, n)| n.chars().count())
+            .max()
+            .unwrap_or(0);
         self.frame.left = self.frame.left.max(12.0 + 6.0 * longest as f64);
         let f = self.frame;
         for (v, name) in names {
@@ -476,7 +488,10 @@ mod tests {
             Scale::Linear { min: 0.0, max: 1.0 }.ticks(),
             vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
         );
-        assert_eq!(Scale::Log { min: 1e2, max: 1e4 }.ticks(), vec![100.0, 1000.0, 10000.0]);
+        assert_eq!(
+            Scale::Log { min: 1e2, max: 1e4 }.ticks(),
+            vec![100.0, 1000.0, 10000.0]
+        );
         assert_eq!(duration_ns(25_000.0), "25 µs");
         assert_eq!(duration_ns(1.5e9), "1.5 s");
         assert_eq!(percent(0.125), "12.5%");
@@ -488,7 +503,10 @@ mod tests {
             "bars",
             Scale::Linear { min: 0.0, max: 4.0 },
             "x",
-            Scale::Linear { min: 0.0, max: 10.0 },
+            Scale::Linear {
+                min: 0.0,
+                max: 10.0,
+            },
             "y",
         );
         // x 1..2 -> 204..344; y 0..5 -> 272..150.

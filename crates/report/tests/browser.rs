@@ -26,7 +26,8 @@ fn total(path: DataPath, techniques: &[Technique]) -> i64 {
 }
 
 fn missing_prerequisite(browser_dir: &Path) -> Option<String> {
-    let chromium = std::env::var("COALESCOPE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium =
+        std::env::var("COALESCOPE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if Command::new("node").arg("--version").output().is_err() {
         return Some("node not installed".into());
     }
@@ -64,7 +65,10 @@ fn report_in_headless_chromium() {
     // 890 - 90 = 800 (rx), 890 - 90 - 570 = 230 (rx with busy-poll too).
     let tx = total(DataPath::Tx, &[Technique::KernelBypass]);
     let rx = total(DataPath::Rx, &[Technique::KernelBypass]);
-    let rx_both = total(DataPath::Rx, &[Technique::KernelBypass, Technique::BusyPoll]);
+    let rx_both = total(
+        DataPath::Rx,
+        &[Technique::KernelBypass, Technique::BusyPoll],
+    );
     assert_eq!((tx, rx, rx_both), (730, 800, 230));
     let shot = target.join("report-screenshot.png");
     let _ = std::fs::remove_file(&shot);
@@ -81,7 +85,10 @@ fn report_in_headless_chromium() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser check failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser check failed:\n{stdout}\n{stderr}"
+    );
     assert_eq!(r.charts, 9, "the fixture draws nine charts");
     assert!(stdout.contains("\"failures\":[]"), "{stdout}");
     let png = std::fs::read(&shot).unwrap();

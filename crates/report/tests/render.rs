@@ -23,8 +23,14 @@ const FIXTURE_CHARTS: usize = 9;
 fn fixture_renders_every_plot() {
     let r = render(&load(&fixture()).unwrap(), &page()).unwrap();
     assert_eq!(r.charts, FIXTURE_CHARTS);
-    assert_eq!(r.html.matches("<svg class=\"chart\"").count(), FIXTURE_CHARTS);
-    assert!(!r.html.contains("class=\"missing\""), "no section should be missing");
+    assert_eq!(
+        r.html.matches("<svg class=\"chart\"").count(),
+        FIXTURE_CHARTS
+    );
+    assert!(
+        !r.html.contains("class=\"missing\""),
+        "no section should be missing"
+    );
     // Two delay CDF settings, the recommendation ring, the high-BDC dots (2).
     assert!(r.html.contains(">per-packet</text>") && r.html.contains(">rx-usecs=50</text>"));
     assert!(r.html.contains("recommended: rx-usecs=8"));
@@ -95,6 +101,9 @@ fn malformed_files_name_file_and_field() {
     )
     .unwrap();
     let msg = load(&dir).unwrap_err().to_string();
-    assert!(msg.contains("states.csv") && msg.contains("line 3") && msg.contains("t_tick_ns"), "{msg}");
+    assert!(
+        msg.contains("states.csv") && msg.contains("line 3") && msg.contains("t_tick_ns"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -37,7 +37,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
     /// The HTML file to write.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "report.html")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "report.html"
+    )]
     output: PathBuf,
     /// Cut-through animation: frame length in bytes (1..=65535).
     #[arg(long, default_value_t = DEFAULT_FRAME_BYTES)]
