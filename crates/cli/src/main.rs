@@ -51,6 +51,8 @@ enum Command {
     Tune(Box<cmd::tune::Args>),
     /// Live: the probe receiver feeding tick metrics and the controller, with a Prometheus endpoint.
     Watch(cmd::watch::Args),
+    /// One self-contained HTML report (plots, interactive latency-path page) from a results directory.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Control(a) => cmd::control::run(a),
         Command::Tune(a) => cmd::tune::run(*a),
         Command::Watch(a) => cmd::watch::run(a),
+        Command::Report(a) => cmd::report::run(a),
     };
     match result {
         Ok(code) => code,

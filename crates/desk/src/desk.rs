@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use coalescope_metrics::{Analyzer, Config, Report};
+use coalescope_metrics::{Analyzer, Config, GroupDistribution, Report};
 use coalescope_sim::{PacketRecord, QuantileMode, RecordSink, Scenario, SimError, Summary};
 use coalescope_timeline::lobster::PRICE_SCALE;
 use coalescope_timeline::{Event, Fill, Instant, Order, Parent, Strings, Timeline};
@@ -230,6 +230,22 @@ impl DeskRun {
     /// What `coalescope analyze --json` reports for these four tables (the tables fed
     /// in the order `analyze` reads them: events, orders, fills, parents).
     pub fn analyze(&self, cfg: Config) -> Result<Report, DeskError> {
+        Ok(self.analyzer(cfg)?.finish(&self.timeline.strings))
+    }
+
+    /// The analysis and the md groups' distributions for plots (delay CDF, gap bins, BDC
+    /// per interval).
+    pub fn analyze_with_distributions(
+        &self,
+        cfg: Config,
+    ) -> Result<(Report, Vec<GroupDistribution>), DeskError> {
+        let a = self.analyzer(cfg)?;
+        let strings = &self.timeline.strings;
+        Ok((a.finish(strings), a.distributions(strings)))
+    }
+
+    /// An analyzer fed with the run's tables.
+    fn analyzer(&self, cfg: Config) -> Result<Analyzer, DeskError> {
         let mut a = Analyzer::new(cfg)?;
         let t = &self.timeline;
         for e in &t.events {
@@ -244,7 +260,7 @@ impl DeskRun {
         for p in &t.parents {
             a.update_parent(p);
         }
-        Ok(a.finish(&t.strings))
+        Ok(a)
     }
 }
 

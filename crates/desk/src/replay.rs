@@ -19,7 +19,7 @@ use std::path::Path;
 
 use coalescope_metrics::bootstrap::{paired_bootstrap, BootstrapConfig, Estimate};
 use coalescope_metrics::branches::{Branch, ParentRow};
-use coalescope_metrics::{Analyzer, Config, Report};
+use coalescope_metrics::{Analyzer, CdfPoint, Config, Report};
 use coalescope_sim::setting::Setting;
 use coalescope_timeline::quantile::{nearest_rank, Prob};
 use rayon::prelude::*;
@@ -240,10 +240,22 @@ pub struct ReplayReport {
     /// `--controller canary`: the gates of SPEC §7 and the verdict (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<crate::control_arms::CanaryReport>,
+    /// Per setting, in the order given, the delivery-delay CDF of the feed's md events
+    /// (what `coalescope report` plots).
+    pub delay_cdf: Vec<SettingDelayCdf>,
     /// Per setting, the branch report of its run (what the rows summarise), for callers
     /// that explain where the cost came from; not serialized.
     #[serde(skip)]
     pub parent_rows: Vec<Vec<ParentRow>>,
+}
+
+/// The delivery-delay CDF of one setting's run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingDelayCdf {
+    /// The setting, canonical text.
+    pub setting: String,
+    /// `t_app - t_ingress` of the feed's md events at p = 0.01, ..., 1 and 0.999.
+    pub points: Vec<CdfPoint>,
 }
 
 /// One setting's finished run.
@@ -259,11 +271,13 @@ pub fn replay(plan: &ReplayPlan<'_>) -> Result<ReplayReport, DeskError> {
             "replay needs at least one receive-path setting".into(),
         ));
     }
-    let runs: Vec<SettingRun> = plan
+    let (runs, delay_cdf): (Vec<SettingRun>, Vec<SettingDelayCdf>) = plan
         .settings
         .par_iter()
         .map(|setting| run_setting(plan, setting))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let base = &runs[0];
     let differences = runs[1..]
         .iter()
@@ -285,10 +299,14 @@ pub fn replay(plan: &ReplayPlan<'_>) -> Result<ReplayReport, DeskError> {
         differences,
         shadow: None,
         canary: None,
+        delay_cdf,
     })
 }
 
-fn run_setting(plan: &ReplayPlan<'_>, setting: &Setting) -> Result<SettingRun, DeskError> {
+fn run_setting(
+    plan: &ReplayPlan<'_>,
+    setting: &Setting,
+) -> Result<(SettingRun, SettingDelayCdf), DeskError> {
     let mut spec = plan.scenario.sim_spec.clone();
     setting.apply(&mut spec);
     let scenario = receive_path(&spec, plan.base_dir)?;
@@ -318,10 +336,22 @@ fn run_setting(plan: &ReplayPlan<'_>, setting: &Setting) -> Result<SettingRun, D
         .as_ref()
         .map(|b| b.rows.clone())
         .unwrap_or_default();
-    Ok(SettingRun {
-        row: row(setting.to_string(), plan.market.stream(), &desk, &report),
-        parents,
-    })
+    let points = analyzer
+        .distributions(&t.strings)
+        .into_iter()
+        .find(|g| g.stream.as_deref() == Some(plan.market.stream()))
+        .map(|g| g.delay_cdf)
+        .unwrap_or_default();
+    Ok((
+        SettingRun {
+            row: row(setting.to_string(), plan.market.stream(), &desk, &report),
+            parents,
+        },
+        SettingDelayCdf {
+            setting: setting.to_string(),
+            points,
+        },
+    ))
 }
 
 /// A row from one run: delivery figures from the simulator and the feed's md group,

@@ -29,6 +29,7 @@ use crate::config::{Config, ConfigError, ConfigReport};
 use crate::cost::{CostRow, CostStrategyRow, Cte, CteParams, JoinAnomalies};
 use crate::dbc::{dbc, OrderWindows};
 use crate::dccd::Dccd;
+use crate::distributions::{cdf, gap_bins, GroupDistribution};
 use crate::md::{Bdc, DelayQuantiles, Mddr};
 use crate::quantile::{Prob, QuantileSummary, SKETCH_BOUND};
 use crate::seqset::SeqSet;
@@ -965,24 +966,58 @@ impl Analyzer {
     /// The per-interval BDC series of every md group.
     pub fn intervals(&self, strings: &Strings) -> Vec<IntervalRow> {
         let mut out = Vec::new();
-        let interval = self.cfg.interval.as_nanos();
         for (g, names) in self.sorted_groups(strings) {
             if g.n_md == 0 {
                 continue;
             }
-            let app = g.bdc.app_intervals();
-            let ing = g.bdc.ingress_intervals();
-            let threshold = g.bdc.finish(self.cfg.high_bdc).threshold;
-            let mut idx: Vec<i64> = app.iter().chain(&ing).map(|s| s.index).collect();
-            idx.sort_unstable();
-            idx.dedup();
-            let app_map: HashMap<i64, _> = app.iter().map(|s| (s.index, *s)).collect();
-            let ing_map: HashMap<i64, _> = ing.iter().map(|s| (s.index, *s)).collect();
-            for j in idx {
+            out.extend(self.group_intervals(g, &names));
+        }
+        out
+    }
+
+    /// The distributions of every md group for plots (`crate::distributions`).
+    pub fn distributions(&self, strings: &Strings) -> Vec<GroupDistribution> {
+        let mut out = Vec::new();
+        for (g, names) in self.sorted_groups(strings) {
+            if g.n_md == 0 {
+                continue;
+            }
+            let (ingress_zero_gaps, ingress_gaps) = gap_bins(&g.mddr.ingress.finish());
+            let (app_zero_gaps, app_gaps) = gap_bins(&g.mddr.app.finish());
+            out.push(GroupDistribution {
+                stream: names[0].clone(),
+                symbol: names[1].clone(),
+                venue: names[2].clone(),
+                bucket_start_ns: self.bucket_start(g.key.bucket),
+                delay_cdf: cdf(&g.delay.delay),
+                ingress_zero_gaps,
+                ingress_gaps,
+                app_zero_gaps,
+                app_gaps,
+                bdc_threshold: g.bdc.finish(self.cfg.high_bdc).threshold,
+                intervals: self.group_intervals(g, &names),
+            });
+        }
+        out
+    }
+
+    /// The interval rows of one group.
+    fn group_intervals(&self, g: &GroupState, names: &[Option<String>; 3]) -> Vec<IntervalRow> {
+        let interval = self.cfg.interval.as_nanos();
+        let app = g.bdc.app_intervals();
+        let ing = g.bdc.ingress_intervals();
+        let threshold = g.bdc.finish(self.cfg.high_bdc).threshold;
+        let mut idx: Vec<i64> = app.iter().chain(&ing).map(|s| s.index).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let app_map: HashMap<i64, _> = app.iter().map(|s| (s.index, *s)).collect();
+        let ing_map: HashMap<i64, _> = ing.iter().map(|s| (s.index, *s)).collect();
+        idx.into_iter()
+            .map(|j| {
                 let a = app_map.get(&j);
                 let i = ing_map.get(&j);
                 let bdc = a.map(|s| s.bdc());
-                out.push(IntervalRow {
+                IntervalRow {
                     stream: names[0].clone(),
                     symbol: names[1].clone(),
                     venue: names[2].clone(),
@@ -996,10 +1031,9 @@ impl Analyzer {
                     max_window_ingress: i.map_or(0, |s| s.max),
                     bdc_ingress: i.map(|s| s.bdc()),
                     high: bdc.zip(threshold).map(|(b, t)| b > t),
-                });
-            }
-        }
-        out
+                }
+            })
+            .collect()
     }
 
     /// The feature-contract table: one row per bucket x group (ctl-only groups included).

@@ -78,6 +78,7 @@ pub mod config;
 pub mod cost;
 pub mod dbc;
 pub mod dccd;
+pub mod distributions;
 pub mod fasthash;
 pub mod feed;
 pub mod fifo_quantile;
@@ -103,6 +104,7 @@ pub use config::{
 pub use cost::{horizon_label, CostRow, CostStrategyRow, Cte, TauCost, Taus};
 pub use dbc::{Dbc, DbcResult, OrderWindows};
 pub use dccd::{Dccd, DccdCounts};
+pub use distributions::{CdfPoint, GapBin, GroupDistribution};
 pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};

@@ -238,6 +238,31 @@ impl<const B: u32> LogHistogram<B> {
         self.count
     }
 
+    /// Values strictly below `v`, counting only whole buckets: exact whenever `v` is a
+    /// bucket edge (any `|v| <= 2^(B+1)`, and every power of two).
+    pub fn count_below(&self, v: i64) -> u64 {
+        let below = |mag_limit: u64, vec: &[u64], above: bool| -> u64 {
+            vec.iter()
+                .enumerate()
+                .filter(|&(idx, _)| {
+                    let (lo, width) = Self::bucket_range(idx);
+                    if above {
+                        lo > mag_limit
+                    } else {
+                        lo + width <= mag_limit
+                    }
+                })
+                .map(|(_, &c)| c)
+                .sum()
+        };
+        if v > 0 {
+            self.neg.iter().sum::<u64>() + below(v as u64, &self.pos, false)
+        } else {
+            // A negative value -m lies below v = -|v| when m > |v|.
+            below(v.unsigned_abs(), &self.neg, true)
+        }
+    }
+
     /// The representative of the value at 1-based rank `rank` (ascending).
     pub fn at_rank(&self, rank: u64) -> Option<i64> {
         let mut seen = 0u64;
@@ -365,6 +390,15 @@ impl<const B: u32> Quantiles<B> {
     /// Largest value, exact.
     pub fn max(&self) -> Option<i64> {
         (self.count > 0).then_some(self.max)
+    }
+
+    /// Values strictly below `v`: exact while [`Quantiles::is_exact`], and exact in the
+    /// histogram whenever `v` is a bucket edge (every power of two is one).
+    pub fn count_below(&self, v: i64) -> u64 {
+        match &self.hist {
+            None => self.exact.iter().filter(|&&x| x < v).count() as u64,
+            Some(h) => h.count_below(v),
+        }
     }
 
     /// True while every quantile is exact nearest-rank.
@@ -553,5 +587,25 @@ mod tests {
         assert_eq!(nearest_rank::<i64>(&[], Prob::P50), None);
         let f = [0.25, 0.5, 1.0];
         assert_eq!(nearest_rank(&f, Prob::new(34, 100)), Some(0.5)); // ceil(1.02) = 2
+    }
+
+    #[test]
+    fn count_below_is_exact_at_powers_of_two_in_both_modes() {
+        // Values 1..=5000 and -3: below 2^k there are 2^k - 1 positives plus the negative.
+        let mut exact = Quantiles::new(100_000);
+        let mut folded = Quantiles::new(10);
+        for v in (1..=5000).chain([-3]) {
+            exact.update(v);
+            folded.update(v);
+        }
+        assert!(!folded.is_exact());
+        for k in 0..13 {
+            let edge = 1i64 << k;
+            assert_eq!(exact.count_below(edge), edge as u64, "exact 2^{k}");
+            assert_eq!(folded.count_below(edge), edge as u64, "folded 2^{k}");
+        }
+        assert_eq!(folded.count_below(1 << 13), 5001);
+        assert_eq!((folded.count_below(0), folded.count_below(-3)), (1, 0));
+        assert_eq!(folded.count_below(-2), 1);
     }
 }

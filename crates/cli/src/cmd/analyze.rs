@@ -81,6 +81,11 @@ pub struct Args {
     /// Write the groups table (.csv or .parquet).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write DIR/analysis.json (what --json prints) and DIR/distributions.json (per md
+    /// group: delivery-delay CDF, gap histograms on power-of-two bins, BDC per interval),
+    /// the inputs of `coalescope report --from DIR` (DIR is created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     /// Write the per-interval BDC series (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub intervals: Option<PathBuf>,
@@ -322,11 +327,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_rows(path, rows, args.compression)
             .with_context(|| format!("writing branches to {}", path.display()))?;
     }
+    let output = AnalyzeOutput {
+        report: &report,
+        capture: capture.as_ref(),
+    };
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, json) in [
+            ("analysis.json", serde_json::to_string_pretty(&output)?),
+            (
+                "distributions.json",
+                serde_json::to_string_pretty(&analyzer.distributions(&strings))?,
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("{json}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     if args.json {
-        let output = AnalyzeOutput {
-            report: &report,
-            capture: capture.as_ref(),
-        };
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         if let Some(cap) = &capture {

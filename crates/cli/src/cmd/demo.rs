@@ -28,6 +28,8 @@ use coalescope_desk::scenario::receive_path;
 use coalescope_desk::{run as run_desk, Delivery, DeskScenario};
 use coalescope_metrics::bootstrap::{BootstrapConfig, DEFAULT_RESAMPLES};
 use coalescope_metrics::Config;
+use coalescope_report::latency::default_cut_through;
+use coalescope_report::{write_report, LatencyData};
 use coalescope_sim::setting::Setting;
 use coalescope_timeline::io::{write_rows, write_timeline, Compression, Format};
 use coalescope_timeline::Duration;
@@ -36,7 +38,11 @@ use serde::Serialize;
 const EXAMPLES: &str = "\
 Examples:
   coalescope demo                       # writes ./coalescope-demo/
-  coalescope demo --out /tmp/cs --messages 200000 --json";
+  coalescope demo --out /tmp/cs --messages 200000 --json
+  coalescope demo --report              # also writes ./coalescope-demo/report.html
+
+Writes DIR/{events,orders,fills,parents}.parquet, analysis.json, distributions.json,
+replay.csv, replay.json (with the canary arm), demo.json, and with --report report.html.";
 
 /// The settings the demo compares: one interrupt per packet (the baseline), the default
 /// desk scenario's own `rx-usecs=50`, adaptive moderation and busy-poll.
@@ -69,6 +75,10 @@ pub struct Args {
     /// gzip or brotli.
     #[arg(long, value_name = "CODEC", default_value_t = Compression::default())]
     pub compression: Compression,
+    /// Also write DIR/report.html: the plots and the latency-path page of
+    /// `coalescope report --from DIR`.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// The stress search: what was tried after the demo settings showed no detectable cost
@@ -205,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &scenario.config,
         scenario.seed,
     )?;
-    let analysis = desk.analyze(analysis_config())?;
+    let (analysis, distributions) = desk.analyze_with_distributions(analysis_config())?;
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = |name: &str| args.out.join(name);
     write_timeline(&args.out, Format::Parquet, &desk.timeline)
@@ -215,6 +225,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format!("{}\n", serde_json::to_string_pretty(&analysis)?),
     )?;
     write_rows(&path("replay.csv"), &report.settings, args.compression)?;
+    fs::write(
+        path("distributions.json"),
+        format!("{}\n", serde_json::to_string_pretty(&distributions)?),
+    )?;
+    // replay.json is what `replay --controller canary --out DIR` writes: the replay with
+    // the canary arm (its state timeline) beside it.
+    let with_canary = ReplayReport {
+        canary: Some(control.clone()),
+        ..report.clone()
+    };
+    fs::write(
+        path("replay.json"),
+        format!("{}\n", serde_json::to_string_pretty(&with_canary)?),
+    )?;
+    if args.report {
+        let page = LatencyData::new(default_cut_through())?;
+        write_report(&args.out, &page, &path("report.html"))
+            .with_context(|| format!("writing {}", path("report.html").display()))?;
+    }
     let description = scenario.sim_spec.description.clone();
     let doc = DemoJson {
         scenario: description.as_deref(),

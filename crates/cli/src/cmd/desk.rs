@@ -31,9 +31,10 @@ opposite best when urgent; the venue matches them against the real book after th
 latency (default 100us) with a queue model (risk_averse default, prob). Scenario keys:
 scenarios/README.md (desk).
 
-Writes DIR/events.parquet, orders.parquet, fills.parquet, parents.parquet and
+Writes DIR/events.parquet, orders.parquet, fills.parquet, parents.parquet,
 analysis.json (what `coalescope analyze --json` prints for those four files with the
-same metric flags). --seed sets the simulator's and the desk's seed (generated parents).";
+same metric flags) and distributions.json (what `analyze --out-dir` writes: delay CDF,
+gap histograms, BDC per interval; for `coalescope report`). --seed sets the simulator's and the desk's seed (generated parents).";
 
 /// Flags of `coalescope desk`.
 #[derive(clap::Args, Debug)]
@@ -123,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut metrics = args.params.config()?;
     // As `analyze` with --fills given: markouts and CTE on.
     metrics.markouts = true;
-    let analysis = out.analyze(metrics)?;
+    let (analysis, distributions) = out.analyze_with_distributions(metrics)?;
     write_timeline(&args.out, Format::Parquet, &out.timeline)
         .with_context(|| format!("writing the tables into {}", args.out.display()))?;
     let analysis_path = args.out.join("analysis.json");
@@ -132,6 +133,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format!("{}\n", serde_json::to_string_pretty(&analysis)?),
     )
     .with_context(|| format!("writing {}", analysis_path.display()))?;
+    let distributions_path = args.out.join("distributions.json");
+    std::fs::write(
+        &distributions_path,
+        format!("{}\n", serde_json::to_string_pretty(&distributions)?),
+    )
+    .with_context(|| format!("writing {}", distributions_path.display()))?;
     let report = DeskReport::new(&*market, &scenario.config, scenario.seed, &out, analysis);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -12,6 +12,7 @@ pub mod net_dim;
 pub mod nic;
 pub mod probe;
 pub mod replay;
+pub mod report;
 pub mod sim;
 pub mod tune;
 pub mod watch;

@@ -79,6 +79,10 @@ pub struct Args {
     /// Write the settings table (one row per setting) to FILE (.csv or .parquet).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Write DIR/replay.json (what --json prints, with each setting's delivery-delay CDF),
+    /// the input of `coalescope report --from DIR` (DIR is created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// Run the controller in an arm of SPEC §7 beside the replay: `shadow` or `canary`
     /// (exit code 1 unless the canary's verdict is PROMOTE).
     #[arg(long, value_enum, value_name = "MODE")]
@@ -168,6 +172,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.output {
         write_rows(path, &report.settings, Compression::default())
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("replay.json");
+        std::fs::write(
+            &path,
+            format!("{}\n", serde_json::to_string_pretty(&report)?),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
