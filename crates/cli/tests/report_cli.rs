@@ -160,3 +160,51 @@ fn report_rejects_a_malformed_file_naming_it() {
     assert!(!dir.join("r.html").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `tune --out DIR` then `report --from DIR`: the real tune.json loads (a busy-poll
+/// recommendation has `"ethtool": null`) and the frontier plot marks the recommendation.
+#[test]
+fn tune_out_then_report() {
+    let dir = support::tempdir("report", "tune");
+    let out = bin()
+        .args([
+            "tune",
+            "--rate",
+            "100000",
+            "--packets",
+            "5000",
+            "--max-irq-rate",
+            "50000",
+            "--json",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tune = read_json(&dir.join("tune.json"));
+    let rec = tune["classes"][0]["recommended"]["setting"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let html_path = dir.join("r.html");
+    let out = bin()
+        .args(["report", "--from"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&html_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains(&format!("recommended: {rec}")), "{rec}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

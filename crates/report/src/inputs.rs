@@ -307,8 +307,12 @@ pub struct TunePoint {
 pub struct Recommendation {
     /// Setting text.
     pub setting: String,
-    /// The ethtool command.
-    pub ethtool: String,
+    /// The ethtool command (`null` where there is no coalescing to set, e.g. busy-poll).
+    #[serde(default)]
+    pub ethtool: Option<String>,
+    /// What to do instead when there is no ethtool command (busy-poll).
+    #[serde(default)]
+    pub busy_poll: Option<String>,
     /// One sentence of numbers.
     pub why: String,
 }

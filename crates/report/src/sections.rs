@@ -634,7 +634,12 @@ pub fn tune(tune: Option<&Tune>) -> Section {
             body.push_str(&format!(
                 "<p>Class {}: recommended <code>{}</code> — {}</p>\n",
                 escape(&class.class),
-                escape(&r.ethtool),
+                escape(
+                    r.ethtool
+                        .as_deref()
+                        .or(r.busy_poll.as_deref())
+                        .unwrap_or(&r.setting)
+                ),
                 escape(&r.why)
             ));
         }
