@@ -100,6 +100,18 @@ pub struct TickMetrics {
     pub dccd: Option<f64>,
 }
 
+impl From<&coalescope_metrics::ticks::TickRow> for TickMetrics {
+    /// The columns of a tick row the controller reads.
+    fn from(r: &coalescope_metrics::ticks::TickRow) -> Self {
+        TickMetrics {
+            bdc_excess: r.bdc_excess,
+            dbc_excess: r.dbc_excess,
+            cte: r.cte,
+            dccd: r.dccd,
+        }
+    }
+}
+
 /// One row of a tick table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TickInput {

@@ -210,12 +210,7 @@ impl ControllerTactics {
 
     fn step_rows(&mut self) {
         for r in self.rows.drain(..) {
-            let m = TickMetrics {
-                bdc_excess: r.bdc_excess,
-                dbc_excess: r.dbc_excess,
-                cte: r.cte,
-                dccd: r.dccd,
-            };
+            let m = TickMetrics::from(&r);
             let s = self.controller.step(&r.scope, r.t_tick_ns, &m);
             match self.current.iter_mut().find(|(scope, _)| *scope == r.scope) {
                 Some(c) => c.1 = s.state,

@@ -367,12 +367,7 @@ impl<F: FnMut(&TickStatus)> Live<'_, F> {
         let rows = std::mem::take(&mut self.rows);
         let mut status: Option<TickStatus> = None;
         for row in &rows {
-            let m = TickMetrics {
-                bdc_excess: row.bdc_excess,
-                dbc_excess: row.dbc_excess,
-                cte: row.cte,
-                dccd: row.dccd,
-            };
+            let m = TickMetrics::from(row);
             let step = self.controller.step(&row.scope, row.t_tick_ns, &m);
             let state_row = StateRow {
                 scope: row.scope.clone(),
