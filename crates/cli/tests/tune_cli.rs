@@ -460,3 +460,115 @@ fn desk_prices_every_candidate_and_cost_q95_picks_the_cheapest() {
         .unwrap();
     assert_eq!(num(&chosen["cost_q95_bps"]), cheapest);
 }
+
+/// A classic pcap (µs, little-endian, Ethernet) of UDP datagrams to 233.54.12.1:26400 at
+/// the given instants (ns, whole µs), written byte by byte.
+fn pcap_bytes(instants_ns: &[i64]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&0i32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    let payload = [0u8; 8];
+    for &t in instants_ns {
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&[0x01, 0x00, 0x5e, 0x36, 0x0c, 0x01]);
+        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 7]);
+        frame.extend_from_slice(&0x0800u16.to_be_bytes());
+        let udp_len = 8 + payload.len() as u16;
+        let ip_len = 20 + udp_len;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&ip_len.to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+        ip.extend_from_slice(&[10, 0, 0, 7, 233, 54, 12, 1]);
+        let mut sum = 0u32;
+        for c in ip.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let ck = !(sum as u16);
+        ip[10..12].copy_from_slice(&ck.to_be_bytes());
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&40000u16.to_be_bytes());
+        frame.extend_from_slice(&26400u16.to_be_bytes());
+        frame.extend_from_slice(&udp_len.to_be_bytes());
+        frame.extend_from_slice(&0u16.to_be_bytes());
+        frame.extend_from_slice(&payload);
+        b.extend_from_slice(&((t / 1_000_000_000) as u32).to_le_bytes());
+        b.extend_from_slice(&((t % 1_000_000_000 / 1000) as u32).to_le_bytes());
+        b.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        b.extend_from_slice(&frame);
+    }
+    b
+}
+
+/// `--pcap`: the capture's timestamps are the class's arrivals, so the sweep equals
+/// `--events` on a table holding the same instants (the class name is the destination).
+#[test]
+fn pcap_class_equals_the_events_class_of_the_same_instants() {
+    let dir = tempdir("tune", "pcap");
+    let mut t = 1_700_000_000_000_000_000i64;
+    let mut instants = Vec::new();
+    for i in 0..2000u64 {
+        t += if i % 40 == 0 { 30_000 } else { 10_000 };
+        instants.push(t);
+    }
+    let pcap = dir.join("feed.pcap");
+    std::fs::write(&pcap, pcap_bytes(&instants)).unwrap();
+    let mut csv = String::from("seq,stream,kind,t_ingress_ns\n");
+    for (i, t) in instants.iter().enumerate() {
+        csv.push_str(&format!("{i},233.54.12.1:26400,md,{t}\n"));
+    }
+    let events = dir.join("events.csv");
+    std::fs::write(&events, csv).unwrap();
+    let grid = [
+        "--settings",
+        "per-packet; rx-usecs=8; rx-usecs=50",
+        "--json",
+    ];
+    let a = json_ok(&[&["--pcap", pcap.to_str().unwrap()], &grid[..]].concat());
+    let b = json_ok(&[&["--events", events.to_str().unwrap()], &grid[..]].concat());
+    let (ca, cb) = (&classes(&a)[0], &classes(&b)[0]);
+    assert_eq!(ca["class"], "233.54.12.1:26400");
+    assert_eq!(ca["class"], cb["class"]);
+    assert_eq!(ca["packets"], 2000);
+    assert_eq!(ca["candidates"], cb["candidates"]);
+    assert_eq!(ca["frontier"], cb["frontier"]);
+    // Per-packet interrupts follow the feed: 2000 arrivals over ~20.5 ms.
+    let pp = &ca["candidates"][0];
+    assert_eq!(pp["setting"], "per-packet");
+    let rate = num(&pp["interrupt_rate_per_s"]);
+    assert!((80_000.0..=100_000.0).contains(&rate), "{rate}");
+    // A mapped name replaces the destination; --stream picks it.
+    let named = json_ok(
+        &[
+            &[
+                "--pcap",
+                pcap.to_str().unwrap(),
+                "--stream-map",
+                "233.54.12.1:26400=itch-a",
+                "--stream",
+                "itch-a",
+            ],
+            &grid[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(classes(&named)[0]["class"], "itch-a");
+    assert_eq!(classes(&named)[0]["candidates"], ca["candidates"]);
+    // A file that is no capture: the error names the flag and the file.
+    let out = tune(&["--pcap", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--pcap") && err.contains("events.csv"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

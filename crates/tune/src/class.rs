@@ -132,7 +132,8 @@ impl TrafficClass {
         Ok(class)
     }
 
-    /// One class per stream of an events table (`origin` names it in messages): each
+    /// One class per stream of an events table (`origin`, the flag and file such as
+    /// `--events FILE` or `--pcap FILE`, names it in messages): each
     /// stream's `t_ingress` instants, sorted, replayed through the default receive path.
     /// With `only`, just that stream. Classes come in stream-name order.
     pub fn from_events(
@@ -144,7 +145,7 @@ impl TrafficClass {
     ) -> Result<Vec<TrafficClass>, TuneError> {
         if events.is_empty() {
             return Err(TuneError::Input {
-                input: format!("--events {origin}"),
+                input: origin.to_string(),
                 message: "the table has no events".into(),
             });
         }
@@ -158,7 +159,8 @@ impl TrafficClass {
                 return Err(TuneError::Input {
                     input: format!("--stream {s}"),
                     message: format!(
-                        "no stream `{s}` in {origin}; its streams: {}",
+                        "no stream `{s}` in {}; its streams: {}",
+                        origin.split_once(' ').map_or(origin, |(_, f)| f),
                         names.join(", ")
                     ),
                 })
@@ -177,7 +179,7 @@ impl TrafficClass {
             let first = mine[0];
             let class = TrafficClass {
                 name: name.to_string(),
-                source: format!("events {origin} stream {name}"),
+                source: format!("{} stream {name}", origin.trim_start_matches("--")),
                 spec: spec.clone(),
                 base_dir: None,
                 feed: Some(Feed {

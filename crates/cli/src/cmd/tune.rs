@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use coalescope_capture::{capture_to_ingress, parse_stream_mapping, CaptureConfig, SeqSource};
 use coalescope_desk::DeskScenario;
 use coalescope_sim::setting::Setting;
 use coalescope_sim::ScenarioSpec;
-use coalescope_timeline::{parse_duration, Duration, Strings};
+use coalescope_timeline::{parse_duration, Duration, Event, Strings};
 use coalescope_tune::report::{format_cpu, format_ns, format_rate};
 use coalescope_tune::{
     tune, BaseOptions, Candidate, ClassReport, Constraints, DeskInput, Grid, Objective,
@@ -24,7 +25,9 @@ Examples:
   coalescope tune --rate 100000 --rx-usecs 0,8,32 --rx-frames 0,64 --no-adaptive --desk --out results/
 
 Traffic classes: --rate R (one Poisson stream), --events FILE (one class per stream: its real
-t_ingress instants replayed; --stream NAME for one), or --scenario FILE (the scenario's streams).
+t_ingress instants replayed; --stream NAME for one), --pcap FILE (one class per UDP destination
+or --stream-map name: the capture timestamps replayed), or --scenario FILE (the scenario's
+streams).
 --rate and --events run through the default scenario's receive path (realistic host costs;
 --ideal-host or --host FILE to change them).
 
@@ -48,13 +51,21 @@ says what came closest); 2 for usage or input errors.";
 /// Flags of `coalescope tune`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
-#[command(group(clap::ArgGroup::new("traffic").required(true).args(["events", "scenario", "rate"])))]
+#[command(group(clap::ArgGroup::new("traffic").required(true).args(["events", "pcap", "scenario", "rate"])))]
 pub struct Args {
     /// An events table (CSV or Parquet): one class per stream, its t_ingress instants replayed.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
-    /// With --events: tune this stream only.
-    #[arg(long, value_name = "NAME", requires = "events")]
+    /// A packet capture (pcap or pcapng): one class per UDP destination (or --stream-map
+    /// name), its capture timestamps replayed as the arrivals.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// With --pcap: name a destination's stream (repeatable); unmapped destinations are
+    /// skipped once any mapping is given.
+    #[arg(long = "stream-map", value_name = "ADDR:PORT=NAME", requires = "pcap")]
+    stream_map: Vec<String>,
+    /// With --events or --pcap: tune this stream only.
+    #[arg(long, value_name = "NAME")]
     stream: Option<String>,
     /// A simulator scenario TOML: one class, its streams as written.
     #[arg(long, value_name = "FILE")]
@@ -220,14 +231,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let events = coalescope_timeline::io::load_events(path, &mut strings)
             .with_context(|| format!("--events {}", path.display()))?;
         TrafficClass::from_events(
-            &path.display().to_string(),
+            &format!("--events {}", path.display()),
+            &events,
+            &strings,
+            args.stream.as_deref(),
+            &base,
+        )?
+    } else if let Some(path) = &args.pcap {
+        // Arrivals only: the frame number serves as the sequence (no payload format needed).
+        let mut config = CaptureConfig::new(SeqSource::Frame);
+        for m in &args.stream_map {
+            config
+                .stream_map
+                .push(parse_stream_mapping(m).map_err(anyhow::Error::msg)?);
+        }
+        let mut strings = Strings::new();
+        let (records, stats) = capture_to_ingress(path, &config, &mut strings)
+            .with_context(|| format!("--pcap {}", path.display()))?;
+        if stats.skipped() > 0 || stats.anomalies() > 0 {
+            eprintln!(
+                "--pcap {}: {} UDP datagrams used, {} packets skipped ({} anomalies): {}",
+                path.display(),
+                stats.records,
+                stats.skipped(),
+                stats.anomalies(),
+                serde_json::to_string(&stats)?
+            );
+        }
+        let events: Vec<Event> = records
+            .iter()
+            .map(|r| Event::md(r.stream, r.seq, r.t_ingress))
+            .collect();
+        TrafficClass::from_events(
+            &format!("--pcap {}", path.display()),
             &events,
             &strings,
             args.stream.as_deref(),
             &base,
         )?
     } else {
-        bail!("give a traffic class: --events FILE, --scenario FILE or --rate R");
+        bail!("give a traffic class: --events FILE, --pcap FILE, --scenario FILE or --rate R");
     };
     let desk_scenario = if args.desk {
         let mut s = match &args.desk_scenario {
