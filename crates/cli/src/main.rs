@@ -53,6 +53,8 @@ enum Command {
     Watch(cmd::watch::Args),
     /// One self-contained HTML report (plots, interactive latency-path page) from a results directory.
     Report(cmd::report::Args),
+    /// SQL over Parquet datasets with the md metrics as aggregate functions (DataFusion).
+    Sql(Box<cmd::sql::Args>),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Tune(a) => cmd::tune::run(*a),
         Command::Watch(a) => cmd::watch::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Sql(a) => cmd::sql::run(*a),
     };
     match result {
         Ok(code) => code,

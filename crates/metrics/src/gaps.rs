@@ -30,11 +30,12 @@
 use std::collections::VecDeque;
 
 use coalescope_timeline::{Duration, Instant};
+use serde::{Deserialize, Serialize};
 
 use crate::quantile::Quantiles;
 
 /// A raw instant or a committed block `[first, last]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Piece {
     Raw(i64),
     Block(i64, i64),
@@ -68,7 +69,7 @@ pub(crate) fn sorted_position(buf: &VecDeque<i64>, t: i64) -> usize {
 }
 
 /// Sorted gaps of one timeline (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GapSeries {
     horizon: Option<i64>,
     /// Pieces before `active`, sorted.
@@ -251,6 +252,13 @@ impl GapSeries {
     /// Merges where a piece of one partial fell inside a committed block of the other.
     pub fn overlapping_merges(&self) -> u64 {
         self.overlapping_merges
+    }
+
+    /// Bytes held on the heap (for an engine's memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.frozen.capacity() * std::mem::size_of::<Piece>()
+            + self.tail.capacity() * 8
+            + self.gaps.heap_bytes()
     }
 
     /// True when the gaps are those of the sorted input (no late instant, no overlap).

@@ -1,7 +1,7 @@
 //! Aggregators over the market-data events of one group: MDDR, BDC / BDC_ingress and
 //! delivery-delay quantiles (SPEC §4).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::gaps::GapSeries;
 use coalescope_timeline::quantile::nearest_rank;
@@ -13,7 +13,7 @@ use crate::windows::{IntervalStat, WindowCounts};
 /// MDDR = Q95(app gaps) / Q95(ingress gaps): ingress gaps over all md events sorted by
 /// `t_ingress`, app gaps over delivered md events sorted by `t_app`; and its gap profile
 /// (`mddr_q50`, `mddr_q99`, `gap_compression`) over the same two gap sets.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mddr {
     /// Ingress timeline (all md events).
     pub ingress: GapSeries,
@@ -86,6 +86,11 @@ impl Mddr {
         if let Some(a) = t_app {
             self.app.update(a);
         }
+    }
+
+    /// Bytes held on the heap (for an engine's memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.ingress.heap_bytes() + self.app.heap_bytes()
     }
 
     /// Merge a partial (exactness: see [`GapSeries`]).
@@ -296,7 +301,7 @@ impl Bdc {
 
 /// Delivery delay `t_app - t_ingress` of delivered events; negative delays are kept in
 /// the series (never clamped) and counted.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DelayQuantiles {
     /// The delays (ns).
     pub delay: Quantiles,
@@ -319,6 +324,11 @@ impl DelayQuantiles {
         let d = (t_app - t_ingress).as_nanos();
         self.negative += (d < 0) as u64;
         self.delay.update(d);
+    }
+
+    /// Bytes held on the heap (for an engine's memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.delay.heap_bytes()
     }
 
     /// Merge a partial.

@@ -160,7 +160,7 @@ impl std::str::FromStr for QuantileMode {
 /// [`LogHistogram::RELATIVE_ERROR`] (`B = 6`: 1/128 = 0.79 %; `B = 7`: 1/256 = 0.39 %).
 /// Histograms of the same `B` merge exactly (bucket-wise sums). Memory: one `u64` per
 /// bucket up to the largest magnitude seen (at most `2^(B+1) + (63 - B) 2^B` per sign).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogHistogram<const B: u32 = 6> {
     pos: Vec<u64>,
     neg: Vec<u64>,
@@ -286,7 +286,7 @@ impl<const B: u32> LogHistogram<B> {
 /// `B` once more than `exact_limit` values arrived. Min, max and count are always exact.
 /// The switch depends only on the number of values, never on their order, so any split
 /// of the input merges to exactly the state one pass builds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quantiles<const B: u32 = 6> {
     exact: Vec<i64>,
     hist: Option<LogHistogram<B>>,
@@ -404,6 +404,15 @@ impl<const B: u32> Quantiles<B> {
     /// True while every quantile is exact nearest-rank.
     pub fn is_exact(&self) -> bool {
         self.hist.is_none()
+    }
+
+    /// Bytes held on the heap (for an engine's memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        let hist = self
+            .hist
+            .as_ref()
+            .map_or(0, |h| (h.pos.capacity() + h.neg.capacity()) * 8);
+        self.exact.capacity() * 8 + hist
     }
 
     /// Nearest-rank quantile; `None` when empty. Approximate (relative error at most

@@ -14,5 +14,6 @@ pub mod probe;
 pub mod replay;
 pub mod report;
 pub mod sim;
+pub mod sql;
 pub mod tune;
 pub mod watch;

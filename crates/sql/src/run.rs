@@ -1,0 +1,214 @@
+//! A DataFusion session with the md UDFs and Parquet datasets registered as tables; one
+//! query run to completion; its result printed as a table, JSON or CSV.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use coalescope_metrics::Config;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::error::SqlError;
+use crate::udaf::md_udafs;
+
+/// One `--table NAME=DIR_OR_GLOB`: a Parquet dataset (a file, a directory of `.parquet`
+/// files, or a glob such as `lake/*/events-*.parquet`) registered under `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// The table name used in the query.
+    pub name: String,
+    /// A file, a directory or a glob.
+    pub location: String,
+}
+
+impl std::str::FromStr for TableSpec {
+    type Err = SqlError;
+    fn from_str(s: &str) -> Result<Self, SqlError> {
+        let bad = || SqlError::TableSpec(s.to_string());
+        let (name, location) = s.split_once('=').ok_or_else(bad)?;
+        let name = name.trim();
+        let ok_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok_name || location.is_empty() {
+            return Err(bad());
+        }
+        Ok(TableSpec {
+            name: name.to_string(),
+            location: location.to_string(),
+        })
+    }
+}
+
+/// How a query runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// DataFusion's `target_partitions`: partitions scanned and aggregated in parallel
+    /// (`None` = the number of cores). Results do not depend on it.
+    pub partitions: Option<usize>,
+    /// Memory pool limit in bytes (`None` = unbounded); aggregates spill beyond it.
+    pub memory_limit: Option<usize>,
+    /// The aggregator parameters (reordering horizon, exact limit, `g`) shared with
+    /// `analyze`.
+    pub config: Config,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            partitions: None,
+            memory_limit: None,
+            config: Config::default(),
+        }
+    }
+}
+
+/// A glob character in a location.
+fn is_glob(location: &str) -> bool {
+    location.contains(['*', '?', '['])
+}
+
+/// A session with the UDFs of [`crate::udaf`] registered.
+pub fn session(opts: &RunOptions) -> Result<SessionContext, SqlError> {
+    let mut cfg = SessionConfig::new()
+        // Split files by byte range (row groups) across partitions whatever their size.
+        .with_repartition_file_min_size(1);
+    if let Some(p) = opts.partitions {
+        if p == 0 {
+            return Err(SqlError::Partitions);
+        }
+        cfg = cfg.with_target_partitions(p);
+    }
+    let mut rt = RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit {
+        rt = rt.with_memory_limit(limit, 1.0);
+    }
+    let rt = rt.build_arc().map_err(SqlError::Engine)?;
+    let ctx = SessionContext::new_with_config_rt(cfg, Arc::clone(&rt));
+    for udaf in md_udafs(&opts.config) {
+        ctx.register_udaf(udaf);
+    }
+    Ok(ctx)
+}
+
+/// Register every table, run `query` and collect its result.
+pub fn run(
+    query: &str,
+    tables: &[TableSpec],
+    opts: &RunOptions,
+) -> Result<Vec<RecordBatch>, SqlError> {
+    for t in tables {
+        if !is_glob(&t.location) && !Path::new(&t.location).exists() {
+            return Err(SqlError::NoSuchLocation {
+                table: t.name.clone(),
+                location: t.location.clone(),
+            });
+        }
+    }
+    let ctx = session(opts)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .map_err(SqlError::Runtime)?;
+    rt.block_on(async {
+        for t in tables {
+            ctx.register_parquet(t.name.as_str(), &t.location, ParquetReadOptions::default())
+                .await
+                .map_err(|source| SqlError::Register {
+                    table: t.name.clone(),
+                    location: t.location.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        let df = ctx
+            .sql(query)
+            .await
+            .map_err(|e| SqlError::Query(Box::new(e)))?;
+        df.collect().await.map_err(|e| SqlError::Query(Box::new(e)))
+    })
+}
+
+/// How a result is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A boxed text table.
+    Table,
+    /// A JSON array of row objects (nulls written as `null`).
+    Json,
+    /// CSV with a header row (nulls as empty fields).
+    Csv,
+}
+
+/// The result as text in `format`.
+pub fn render(batches: &[RecordBatch], format: Format) -> Result<String, SqlError> {
+    use datafusion::arrow::{csv, json, util::pretty};
+    match format {
+        Format::Table => Ok(format!("{}\n", pretty::pretty_format_batches(batches)?)),
+        Format::Json => {
+            let mut w = json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, json::writer::JsonArray>(Vec::new());
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            let mut out = w.into_inner();
+            if out.is_empty() {
+                out.extend_from_slice(b"[]");
+            }
+            out.push(b'\n');
+            String::from_utf8(out).map_err(|_| SqlError::NotUtf8)
+        }
+        Format::Csv => {
+            let mut w = csv::WriterBuilder::new()
+                .with_header(true)
+                .build(Vec::new());
+            for b in batches {
+                w.write(b)?;
+            }
+            String::from_utf8(w.into_inner()).map_err(|_| SqlError::NotUtf8)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_specs_parse_and_reject_with_the_spec() {
+        let t: TableSpec = "events=lake/*.parquet".parse().unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.location.as_str()),
+            ("events", "lake/*.parquet")
+        );
+        for bad in ["events", "=x", "1x=y", "a-b=y", "events="] {
+            let e = bad.parse::<TableSpec>().unwrap_err().to_string();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_location_names_table_and_path() {
+        let t: TableSpec = "ev=/nonexistent/coalescope-sql".parse().unwrap();
+        let e = run("SELECT 1", &[t], &RunOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ev") && e.contains("/nonexistent/coalescope-sql"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn zero_partitions_is_an_error() {
+        let opts = RunOptions {
+            partitions: Some(0),
+            ..RunOptions::default()
+        };
+        assert!(matches!(session(&opts), Err(SqlError::Partitions)));
+    }
+}
