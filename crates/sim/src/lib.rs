@@ -63,7 +63,7 @@ pub use scenario::{
 
 pub use coalescope_timeline::quantile::QuantileMode;
 pub use output::{SKETCH_EXACT_LIMIT, SKETCH_RELATIVE_ERROR};
-pub use sink::{Collect, FileOutputs, FileSink, RecordSink, SummaryOnly};
+pub use sink::{Collect, FileOutputs, FileSink, RecordSink, SummaryOnly, Tables};
 
 use engine::{Engine, EngineStream};
 use host::{App, HostCosts};
@@ -124,6 +124,18 @@ pub fn simulate_to_files(
     let run = run_streams(scenario, streams, quantiles, &mut sink)?;
     sink.finish()?;
     Ok(run)
+}
+
+/// Runs a scenario keeping its `events` table and interrupt log as Arrow record batches
+/// (the columns [`simulate_to_files`] writes; memory: the tables' Arrow size).
+pub fn simulate_to_tables(
+    scenario: &Scenario,
+    quantiles: QuantileMode,
+) -> Result<(Run, Tables), SimError> {
+    let (streams, templates) = prepare(scenario)?;
+    let mut sink = sink::MemorySink::new(scenario, &templates);
+    let run = run_streams(scenario, streams, quantiles, &mut sink)?;
+    Ok((run, sink.finish()?))
 }
 
 /// Runs several scenarios (settings or seeds) on all cores; the results, in the order of

@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use coalescope_timeline::io::{Compression, EventWriter, RowWriter};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use coalescope_timeline::io::{events_to_batches, Compression, EventWriter, RowWriter};
 use coalescope_timeline::Event;
 
 use crate::error::SimError;
@@ -194,5 +196,85 @@ impl RecordSink for FileSink<'_> {
         };
         w.write_all(batch)
             .map_err(|e| write_error("the interrupt log", p, e))
+    }
+}
+
+/// The tables of a run as Arrow record batches ([`crate::simulate_to_tables`]).
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// The `events` table (SPEC §1), each queue's packets in arrival order: what `-o`
+    /// writes.
+    pub events: (SchemaRef, Vec<RecordBatch>),
+    /// The interrupt log (`time_ns,queue,batch,reason,timer_ns`): what `--interrupts`
+    /// writes.
+    pub interrupts: (SchemaRef, Vec<RecordBatch>),
+}
+
+/// Keeps the `events` table and the interrupt log as Arrow batches in memory (the
+/// columns of the files [`FileSink`] writes; memory: the Arrow size of the tables).
+pub(crate) struct MemorySink<'a> {
+    events: Vec<RecordBatch>,
+    schema: Option<SchemaRef>,
+    interrupts: RowWriter,
+    builder: EventBuilder,
+    templates: &'a Templates,
+    buf: Vec<Event>,
+}
+
+impl<'a> MemorySink<'a> {
+    /// An empty sink for a run of `scenario` whose replayed streams carry `templates`.
+    pub(crate) fn new(scenario: &Scenario, templates: &'a Templates) -> Self {
+        MemorySink {
+            events: Vec::new(),
+            schema: None,
+            interrupts: RowWriter::in_memory("interrupts"),
+            builder: EventBuilder::new(scenario, templates),
+            templates,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The tables.
+    pub(crate) fn finish(self) -> Result<Tables, SimError> {
+        let schema = match self.schema {
+            Some(s) => s,
+            None => {
+                events_to_batches(&[], &self.builder.strings)
+                    .map_err(|e| write_error("events", Path::new("events"), e))?
+                    .0
+            }
+        };
+        let interrupts = self
+            .interrupts
+            .finish_batches()
+            .map_err(|e| write_error("the interrupt log", Path::new("interrupts"), e))?;
+        Ok(Tables {
+            events: (schema, self.events),
+            interrupts,
+        })
+    }
+}
+
+impl RecordSink for MemorySink<'_> {
+    fn wants_packets(&self) -> bool {
+        true
+    }
+    fn wants_interrupts(&self) -> bool {
+        true
+    }
+    fn packets(&mut self, batch: &[PacketRecord]) -> Result<(), SimError> {
+        self.buf.clear();
+        self.buf
+            .extend(batch.iter().map(|r| self.builder.event(self.templates, r)));
+        let (schema, batches) = events_to_batches(&self.buf, &self.builder.strings)
+            .map_err(|e| write_error("events", Path::new("events"), e))?;
+        self.schema = Some(schema);
+        self.events.extend(batches);
+        Ok(())
+    }
+    fn interrupts(&mut self, batch: &[InterruptRecord]) -> Result<(), SimError> {
+        self.interrupts
+            .write_all(batch)
+            .map_err(|e| write_error("the interrupt log", Path::new("interrupts"), e))
     }
 }

@@ -493,3 +493,73 @@ arrivals = { kind = "mmpp", rates_per_s = [10000, 10000], switch_per_s = [100000
     let s = bounded(ok);
     assert_eq!(s.packets, 2_000);
 }
+
+#[test]
+fn in_memory_tables_hold_what_the_files_hold() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, UInt64Type};
+    use coalescope_sim::simulate_to_tables;
+    use coalescope_timeline::io::read_events_arrow;
+
+    let sc = scenario(MIXED);
+    let out = simulate(&sc).unwrap();
+    let files = FileOutputs {
+        events: Some(tmp("tables-events.parquet")),
+        interrupts: None,
+        compression: Compression::default(),
+    };
+    let on_disk = simulate_to_files(&sc, QuantileMode::Sketch, &files).unwrap();
+    let (run, tables) = simulate_to_tables(&sc, QuantileMode::Sketch).unwrap();
+    assert_eq!(run.summary, on_disk.summary);
+
+    // Events: the same rows in the same order as the Parquet file the run writes.
+    let mut s_file = Strings::new();
+    let want = load_events(files.events.as_ref().unwrap(), &mut s_file).unwrap();
+    let (schema, batches) = tables.events;
+    let mut reader = arrow_array::RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+    let mut s_mem = Strings::new();
+    let mut got = Vec::new();
+    read_events_arrow(
+        std::path::Path::new("events"),
+        &mut reader,
+        &mut s_mem,
+        |b, _| got.extend_from_slice(b),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 60_000);
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(s_mem.get(g.stream), s_file.get(w.stream));
+        assert_eq!(
+            (g.seq, g.t_ingress, g.t_stack, g.t_app, g.kind),
+            (w.seq, w.t_ingress, w.t_stack, w.t_app, w.kind)
+        );
+    }
+
+    // Interrupts: every record of the record-based run, column by column.
+    let (ischema, ibatches) = tables.interrupts;
+    let names: Vec<&str> = ischema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["time_ns", "queue", "batch", "reason", "timer_ns"]);
+    let mut k = 0;
+    for b in &ibatches {
+        let time = b.column(0).as_primitive::<Int64Type>();
+        let queue = b.column(1).as_primitive::<UInt64Type>();
+        let batch = b.column(2).as_primitive::<UInt64Type>();
+        let reason = b.column(3).as_string::<i32>();
+        let timer = b.column(4).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            let r = &out.interrupts[k];
+            assert_eq!(time.value(i), r.time.as_nanos());
+            assert_eq!(queue.value(i), u64::from(r.queue));
+            assert_eq!(batch.value(i), u64::from(r.batch));
+            assert_eq!(
+                reason.value(i),
+                serde_json::to_value(r.reason).unwrap().as_str().unwrap()
+            );
+            assert_eq!(timer.value(i), r.timer_ns);
+            k += 1;
+        }
+    }
+    assert_eq!(k, out.interrupts.len());
+    assert!(k > 1000, "{k} interrupts");
+}

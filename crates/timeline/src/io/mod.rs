@@ -38,9 +38,11 @@ mod table;
 use std::fs::File;
 use std::path::Path;
 
+use arrow_array::RecordBatchReader;
+
 pub use self::compression::{Compression, UnknownCompression};
 pub use self::parquet::ROW_GROUP_ROWS;
-pub use self::rows::{write_rows, RowWriter};
+pub use self::rows::{rows_to_batches, write_rows, RowWriter};
 use self::table::Table;
 use crate::error::TimelineError;
 use crate::record::{Event, Fill, Order, Parent, Timeline};
@@ -220,6 +222,63 @@ pub fn read_parents_with(
     mut on_batch: impl FnMut(&[Parent], &Strings),
 ) -> Result<ReadStats, TimelineError> {
     read_table(path, strings, &mut on_batch)
+}
+
+/// Stream an in-memory Arrow record-batch stream holding an `events` table to
+/// `on_batch`, with the column rules of a Parquet file (see the module docs); `source`
+/// names the input in errors where a file's path would (e.g. `events`). Keys are interned
+/// in `strings`; batches of the stream are cut into slices of at most [`BATCH_ROWS`] rows
+/// without copying.
+pub fn read_events_arrow(
+    source: &Path,
+    reader: &mut dyn RecordBatchReader,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Event], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    parquet::read_batches(source, reader, strings, &mut on_batch)
+}
+
+/// Like [`read_events_arrow`], for an `orders` table.
+pub fn read_orders_arrow(
+    source: &Path,
+    reader: &mut dyn RecordBatchReader,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Order], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    parquet::read_batches(source, reader, strings, &mut on_batch)
+}
+
+/// Like [`read_events_arrow`], for a `fills` table (fills have no string keys).
+pub fn read_fills_arrow(
+    source: &Path,
+    reader: &mut dyn RecordBatchReader,
+    mut on_batch: impl FnMut(&[Fill]),
+) -> Result<ReadStats, TimelineError> {
+    parquet::read_batches(
+        source,
+        reader,
+        &mut Strings::new(),
+        &mut |batch: &[Fill], _: &Strings| on_batch(batch),
+    )
+}
+
+/// Like [`read_events_arrow`], for a `parents` table.
+pub fn read_parents_arrow(
+    source: &Path,
+    reader: &mut dyn RecordBatchReader,
+    strings: &mut Strings,
+    mut on_batch: impl FnMut(&[Parent], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    parquet::read_batches(source, reader, strings, &mut on_batch)
+}
+
+/// `events` as Arrow record batches with the `events` table's Parquet schema (SPEC §1),
+/// keys resolved in `strings`: what [`EventWriter`] would write to a Parquet file.
+pub fn events_to_batches(
+    events: &[Event],
+    strings: &Strings,
+) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), TimelineError> {
+    parquet::to_batches(Path::new("events"), events, strings)
 }
 
 /// The whole `events` table of `path`.

@@ -1307,3 +1307,98 @@ impl ParquetWriter {
         Ok(self.rows)
     }
 }
+
+/// `records` as Arrow record batches with the table's Parquet schema (at most
+/// [`BATCH_ROWS`] rows each); `label` names the table in errors.
+pub(crate) fn to_batches<T: Table>(
+    label: &Path,
+    records: &[T],
+    strings: &Strings,
+) -> Result<(SchemaRef, Vec<RecordBatch>), TimelineError> {
+    let schema = schema::<T>();
+    let mut out = Vec::with_capacity(records.len().div_ceil(BATCH_ROWS));
+    let mut first_row = 0u64;
+    for chunk in records.chunks(BATCH_ROWS) {
+        let enc = ArrowEnc {
+            path: label,
+            table: T::NAME,
+            columns: T::COLUMNS,
+            strings,
+            first_row,
+        };
+        let arrays = T::to_arrow(chunk, &enc)?;
+        out.push(
+            RecordBatch::try_new(Arc::clone(&schema), arrays)
+                .map_err(|e| parquet_error(label, e))?,
+        );
+        first_row += chunk.len() as u64;
+    }
+    Ok((schema, out))
+}
+
+/// Stream the records of an in-memory Arrow record-batch stream (a pyarrow, pandas or
+/// polars table handed over through the Arrow C stream interface) with exactly the
+/// column rules of a Parquet file: the schema is bound once, each batch is cut into
+/// slices of at most [`BATCH_ROWS`] rows (zero-copy) and converted by the same
+/// [`Table::from_arrow`]; `source` names the input in errors where a file's path would.
+pub(crate) fn read_batches<T: Table>(
+    source: &Path,
+    reader: &mut dyn arrow_array::RecordBatchReader,
+    strings: &mut Strings,
+    on_batch: &mut dyn FnMut(&[T], &Strings),
+) -> Result<ReadStats, TimelineError> {
+    let schema = reader.schema();
+    let binding = bind::<T>(source, &schema)?;
+    let mut stats = ReadStats {
+        format: Format::Parquet,
+        rows: 0,
+        ignored_columns: binding.ignored,
+        nan_as_null: 0,
+        imprecise_integers: 0,
+    };
+    let mut records = Vec::new();
+    let mut row = 0u64;
+    for (index, batch) in reader.enumerate() {
+        let batch = batch.map_err(|e| TimelineError::Parquet {
+            path: source.to_path_buf(),
+            message: format!("Arrow stream batch {index} (0-based): {e}"),
+        })?;
+        if batch.schema().fields() != schema.fields() {
+            return Err(TimelineError::Parquet {
+                path: source.to_path_buf(),
+                message: format!(
+                    "Arrow stream batch {index} (0-based) has a schema other than the stream's"
+                ),
+            });
+        }
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = BATCH_ROWS.min(batch.num_rows() - offset);
+            let slice = batch.slice(offset, len);
+            let arrays = binding
+                .fields
+                .iter()
+                .map(|f| f.map(|pos| Arc::clone(slice.column(pos))))
+                .collect();
+            let mut cols = ArrowCols {
+                path: source,
+                table: T::NAME,
+                columns: T::COLUMNS,
+                arrays,
+                rows: len,
+                first_row: row,
+                strings,
+                stats: &mut stats,
+            };
+            records.clear();
+            T::from_arrow(&mut cols, &mut records)?;
+            row += len as u64;
+            offset += len;
+            if !records.is_empty() {
+                stats.rows += records.len() as u64;
+                on_batch(&records, strings);
+            }
+        }
+    }
+    Ok(stats)
+}

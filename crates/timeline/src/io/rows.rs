@@ -716,7 +716,7 @@ enum RowSink {
     Pending,
     Csv(csv::Writer<Box<dyn Write + Send>>),
     Parquet {
-        writer: ArrowWriter<File>,
+        writer: ArrowOut,
         schema: SchemaRef,
         kinds: Vec<Kind>,
     },
@@ -726,6 +726,14 @@ enum RowSink {
 enum Target {
     Csv(Box<dyn Write + Send>),
     Parquet(File, Compression),
+    /// Arrow record batches kept in memory ([`RowWriter::in_memory`]).
+    Memory,
+}
+
+/// Where typed (Arrow) batches go once the layout is fixed.
+enum ArrowOut {
+    File(ArrowWriter<File>),
+    Memory(Vec<RecordBatch>),
 }
 
 /// A streaming writer of result rows to one CSV or Parquet file (see the module docs
@@ -775,6 +783,13 @@ impl RowWriter {
     /// Write CSV to `out` (e.g. standard output); `label` names it in errors.
     pub fn csv_to(out: Box<dyn Write + Send>, label: &str) -> Self {
         Self::new(PathBuf::from(label), Target::Csv(out))
+    }
+
+    /// Keep the rows as Arrow record batches in memory, typed exactly as a Parquet file
+    /// of them would be (see the module docs); `label` names the table in errors. Take
+    /// them with [`RowWriter::finish_batches`].
+    pub fn in_memory(label: &str) -> Self {
+        Self::new(PathBuf::from(label), Target::Memory)
     }
 
     fn new(path: PathBuf, target: Target) -> Self {
@@ -861,10 +876,27 @@ impl RowWriter {
             RowSink::Pending => {}
             RowSink::Csv(mut w) => w.flush().map_err(|e| self.io_error(e))?,
             RowSink::Parquet { writer, .. } => {
-                writer.close().map_err(|e| self.io_error(e))?;
+                if let ArrowOut::File(writer) = writer {
+                    writer.close().map_err(|e| self.io_error(e))?;
+                }
             }
         }
         Ok(self.written)
+    }
+
+    /// Finish an [`RowWriter::in_memory`] writer: the schema and the record batches (at
+    /// most [`BATCH_ROWS`] rows each). A table without rows has an empty schema; an
+    /// all-null column is Utf8. Errors for a writer that writes a file.
+    pub fn finish_batches(mut self) -> Result<(SchemaRef, Vec<RecordBatch>), TimelineError> {
+        self.hand_over(true)?;
+        match std::mem::replace(&mut self.sink, RowSink::Pending) {
+            RowSink::Parquet {
+                writer: ArrowOut::Memory(batches),
+                schema,
+                ..
+            } => Ok((schema, batches)),
+            _ => Err(self.io_error("finish_batches on a writer that writes a file")),
+        }
     }
 
     /// Fix the layout if it is still open and allowed to be (`last`: no more rows will
@@ -880,14 +912,14 @@ impl RowWriter {
                     }
                     self.sink = RowSink::Csv(w);
                 }
-                Some(Target::Parquet(file, compression)) => {
+                Some(target @ (Target::Parquet(..) | Target::Memory)) => {
                     let kinds: Option<Vec<Kind>> = self.pending.iter().map(|c| infer(c)).collect();
                     let kinds = match kinds {
                         Some(k) => k,
                         // An untyped column: wait for more rows unless this is the end,
                         // where an all-null column is Utf8.
                         None if !last => {
-                            self.target = Some(Target::Parquet(file, compression));
+                            self.target = Some(target);
                             return Ok(());
                         }
                         None => self
@@ -904,12 +936,19 @@ impl RowWriter {
                         .map(|(n, k)| Field::new(n, k.data_type(), true))
                         .collect();
                     let schema = Arc::new(Schema::new(fields));
-                    let props = WriterProperties::builder()
-                        .set_compression(compression.to_parquet())
-                        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                        .build();
-                    let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
-                        .map_err(|e| self.io_error(e))?;
+                    let writer = match target {
+                        Target::Parquet(file, compression) => {
+                            let props = WriterProperties::builder()
+                                .set_compression(compression.to_parquet())
+                                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                                .build();
+                            ArrowOut::File(
+                                ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
+                                    .map_err(|e| self.io_error(e))?,
+                            )
+                        }
+                        _ => ArrowOut::Memory(Vec::new()),
+                    };
                     self.sink = RowSink::Parquet {
                         writer,
                         schema,
@@ -964,10 +1003,13 @@ impl RowWriter {
                         message: e.to_string(),
                     }
                 })?;
-                writer.write(&batch).map_err(|e| TimelineError::RowTable {
-                    path: self.path.clone(),
-                    message: e.to_string(),
-                })?;
+                match writer {
+                    ArrowOut::File(w) => w.write(&batch).map_err(|e| TimelineError::RowTable {
+                        path: self.path.clone(),
+                        message: e.to_string(),
+                    })?,
+                    ArrowOut::Memory(batches) => batches.push(batch),
+                }
             }
         }
         self.written += self.pending_rows as u64;
@@ -1052,6 +1094,17 @@ fn column_array(cells: &[Cell], kind: Kind) -> Result<ArrayRef, (usize, String)>
             Arc::new(StringArray::from(out))
         }
     })
+}
+
+/// `rows` as Arrow record batches typed as [`write_rows`] would type a Parquet file of
+/// them ([`RowWriter::in_memory`]); `label` names the table in errors.
+pub fn rows_to_batches<R: Serialize>(
+    label: &str,
+    rows: impl IntoIterator<Item = R>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), TimelineError> {
+    let mut w = RowWriter::in_memory(label);
+    w.write_all(rows)?;
+    w.finish_batches()
 }
 
 /// Write `rows` to `path` (`.csv`, `.parquet` or `.pq`) with [`RowWriter`]; returns the
