@@ -30,8 +30,8 @@ use coalescope_capture::{join_captures, parse_stream_mapping, CaptureConfig, Seq
 use coalescope_metrics::{Analyzer, Config, ConfigError};
 use coalescope_sim::{simulate_to_tables, QuantileMode, Scenario};
 use coalescope_timeline::io::{
-    events_to_batches, read_events_arrow, read_fills_arrow, read_orders_arrow,
-    read_parents_arrow, rows_to_batches,
+    events_to_batches, read_events_arrow, read_fills_arrow, read_orders_arrow, read_parents_arrow,
+    rows_to_batches,
 };
 use coalescope_timeline::{Event, Strings, TimelineError};
 use pyo3::create_exception;
@@ -245,7 +245,9 @@ fn merged(partials: &Bound<'_, PyAny>, strings: &mut Strings) -> PyResult<Analyz
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err(format!(
                 "partials[{i}]: expected bytes (from coalescope.partial), got {}",
-                item.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+                item.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
             ))
         })?;
         let part = Analyzer::from_partial_bytes(bytes.as_bytes(), strings)
@@ -373,12 +375,18 @@ fn _join<'py>(
     }
     let mut batches = Vec::new();
     let mut schema = None;
-    let summary = join_captures(&pcap, &config, &app_events, &mut strings, |batch, strings| {
-        let (s, b) = events_to_batches(batch, strings)?;
-        schema = Some(s);
-        batches.extend(b);
-        Ok(())
-    })
+    let summary = join_captures(
+        &pcap,
+        &config,
+        &app_events,
+        &mut strings,
+        |batch, strings| {
+            let (s, b) = events_to_batches(batch, strings)?;
+            schema = Some(s);
+            batches.extend(b);
+            Ok(())
+        },
+    )
     .map_err(|e| Error::new_err(e.to_string()))?;
     if summary.join.events == 0 {
         return Err(Error::new_err(format!(
@@ -394,7 +402,10 @@ fn _join<'py>(
                 .0
         }
     };
-    let items = [pyarrow_table(py, (schema, batches))?, to_python(py, &summary)?];
+    let items = [
+        pyarrow_table(py, (schema, batches))?,
+        to_python(py, &summary)?,
+    ];
     Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }
 

@@ -19,6 +19,14 @@ pub enum SqlError {
         /// The file or directory.
         location: String,
     },
+    /// A directory or glob holding no Parquet file.
+    #[error("table {table}: {location} holds no .parquet file")]
+    NoFiles {
+        /// The table name.
+        table: String,
+        /// The directory or glob.
+        location: String,
+    },
     /// `target_partitions` of 0.
     #[error("partitions must be at least 1")]
     Partitions,

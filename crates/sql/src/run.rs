@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use coalescope_metrics::Config;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use futures::TryStreamExt;
 
 use crate::error::SqlError;
 use crate::udaf::md_udafs;
@@ -74,8 +78,19 @@ fn is_glob(location: &str) -> bool {
 /// A session with the UDFs of [`crate::udaf`] registered.
 pub fn session(opts: &RunOptions) -> Result<SessionContext, SqlError> {
     let mut cfg = SessionConfig::new()
-        // Split files by byte range (row groups) across partitions whatever their size.
-        .with_repartition_file_min_size(1);
+        // Split files by byte range (row groups) across partitions whatever their size:
+        // each partition scans contiguous row groups, in file order.
+        .with_repartition_file_scans(true)
+        .with_repartition_file_min_size(1)
+        // No round-robin of batches between the scan and the partial aggregation: it
+        // would deal each partition every n-th batch, interleaving rows of one time range
+        // across partials (whose gap series then overlap in time and cannot be stitched).
+        .with_round_robin_repartition(false);
+    // No work stealing between partitions: an idle partition would read a range of a
+    // sibling's files, so one partial would hold two time ranges with a hole between them
+    // (its gap series then spans the hole and cannot be stitched with the partial that
+    // read the hole).
+    cfg.options_mut().execution.enable_file_stream_work_stealing = false;
     if let Some(p) = opts.partitions {
         if p == 0 {
             return Err(SqlError::Partitions);
@@ -114,13 +129,7 @@ pub fn run(
         .map_err(SqlError::Runtime)?;
     rt.block_on(async {
         for t in tables {
-            ctx.register_parquet(t.name.as_str(), &t.location, ParquetReadOptions::default())
-                .await
-                .map_err(|source| SqlError::Register {
-                    table: t.name.clone(),
-                    location: t.location.clone(),
-                    source: Box::new(source),
-                })?;
+            register(&ctx, t).await?;
         }
         let df = ctx
             .sql(query)
@@ -128,6 +137,61 @@ pub fn run(
             .map_err(|e| SqlError::Query(Box::new(e)))?;
         df.collect().await.map_err(|e| SqlError::Query(Box::new(e)))
     })
+}
+
+/// Register the Parquet files of `t` (a file, a directory's `.parquet` files, or a glob)
+/// as one table.
+///
+/// The md aggregates need each partition to read contiguous rows of a time-ordered lake
+/// (their partials are then adjacent in time and stitch exactly): DataFusion sorts the
+/// files by path and cuts that sequence into contiguous byte ranges, one per partition
+/// (with [`session`]'s settings: no round-robin, no work stealing). So name lake files
+/// so that path order is time order (`date=2026-11-30/hour=09/part-0003.parquet`).
+async fn register(ctx: &SessionContext, t: &TableSpec) -> Result<(), SqlError> {
+    let fail = |source: DataFusionError| SqlError::Register {
+        table: t.name.clone(),
+        location: t.location.clone(),
+        source: Box::new(source),
+    };
+    let url = ListingTableUrl::parse(&t.location).map_err(fail)?;
+    let state = ctx.state();
+    let store = state
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(fail)?;
+    // A directory: its .parquet files (recursively); a file or a glob: what it names.
+    let extension = if url.is_collection() { ".parquet" } else { "" };
+    let mut files: Vec<_> = url
+        .list_all_files(&state, store.as_ref(), extension)
+        .await
+        .map_err(fail)?
+        .try_collect()
+        .await
+        .map_err(fail)?;
+    if files.is_empty() {
+        return Err(SqlError::NoFiles {
+            table: t.name.clone(),
+            location: t.location.clone(),
+        });
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    let root = url.object_store();
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(format!("{}{}", root.as_str(), f.location)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    let options = ParquetReadOptions::default()
+        .to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&state)
+        .await
+        .map_err(fail)?;
+    let table = ListingTable::try_new(config).map_err(fail)?;
+    ctx.register_table(t.name.as_str(), Arc::new(table))
+        .map_err(fail)?;
+    Ok(())
 }
 
 /// How a result is printed.
