@@ -457,3 +457,27 @@ fn under_a_memory_limit_smaller_than_the_data_the_numbers_stay_exact() {
     assert!(groups.iter().all(|g| g["n_md"] == 1_500_000));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn empty_results_print_an_empty_array_or_the_header() {
+    let dir = tempdir("sql", "empty");
+    write_lake(&dir, 2, |i| i % 2);
+    let table = format!("events={}", dir.display());
+    let q = "SELECT stream, mddr(t_ingress_ns, t_app_ns) AS mddr FROM events \
+             WHERE kind = 'none' GROUP BY stream";
+    let run = |fmt: &str| {
+        let out = bin()
+            .args(["sql", q, "--table", &table, fmt])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("--json"), "[]\n");
+    assert_eq!(run("--csv"), "stream,mddr\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -53,6 +53,9 @@ pub enum SqlError {
     /// Formatting the result failed.
     #[error("printing the result: {0}")]
     Render(#[from] ArrowError),
+    /// Writing the result failed (e.g. a closed pipe).
+    #[error("writing the result: {0}")]
+    Write(#[from] std::io::Error),
     /// The formatted result is not UTF-8.
     #[error("printing the result: output is not UTF-8")]
     NotUtf8,

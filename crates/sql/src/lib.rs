@@ -62,5 +62,5 @@ pub mod run;
 pub mod udaf;
 
 pub use error::SqlError;
-pub use run::{render, run, session, Format, RunOptions, TableSpec};
+pub use run::{render, run, run_to, session, Format, RunOptions, TableSpec};
 pub use udaf::{md_udafs, MdUdaf, Output, Params};

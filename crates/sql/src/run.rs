@@ -115,6 +115,71 @@ pub fn run(
     tables: &[TableSpec],
     opts: &RunOptions,
 ) -> Result<Vec<RecordBatch>, SqlError> {
+    let mut batches = Vec::new();
+    execute(query, tables, opts, |b| {
+        batches.push(b);
+        Ok(())
+    })?;
+    Ok(batches)
+}
+
+/// Register every table, run `query` and write its result to `out` in `format` as the
+/// batches come: memory follows one batch for JSON and CSV (a text table needs every row
+/// for its column widths). Returns the number of rows written.
+pub fn run_to(
+    query: &str,
+    tables: &[TableSpec],
+    opts: &RunOptions,
+    format: Format,
+    out: &mut dyn std::io::Write,
+) -> Result<u64, SqlError> {
+    use datafusion::arrow::{csv, json};
+    let mut rows = 0u64;
+    match format {
+        Format::Table => {
+            let batches = run(query, tables, opts)?;
+            rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            out.write_all(render(&batches, Format::Table)?.as_bytes())?;
+        }
+        Format::Json => {
+            let mut w = json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, json::writer::JsonArray>(&mut *out);
+            execute(query, tables, opts, |b| {
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+                Ok(())
+            })?;
+            // An empty result is `[]` (the writer opens the array at finish).
+            w.finish()?;
+            drop(w);
+            out.write_all(b"\n")?;
+        }
+        Format::Csv => {
+            let mut w = csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let schema = execute(query, tables, opts, |b| {
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+                Ok(())
+            })?;
+            if rows == 0 {
+                // The header alone.
+                w.write(&RecordBatch::new_empty(schema))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// Register every table, run `query` and hand each result batch to `on_batch` as it is
+/// produced.
+fn execute(
+    query: &str,
+    tables: &[TableSpec],
+    opts: &RunOptions,
+    mut on_batch: impl FnMut(RecordBatch) -> Result<(), SqlError>,
+) -> Result<datafusion::arrow::datatypes::SchemaRef, SqlError> {
     for t in tables {
         if !is_glob(&t.location) && !Path::new(&t.location).exists() {
             return Err(SqlError::NoSuchLocation {
@@ -135,7 +200,18 @@ pub fn run(
             .sql(query)
             .await
             .map_err(|e| SqlError::Query(Box::new(e)))?;
-        df.collect().await.map_err(|e| SqlError::Query(Box::new(e)))
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| SqlError::Query(Box::new(e)))?;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|e| SqlError::Query(Box::new(e)))?
+        {
+            on_batch(batch)?;
+        }
+        Ok(stream.schema())
     })
 }
 

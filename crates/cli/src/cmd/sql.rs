@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use coalescope_metrics::{Config, QuantileMode};
-use coalescope_sql::{render, run as run_query, Format, RunOptions, TableSpec};
+use coalescope_sql::{run_to, Format, RunOptions, TableSpec};
 use coalescope_timeline::{parse_duration, Duration};
 
 const EXAMPLES: &str = "\
@@ -90,7 +90,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         memory_limit: args.memory_limit,
         config,
     };
-    let batches = run_query(&args.query, &args.tables, &opts).context("coalescope sql")?;
     let format = if args.json {
         Format::Json
     } else if args.csv {
@@ -98,6 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Format::Table
     };
-    print!("{}", render(&batches, format)?);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    run_to(&args.query, &args.tables, &opts, format, &mut out).context("coalescope sql")?;
     Ok(ExitCode::SUCCESS)
 }
