@@ -148,7 +148,12 @@ const QUERY: &str = "SELECT stream, count(*) AS n_md, mddr(t_ingress_ns, t_app_n
     mddr_reason(t_ingress_ns, t_app_ns) AS mddr_reason, mddr_q50(t_ingress_ns, t_app_ns) AS mddr_q50, \
     mddr_q99(t_ingress_ns, t_app_ns) AS mddr_q99, gap_compression(t_ingress_ns, t_app_ns) AS gap_compression, \
     delay_q(t_ingress_ns, t_app_ns, 0.5) AS delay_p50_ns, delay_q(t_ingress_ns, t_app_ns, 0.99) AS delay_p99_ns, \
-    delay_max(t_ingress_ns, t_app_ns) AS delay_max_ns, negative_delays(t_ingress_ns, t_app_ns) AS delay_negative \
+    delay_max(t_ingress_ns, t_app_ns) AS delay_max_ns, negative_delays(t_ingress_ns, t_app_ns) AS delay_negative, \
+    bdc_median(t_ingress_ns, t_app_ns) AS bdc_median, bdc_max(t_ingress_ns, t_app_ns) AS bdc_max, \
+    bdc_threshold(t_ingress_ns, t_app_ns) AS bdc_threshold, bdc_intervals(t_ingress_ns, t_app_ns) AS bdc_intervals, \
+    bdc_high_intervals(t_ingress_ns, t_app_ns) AS bdc_high_intervals, \
+    bdc_ingress_median(t_ingress_ns, t_app_ns) AS bdc_ingress_median, \
+    bdc_ingress_intervals(t_ingress_ns, t_app_ns) AS bdc_ingress_intervals \
     FROM events WHERE kind = 'md' GROUP BY stream ORDER BY stream";
 
 fn sql(table: &str, partitions: &str) -> Vec<Value> {
@@ -187,7 +192,14 @@ fn group<'a>(report: &'a Value, stream: &str) -> &'a Value {
         .unwrap()
 }
 
-const SAME: [&str; 9] = [
+const SAME: [&str; 16] = [
+    "bdc_median",
+    "bdc_max",
+    "bdc_threshold",
+    "bdc_intervals",
+    "bdc_high_intervals",
+    "bdc_ingress_median",
+    "bdc_ingress_intervals",
     "n_md",
     "mddr",
     "mddr_reason",

@@ -1,7 +1,7 @@
 //! The SPEC §4 md aggregates as DataFusion aggregate UDFs.
 //!
-//! Every UDF keeps one of our partial aggregators ([`Mddr`] or [`DelayQuantiles`]) per
-//! group; its DataFusion `state` is that aggregator serialized into one `Binary` value
+//! Every UDF keeps one of our partial aggregators ([`Mddr`], [`DelayQuantiles`] or
+//! [`Bdc`]) per group; its DataFusion `state` is that aggregator serialized into one `Binary` value
 //! (CBOR of the serde form) and its `merge_batch` deserializes each partial and calls our
 //! `merge`. DataFusion's partitioned execution (partial aggregation per partition,
 //! repartition by group, final merge) therefore computes exactly what one pass of
@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use coalescope_metrics::{Config, DelayQuantiles, Mddr, MddrResult, Prob};
+use coalescope_metrics::{Bdc, Config, DelayQuantiles, HighBdc, Mddr, MddrResult, Prob};
 use coalescope_timeline::{Duration, Instant};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
@@ -43,11 +43,36 @@ pub enum Output {
     /// `negative_delays(t_ingress_ns, t_app_ns)`: delivered events with `t_app < t_ingress`
     /// (the `negative_delay` anomaly: a clock problem).
     NegativeDelays,
+    /// `bdc_median(t_ingress_ns, t_app_ns)`: nearest-rank median of the interval BDCs on
+    /// the app timeline.
+    BdcMedian,
+    /// `bdc_max(t_ingress_ns, t_app_ns)`: the largest interval BDC (app timeline).
+    BdcMax,
+    /// `bdc_threshold(t_ingress_ns, t_app_ns)`: the high-BDC threshold (`--high-bdc`).
+    BdcThreshold,
+    /// `bdc_intervals(t_ingress_ns, t_app_ns)`: intervals existing on the app timeline.
+    BdcIntervals,
+    /// `bdc_high_intervals(t_ingress_ns, t_app_ns)`: intervals whose BDC is strictly
+    /// above the threshold.
+    BdcHighIntervals,
+    /// `bdc_ingress_median(t_ingress_ns, t_app_ns)`: median interval BDC_ingress.
+    BdcIngressMedian,
+    /// `bdc_ingress_intervals(t_ingress_ns, t_app_ns)`: intervals existing on the ingress
+    /// timeline.
+    BdcIngressIntervals,
+}
+
+/// Which aggregator a UDF keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Gaps,
+    Delay,
+    Bdc,
 }
 
 impl Output {
     /// Every UDF, in registration order.
-    pub const ALL: [Output; 8] = [
+    pub const ALL: [Output; 15] = [
         Output::Mddr,
         Output::MddrReason,
         Output::MddrQ50,
@@ -56,6 +81,13 @@ impl Output {
         Output::DelayQ,
         Output::DelayMax,
         Output::NegativeDelays,
+        Output::BdcMedian,
+        Output::BdcMax,
+        Output::BdcThreshold,
+        Output::BdcIntervals,
+        Output::BdcHighIntervals,
+        Output::BdcIngressMedian,
+        Output::BdcIngressIntervals,
     ];
 
     /// The SQL name of the UDF.
@@ -69,18 +101,26 @@ impl Output {
             Output::DelayQ => "delay_q",
             Output::DelayMax => "delay_max",
             Output::NegativeDelays => "negative_delays",
+            Output::BdcMedian => "bdc_median",
+            Output::BdcMax => "bdc_max",
+            Output::BdcThreshold => "bdc_threshold",
+            Output::BdcIntervals => "bdc_intervals",
+            Output::BdcHighIntervals => "bdc_high_intervals",
+            Output::BdcIngressMedian => "bdc_ingress_median",
+            Output::BdcIngressIntervals => "bdc_ingress_intervals",
         }
     }
 
-    fn is_gaps(self) -> bool {
-        matches!(
-            self,
+    fn kind(self) -> Kind {
+        match self {
             Output::Mddr
-                | Output::MddrReason
-                | Output::MddrQ50
-                | Output::MddrQ99
-                | Output::GapCompression
-        )
+            | Output::MddrReason
+            | Output::MddrQ50
+            | Output::MddrQ99
+            | Output::GapCompression => Kind::Gaps,
+            Output::DelayQ | Output::DelayMax | Output::NegativeDelays => Kind::Delay,
+            _ => Kind::Bdc,
+        }
     }
 
     fn return_type(self) -> DataType {
@@ -89,13 +129,21 @@ impl Output {
                 DataType::Float64
             }
             Output::MddrReason => DataType::Utf8,
-            Output::DelayQ | Output::DelayMax | Output::NegativeDelays => DataType::Int64,
+            Output::DelayQ
+            | Output::DelayMax
+            | Output::NegativeDelays
+            | Output::BdcIntervals
+            | Output::BdcHighIntervals
+            | Output::BdcIngressIntervals => DataType::Int64,
+            Output::BdcMedian | Output::BdcMax | Output::BdcThreshold | Output::BdcIngressMedian => {
+                DataType::Float64
+            }
         }
     }
 }
 
 /// The aggregator parameters the UDFs share with `analyze` (from a [`Config`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Params {
     /// Reordering horizon of the gap series (`None` = exact, unbounded).
     pub reorder_horizon: Option<Duration>,
@@ -103,6 +151,12 @@ pub struct Params {
     pub exact_limit: usize,
     /// The threshold `g` of `gap_compression`.
     pub compress_gap: Duration,
+    /// The BDC window `W`.
+    pub window: Duration,
+    /// Windows per BDC interval (`I / W`).
+    pub per_interval: i64,
+    /// The high-BDC threshold rule, as its flag text (`median`, `q:0.75`, `abs:0.05`).
+    pub high_bdc: String,
 }
 
 impl Params {
@@ -112,6 +166,9 @@ impl Params {
             reorder_horizon: cfg.reorder_horizon,
             exact_limit: cfg.exact_limit(),
             compress_gap: cfg.compress_gap,
+            window: cfg.window,
+            per_interval: cfg.interval.as_nanos() / cfg.window.as_nanos().max(1),
+            high_bdc: cfg.high_bdc.label(),
         }
     }
 }
@@ -144,7 +201,7 @@ pub fn md_udafs(cfg: &Config) -> Vec<AggregateUDF> {
     let params = Params::from_config(cfg);
     Output::ALL
         .iter()
-        .map(|&o| AggregateUDF::from(MdUdaf::new(o, params)))
+        .map(|&o| AggregateUDF::from(MdUdaf::new(o, params.clone())))
         .collect()
 }
 
@@ -166,14 +223,18 @@ impl AggregateUDFImpl for MdUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let state = if self.output.is_gaps() {
-            State::Gaps(Mddr::new(
+        let state = match self.output.kind() {
+            Kind::Gaps => State::Gaps(Mddr::new(
                 self.params.reorder_horizon,
                 self.params.exact_limit,
                 self.params.compress_gap,
-            ))
-        } else {
-            State::Delay(DelayQuantiles::new(self.params.exact_limit))
+            )),
+            Kind::Delay => State::Delay(DelayQuantiles::new(self.params.exact_limit)),
+            Kind::Bdc => State::Bdc(Bdc::new(self.params.window, self.params.per_interval)),
+        };
+        let high_bdc = match self.params.high_bdc.parse::<HighBdc>() {
+            Ok(h) => h,
+            Err(e) => return plan_err!("{}: {e}", self.output.name()),
         };
         let p = if self.output == Output::DelayQ {
             Some(literal_prob(acc_args.exprs.get(2).map(|e| e.as_ref()))?)
@@ -183,6 +244,7 @@ impl AggregateUDFImpl for MdUdaf {
         Ok(Box::new(MdAccumulator {
             output: self.output,
             p,
+            high_bdc,
             state,
         }))
     }
@@ -217,6 +279,7 @@ fn literal_prob(expr: Option<&dyn datafusion::physical_expr::PhysicalExpr>) -> R
 enum State {
     Gaps(Mddr),
     Delay(DelayQuantiles),
+    Bdc(Bdc),
 }
 
 /// Accumulator of one group: rows go to our `update`, partials to our `merge`.
@@ -224,6 +287,7 @@ enum State {
 struct MdAccumulator {
     output: Output,
     p: Option<Prob>,
+    high_bdc: HighBdc,
     state: State,
 }
 
@@ -232,6 +296,7 @@ impl MdAccumulator {
         match (&mut self.state, other) {
             (State::Gaps(a), State::Gaps(b)) => a.merge(&b),
             (State::Delay(a), State::Delay(b)) => a.merge(&b),
+            (State::Bdc(a), State::Bdc(b)) => a.merge(&b),
             _ => return exec_err!("{}: partial state of another aggregate", self.output.name()),
         }
         Ok(())
@@ -270,6 +335,7 @@ impl Accumulator for MdAccumulator {
                         d.update(t_ing, a);
                     }
                 }
+                State::Bdc(b) => b.update(t_ing, t_app),
             }
         }
         Ok(())
@@ -292,6 +358,19 @@ impl Accumulator for MdAccumulator {
                 Output::DelayMax => ScalarValue::Int64(d.delay.max()),
                 _ => ScalarValue::Int64(Some(i64::try_from(d.negative).unwrap_or(i64::MAX))),
             },
+            State::Bdc(b) => {
+                let r = b.finish(self.high_bdc);
+                let count = |n: usize| ScalarValue::Int64(Some(i64::try_from(n).unwrap_or(i64::MAX)));
+                match self.output {
+                    Output::BdcMedian => ScalarValue::Float64(r.median),
+                    Output::BdcMax => ScalarValue::Float64(r.max),
+                    Output::BdcThreshold => ScalarValue::Float64(r.threshold),
+                    Output::BdcIntervals => count(r.intervals),
+                    Output::BdcHighIntervals => count(r.high_intervals),
+                    Output::BdcIngressMedian => ScalarValue::Float64(r.ingress_median),
+                    _ => count(r.ingress_intervals),
+                }
+            }
         })
     }
 
@@ -300,6 +379,7 @@ impl Accumulator for MdAccumulator {
             + match &self.state {
                 State::Gaps(m) => m.heap_bytes(),
                 State::Delay(d) => d.heap_bytes(),
+                State::Bdc(b) => b.heap_bytes(),
             }
     }
 
@@ -348,14 +428,15 @@ mod tests {
         MdAccumulator {
             output,
             p: Some(Prob::P50),
-            state: if output.is_gaps() {
-                State::Gaps(Mddr::new(
+            high_bdc: HighBdc::Median,
+            state: match output.kind() {
+                Kind::Gaps => State::Gaps(Mddr::new(
                     params.reorder_horizon,
                     params.exact_limit,
                     params.compress_gap,
-                ))
-            } else {
-                State::Delay(DelayQuantiles::new(params.exact_limit))
+                )),
+                Kind::Delay => State::Delay(DelayQuantiles::new(params.exact_limit)),
+                Kind::Bdc => State::Bdc(Bdc::new(params.window, params.per_interval)),
             },
         }
     }

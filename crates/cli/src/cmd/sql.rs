@@ -26,6 +26,12 @@ rows, e.g. WHERE kind = 'md'; a null t_app_ns is an undelivered event):
   delay_q(t_ingress_ns, t_app_ns, p)   nearest-rank Q_p of t_app - t_ingress (ns), p literal
   delay_max(..)                        largest delivery delay (ns)
   negative_delays(..)                  delivered rows with t_app < t_ingress
+  bdc_median(..), bdc_max(..)          median / largest interval BDC (app timeline; --window, --interval)
+  bdc_threshold(..)                    the high-BDC threshold (--high-bdc)
+  bdc_intervals(..), bdc_high_intervals(..)  intervals on the app timeline / above the threshold
+  bdc_ingress_median(..), bdc_ingress_intervals(..)  the same on the ingress timeline
+Counts and anomalies are plain SQL: count(*) (n_md), count(t_app_ns) (delivered),
+count(*) - count(DISTINCT seq) per stream (duplicate seqs).
 Partitions merge exactly (same numbers as analyze) when the dataset is split by time;
 rows interleaved across files beyond the reordering horizon give null mddr with a reason.
 Row order of the result is DataFusion's: add ORDER BY for a stable output.";
@@ -55,6 +61,15 @@ pub struct Args {
     /// How far input may be out of time order (`none` = unbounded, exact, memory grows).
     #[arg(long, default_value = "100ms")]
     pub reorder_horizon: String,
+    /// BDC window w (100us..=500us), as `analyze --window`.
+    #[arg(long, default_value = "250us", value_parser = parse_duration)]
+    pub window: Duration,
+    /// BDC interval I (a multiple of w), as `analyze --interval`.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// High-BDC threshold of bdc_threshold / bdc_high_intervals: median | q:0.75 | abs:0.05.
+    #[arg(long, default_value = "median")]
+    pub high_bdc: String,
     /// The gap g of gap_compression (share of gaps <= g, app minus ingress).
     #[arg(long, default_value = "1us", value_parser = parse_duration)]
     pub compress_gap: Duration,
@@ -78,10 +93,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("--reorder-horizon: {e}"))?,
         )
     };
+    let high_bdc = args
+        .high_bdc
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--high-bdc: {e}"))?;
     let config = Config {
         reorder_horizon,
         quantiles: args.quantiles,
         compress_gap: args.compress_gap,
+        window: args.window,
+        interval: args.interval,
+        high_bdc,
         ..Config::default()
     };
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
