@@ -282,11 +282,11 @@ pub struct BranchesReport {
 }
 
 /// Parents and stale md events (module docs); joined with a [`Cte`] in `finish`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Branches {
-    delta_stale: i64,
-    parents: Vec<Parent>,
-    stale: Vec<(Option<Sym>, i64)>,
+    pub(crate) delta_stale: i64,
+    pub(crate) parents: Vec<Parent>,
+    pub(crate) stale: Vec<(Option<Sym>, i64)>,
 }
 
 impl Branches {

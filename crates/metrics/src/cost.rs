@@ -31,19 +31,19 @@ use crate::windows::WindowCounts;
 type SvKey = (Option<Sym>, Option<Sym>);
 
 /// One md event's mid, with what orders it among quotes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Quote {
-    t: i64,
+    pub(crate) t: i64,
     stream: Sym,
     seq: u64,
     /// `(bid + ask) / 2`, positive and finite.
     pub(crate) mid: f64,
 }
 
-#[derive(Debug, Clone)]
-struct SvState {
-    app: WindowCounts,
-    quotes: Vec<Quote>,
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SvState {
+    pub(crate) app: WindowCounts,
+    pub(crate) quotes: Vec<Quote>,
 }
 
 /// Markout statistics of one row at one horizon.
@@ -170,17 +170,21 @@ pub struct CteParams {
 }
 
 /// Markouts + CTE aggregator (module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cte {
-    window: Duration,
-    per_interval: i64,
-    sv: Vec<(SvKey, SvState)>,
+    pub(crate) window: Duration,
+    pub(crate) per_interval: i64,
+    pub(crate) sv: Vec<(SvKey, SvState)>,
+    /// Lookup cache of `sv` (rebuilt after reading: [`Cte::reindex`]).
+    #[serde(skip)]
     sv_index: FastMap<SvKey, usize>,
+    #[serde(skip)]
     last_sv: Option<(SvKey, usize)>,
-    orders: HashMap<u64, Order>,
-    n_orders: u64,
-    fills: Vec<Fill>,
-    invalid_quotes: u64,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) orders: HashMap<u64, Order>,
+    pub(crate) n_orders: u64,
+    pub(crate) fills: Vec<Fill>,
+    pub(crate) invalid_quotes: u64,
 }
 
 /// `1s`, `250ms`, `30us`, `7ns`: the largest unit that divides the horizon.
@@ -225,6 +229,18 @@ impl Cte {
             fills: Vec::new(),
             invalid_quotes: 0,
         }
+    }
+
+    /// Rebuild the `sv` lookup after reading a partial; `false` when a key repeats.
+    pub(crate) fn reindex(&mut self) -> bool {
+        self.last_sv = None;
+        self.sv_index = FastMap::default();
+        for (i, (k, _)) in self.sv.iter().enumerate() {
+            if self.sv_index.insert(*k, i).is_some() {
+                return false;
+            }
+        }
+        true
     }
 
     #[inline]

@@ -84,6 +84,7 @@ pub mod feed;
 pub mod fifo_quantile;
 pub mod gaps;
 pub mod md;
+pub mod partial;
 pub mod quantile;
 pub mod seqset;
 pub mod ticks;
@@ -107,6 +108,7 @@ pub use dccd::{Dccd, DccdCounts};
 pub use distributions::{CdfPoint, GapBin, GroupDistribution};
 pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
+pub use partial::{PartialError, FORMAT_VERSION, MAGIC};
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};
 pub use quantile::{
     Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND,
