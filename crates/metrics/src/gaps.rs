@@ -364,7 +364,9 @@ impl GapSeries {
         {
             return Err("horizon or compress gap differs from the configuration's".into());
         }
-        self.gaps.check(exact_limit).map_err(|e| format!("gaps: {e}"))?;
+        self.gaps
+            .check(exact_limit)
+            .map_err(|e| format!("gaps: {e}"))?;
         let ok = |t: i64| (-limit..=limit).contains(&t);
         let pieces = self.pieces();
         let mut prev = i64::MIN;

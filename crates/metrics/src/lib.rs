@@ -108,8 +108,8 @@ pub use dccd::{Dccd, DccdCounts};
 pub use distributions::{CdfPoint, GapBin, GroupDistribution};
 pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
-pub use partial::{PartialError, FORMAT_VERSION, MAGIC};
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};
+pub use partial::{PartialError, FORMAT_VERSION, MAGIC};
 pub use quantile::{
     Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND,
 };

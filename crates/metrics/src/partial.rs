@@ -127,10 +127,7 @@ pub(crate) mod sorted_map {
     use serde::ser::{Error as _, SerializeSeq};
 
     /// Write `map` sorted (module docs).
-    pub(crate) fn serialize<K, V, H, S>(
-        map: &HashMap<K, V, H>,
-        s: S,
-    ) -> Result<S::Ok, S::Error>
+    pub(crate) fn serialize<K, V, H, S>(map: &HashMap<K, V, H>, s: S) -> Result<S::Ok, S::Error>
     where
         K: Serialize,
         V: Serialize,
@@ -395,9 +392,8 @@ impl Analyzer {
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let mut state = Vec::new();
-        let (written, names) = serde_write(strings, || {
-            cbor(&StateRef::of(self, strings), &mut state)
-        });
+        let (written, names) =
+            serde_write(strings, || cbor(&StateRef::of(self, strings), &mut state));
         // Serializing into a Vec fails only on a key from another table: a caller bug
         // that would make a silently wrong partial, so it is an invariant, not an input.
         if let Err(e) = written {
@@ -416,7 +412,10 @@ impl Analyzer {
     /// A partial read back; its strings are interned into `strings` (any table: symbols
     /// are stored by name and re-interned). Errors name what is wrong (bad magic, version,
     /// CBOR offset/field, an invariant broken) and never panic on any input bytes.
-    pub fn from_partial_bytes(bytes: &[u8], strings: &mut Strings) -> Result<Analyzer, PartialError> {
+    pub fn from_partial_bytes(
+        bytes: &[u8],
+        strings: &mut Strings,
+    ) -> Result<Analyzer, PartialError> {
         let head = bytes.len().min(8);
         if bytes[..head] != MAGIC[..head] {
             return Err(PartialError::BadMagic);
@@ -507,7 +506,10 @@ fn assemble(cfg: Config, s: State) -> Result<Analyzer, PartialError> {
             count(&f(name), gs.count())?;
         }
         if g.mddr.ingress.count() != g.n_md || g.mddr.app.count() != g.n_md_delivered {
-            return Err(bad(f("mddr"), "instant counts differ from n_md / n_md_delivered"));
+            return Err(bad(
+                f("mddr"),
+                "instant counts differ from n_md / n_md_delivered",
+            ));
         }
         for (name, w) in [("bdc.app", &g.bdc.app), ("bdc.ingress", &g.bdc.ingress)] {
             check_windows(w, window, per_interval).map_err(|e| bad(f(name), e))?;
@@ -519,7 +521,10 @@ fn assemble(cfg: Config, s: State) -> Result<Analyzer, PartialError> {
             }
         }
         if g.delay.delay.count() != g.n_md_delivered || g.ctl_delay.delay.count() > g.n_ctl {
-            return Err(bad(f("delay"), "delay counts differ from the group's counts"));
+            return Err(bad(
+                f("delay"),
+                "delay counts differ from the group's counts",
+            ));
         }
         if !a.push_group(g) {
             return Err(bad(f("key"), "repeats an earlier group's key"));
@@ -545,11 +550,11 @@ fn assemble(cfg: Config, s: State) -> Result<Analyzer, PartialError> {
         a.seqs[i] = set;
     }
     for ((b, _, sy, ve), ow) in &s.orders {
-        if !bucket_ok(*b)
-            || (!cfg.by.symbol && sy.is_some())
-            || (!cfg.by.venue && ve.is_some())
-        {
-            return Err(bad("orders", "a key does not match the configuration's grouping"));
+        if !bucket_ok(*b) || (!cfg.by.symbol && sy.is_some()) || (!cfg.by.venue && ve.is_some()) {
+            return Err(bad(
+                "orders",
+                "a key does not match the configuration's grouping",
+            ));
         }
         check_order_windows(ow, window).map_err(|e| bad("orders", e))?;
     }
@@ -561,7 +566,10 @@ fn assemble(cfg: Config, s: State) -> Result<Analyzer, PartialError> {
     }
     let br = &s.branches;
     if br.delta_stale != cfg.delta_stale.as_nanos() {
-        return Err(bad("branches.delta_stale", "differs from the configuration's"));
+        return Err(bad(
+            "branches.delta_stale",
+            "differs from the configuration's",
+        ));
     }
     if br
         .parents
@@ -604,8 +612,7 @@ fn check_windows(w: &WindowCounts, window: Duration, per_interval: i64) -> Resul
         if w.cur.len() != n || !interval_ok(w.cur_index) {
             return Err("live interval out of range".into());
         }
-        if w.cur_start != w.cur_index * w.interval_len
-            || w.cur_end != w.cur_start + w.interval_len
+        if w.cur_start != w.cur_index * w.interval_len || w.cur_end != w.cur_start + w.interval_len
         {
             return Err("live interval bounds differ from its index".into());
         }
@@ -623,7 +630,9 @@ fn check_windows(w: &WindowCounts, window: Duration, per_interval: i64) -> Resul
         let mut prev: Option<u32> = None;
         for &(off, c) in sparse {
             if off as usize >= n || prev.is_some_and(|p| off <= p) || c == 0 {
-                return Err(format!("interval {j}: windows not sorted, in range and non-empty"));
+                return Err(format!(
+                    "interval {j}: windows not sorted, in range and non-empty"
+                ));
             }
             prev = Some(off);
             total += u64::from(c);
@@ -670,8 +679,14 @@ fn check_cte(c: &Cte, window: Duration, per_interval: i64) -> Result<(), String>
     let ok = |t: i64| (-LIMIT..=LIMIT).contains(&t);
     for (i, (_, st)) in c.sv.iter().enumerate() {
         check_windows(&st.app, window, per_interval).map_err(|e| format!("sv[{i}].app: {e}"))?;
-        if st.quotes.iter().any(|q| !ok(q.t) || !(q.mid.is_finite() && q.mid > 0.0)) {
-            return Err(format!("sv[{i}].quotes: an instant out of range or a mid not positive"));
+        if st
+            .quotes
+            .iter()
+            .any(|q| !ok(q.t) || !(q.mid.is_finite() && q.mid > 0.0))
+        {
+            return Err(format!(
+                "sv[{i}].quotes: an instant out of range or a mid not positive"
+            ));
         }
     }
     for (id, o) in &c.orders {
@@ -707,7 +722,10 @@ fn check_dccd(d: &Dccd<GroupKey>, cfg: &Config) -> Result<(), String> {
                 && dq.iter().zip(dq.iter().skip(1)).all(|(a, b)| a.t <= b.t)
         })
     }
-    if !(sorted(&d.md, ok) && sorted(&d.head_md, ok) && sorted(&d.ctl, ok) && sorted(&d.head_ctl, ok))
+    if !(sorted(&d.md, ok)
+        && sorted(&d.head_md, ok)
+        && sorted(&d.ctl, ok)
+        && sorted(&d.head_ctl, ok))
     {
         return Err("items out of range or not sorted by t_ingress".into());
     }

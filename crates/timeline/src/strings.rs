@@ -266,7 +266,11 @@ pub fn serde_write<R>(strings: &Strings, f: impl FnOnce() -> R) -> (R, Vec<Strin
     let names = match guard.exit() {
         Some(SerdeCtx::Write { names, order, .. }) => order
             .iter()
-            .map(|&i| names.get(i as usize).map_or_else(String::new, |s| s.to_string()))
+            .map(|&i| {
+                names
+                    .get(i as usize)
+                    .map_or_else(String::new, |s| s.to_string())
+            })
             .collect(),
         _ => Vec::new(),
     };
