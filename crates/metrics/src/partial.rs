@@ -55,6 +55,9 @@ pub const MAGIC: [u8; 8] = *b"CSCOPEP\0";
 /// The format version written and read.
 pub const FORMAT_VERSION: u16 = 1;
 
+/// A (symbol, venue) key.
+type SvKey = (Option<Sym>, Option<Sym>);
+
 /// Largest |instant| a partial may hold (what [`Analyzer`] accepts).
 const LIMIT: i64 = 1 << 62;
 
@@ -682,7 +685,7 @@ fn check_cte(c: &Cte, window: Duration, per_interval: i64) -> Result<(), String>
         if st
             .quotes
             .iter()
-            .any(|q| !ok(q.t) || !(q.mid.is_finite() && q.mid > 0.0))
+            .any(|q| !(ok(q.t) && q.mid.is_finite() && q.mid > 0.0))
         {
             return Err(format!(
                 "sv[{i}].quotes: an instant out of range or a mid not positive"
@@ -714,7 +717,7 @@ fn check_dccd(d: &Dccd<GroupKey>, cfg: &Config) -> Result<(), String> {
     }
     let ok = |t: i64| (-LIMIT..=LIMIT).contains(&t);
     fn sorted<G>(
-        map: &HashMap<(Option<Sym>, Option<Sym>), std::collections::VecDeque<crate::dccd::Item<G>>>,
+        map: &HashMap<SvKey, std::collections::VecDeque<crate::dccd::Item<G>>>,
         ok: impl Fn(i64) -> bool,
     ) -> bool {
         map.values().all(|dq| {
