@@ -340,7 +340,8 @@ impl Branches {
             ..BranchAnomalies::default()
         };
         let mut children: HashMap<u64, Vec<&Order>> = HashMap::new();
-        for o in market.orders() {
+        let orders = market.resolved_orders(strings);
+        for o in orders.values() {
             children.entry(o.parent_id).or_default().push(o);
         }
         anomalies.orders_without_parent = children
@@ -350,7 +351,7 @@ impl Branches {
             .sum();
         let mut fills: HashMap<u64, Vec<Fill>> = HashMap::new();
         for f in market.fills() {
-            if let Some(o) = market.order(f.child_id) {
+            if let Some(o) = orders.get(&f.child_id) {
                 fills.entry(o.parent_id).or_default().push(*f);
             }
         }

@@ -697,7 +697,10 @@ fn check_cte(c: &Cte, window: Duration, per_interval: i64) -> Result<(), String>
             return Err(format!("orders[{id}]: child id or t_emit out of range"));
         }
     }
-    if c.n_orders < c.orders.len() as u64 || c.n_orders > MAX_COUNT {
+    if c.ties.iter().any(|t| !c.orders.contains_key(&t.child_id)) {
+        return Err("ties: an order whose child_id is not kept".into());
+    }
+    if c.n_orders < (c.orders.len() + c.ties.len()) as u64 || c.n_orders > MAX_COUNT {
         return Err("n_orders below the distinct orders or beyond 2^48".into());
     }
     if c.fills.iter().any(|f| !ok(f.t_fill.as_nanos())) || c.fills.len() as u64 > MAX_COUNT {

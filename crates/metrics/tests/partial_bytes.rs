@@ -578,3 +578,55 @@ thread_local! {
         (a.to_partial_bytes(&inp.d.strings), inp.d.strings)
     };
 }
+
+#[test]
+fn duplicate_child_id_tie_is_resolved_by_name_in_any_table() {
+    // Two orders of child 1 equal in every field but the symbol: the kept one is the
+    // smaller symbol *name* ("X"), whatever the table's interning order, so the partial
+    // read into another table gives the same row. A fill makes the order visible.
+    let cfg = config(None);
+    let run = |first: &str, second: &str, split: bool| -> String {
+        let mut s = Strings::new();
+        let (a, b) = (s.intern(first), s.intern(second));
+        let order = |sym: Sym| Order {
+            child_id: 1,
+            parent_id: 0,
+            strategy: None,
+            symbol: Some(sym),
+            venue: None,
+            side: Side::Buy,
+            qty: 1.0,
+            px: None,
+            t_emit: Instant(0),
+            trigger_seq: None,
+        };
+        let fill = Fill {
+            child_id: 1,
+            t_fill: Instant(10),
+            fill_px: 100.0,
+            fill_qty: 1.0,
+        };
+        let mut p = Analyzer::new(cfg.clone()).unwrap();
+        p.update_order(&order(a));
+        let mut q = Analyzer::new(cfg.clone()).unwrap();
+        q.update_order(&order(b));
+        q.update_fill(&fill);
+        if split {
+            let mut t = Strings::new();
+            t.intern(second);
+            let mut m = Analyzer::from_partial_bytes(&q.to_partial_bytes(&s), &mut t).unwrap();
+            m.merge(&Analyzer::from_partial_bytes(&p.to_partial_bytes(&s), &mut t).unwrap())
+                .unwrap();
+            serde_json::to_string(&m.finish(&t).cost).unwrap()
+        } else {
+            p.merge(&q).unwrap();
+            serde_json::to_string(&p.finish(&s).cost).unwrap()
+        }
+    };
+    let want = run("X", "Y", false);
+    assert!(want.contains("\"symbol\":\"X\""), "{want}");
+    assert!(!want.contains("\"symbol\":\"Y\""), "{want}");
+    assert_eq!(run("Y", "X", false), want);
+    assert_eq!(run("X", "Y", true), want);
+    assert_eq!(run("Y", "X", true), want);
+}
