@@ -68,6 +68,16 @@
 //!
 //! None of it grows with the number of md events except the quote history and the stale
 //! events.
+//!
+//! ## Partials across processes
+//! [`Analyzer::to_partial_bytes`] writes the partial state (magic `CSCOPEP\0`, a format
+//! version, then CBOR: config, the partial's own key names, the state; format in
+//! [`partial`]); [`Analyzer::from_partial_bytes`] reads it back into any [`Strings`]
+//! table, checking every invariant the merge relies on ([`PartialError`] names what is
+//! broken), so partials built in other processes (Python, Spark) merge exactly as
+//! in-process ones do. Same state, same bytes.
+//!
+//! [`Strings`]: coalescope_timeline::Strings
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

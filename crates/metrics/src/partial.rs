@@ -319,14 +319,13 @@ fn sorted_map_ref<K: Serialize, V: Serialize, S: serde::Serializer>(
 
 impl<'a> StateRef<'a> {
     fn of(a: &'a Analyzer, strings: &Strings) -> Self {
-        let mut seqs: Vec<(Sym, &SeqSet)> = a
-            .seqs
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-            .filter_map(|(i, s)| u32::try_from(i).ok().map(|i| (i, s)))
-            .filter_map(|(i, s)| Some((sym_at(strings, i)?, s)))
-            .collect();
+        let mut seqs: Vec<(Sym, &SeqSet)> = Vec::new();
+        for (i, set) in a.seqs.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+            match sym_at(strings, i) {
+                Some(stream) => seqs.push((stream, set)),
+                None => panic!("to_partial_bytes: stream {i} is not in the table given"),
+            }
+        }
         seqs.sort_by(|x, y| strings.get(x.0).cmp(&strings.get(y.0)));
         StateRef {
             groups: &a.groups,
@@ -344,8 +343,8 @@ impl<'a> StateRef<'a> {
 }
 
 /// The `Sym` at table position `i` (a `seqs` slot), if the table has one.
-fn sym_at(strings: &Strings, i: u32) -> Option<Sym> {
-    let name = strings.names_from(i as usize).next()?;
+fn sym_at(strings: &Strings, i: usize) -> Option<Sym> {
+    let name = strings.names_from(i).next()?;
     strings.lookup(name)
 }
 
@@ -390,6 +389,10 @@ impl Analyzer {
     /// The partial state as bytes (self-describing: magic, format version, config,
     /// state; the format is in [`crate::partial`]). `strings` is the table the records
     /// were interned in. The same state gives the same bytes whatever the table.
+    ///
+    /// # Panics
+    /// When a key of the state is not in `strings` (the records were interned in another
+    /// table): a caller bug that would otherwise write a silently wrong partial.
     pub fn to_partial_bytes(&self, strings: &Strings) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(&MAGIC);
