@@ -27,8 +27,9 @@
 //! on: the configuration validates (SPEC §4) and every aggregator was built with it,
 //! instants lie within ±2^62 ns (as [`Analyzer`] accepts them), sorted runs are sorted,
 //! histogram totals equal their buckets, counters that are subtracted are ordered, group
-//! keys match the configuration's grouping and are distinct, and record counters are
-//! below 2^48 (so merging up to 2^15 partials cannot overflow one). A failure is a
+//! keys match the configuration's grouping and are distinct, record counters are
+//! below 2^48 (so merging up to 2^15 partials cannot overflow one) and one window's
+//! count below 2^24 (256 partials). A failure is a
 //! [`PartialError`] naming the section, byte offset or field.
 
 use std::collections::HashMap;
@@ -63,6 +64,11 @@ const LIMIT: i64 = 1 << 62;
 
 /// Largest record counter a partial may hold.
 const MAX_COUNT: u64 = 1 << 48;
+
+/// Largest count of one window (`u32` counters that merges add): 2^24 events in one
+/// window of at most 500 µs is 3.4·10^10 events/s, beyond any feed, and leaves room to
+/// merge 256 such partials without overflow.
+const MAX_WINDOW_COUNT: u32 = 1 << 24;
 
 /// Why bytes are not a partial [`Analyzer`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -625,6 +631,9 @@ fn check_windows(w: &WindowCounts, window: Duration, per_interval: i64) -> Resul
         if w.done.contains_key(&w.cur_index) {
             return Err("live interval also packed".into());
         }
+        if w.cur.iter().any(|&c| c > MAX_WINDOW_COUNT) {
+            return Err("a window count beyond 2^24".into());
+        }
         total = w.cur.iter().map(|&c| u64::from(c)).sum();
     } else if w.cur.iter().any(|&c| c > 0) {
         return Err("counts in a dead dense interval".into());
@@ -635,7 +644,8 @@ fn check_windows(w: &WindowCounts, window: Duration, per_interval: i64) -> Resul
         }
         let mut prev: Option<u32> = None;
         for &(off, c) in sparse {
-            if off as usize >= n || prev.is_some_and(|p| off <= p) || c == 0 {
+            if off as usize >= n || prev.is_some_and(|p| off <= p) || c == 0 || c > MAX_WINDOW_COUNT
+            {
                 return Err(format!(
                     "interval {j}: windows not sorted, in range and non-empty"
                 ));
@@ -667,8 +677,10 @@ fn check_order_windows(ow: &OrderWindows, window: Duration) -> Result<(), String
     let (k0, k1) = (ow.min.div_euclid(ow.width), ow.max.div_euclid(ow.width));
     let mut total = 0u64;
     for (&k, &c) in &ow.counts {
-        if k < k0 || k > k1 || c == 0 {
-            return Err(format!("window {k} outside the emit range or empty"));
+        if k < k0 || k > k1 || c == 0 || c > MAX_WINDOW_COUNT {
+            return Err(format!(
+                "window {k} outside the emit range, empty or beyond 2^24"
+            ));
         }
         total += u64::from(c);
     }
