@@ -36,7 +36,9 @@ use crate::seqset::SeqSet;
 
 /// Identity of one md group (unselected keys are `None`, like a null key; the report
 /// tells them apart through the config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct GroupKey {
     /// Bucket index (0 without buckets).
     pub bucket: i64,
@@ -48,7 +50,7 @@ pub struct GroupKey {
     pub venue: Option<Sym>,
 }
 
-type OrderKey = (i64, Option<Sym>, Option<Sym>, Option<Sym>);
+pub(crate) type OrderKey = (i64, Option<Sym>, Option<Sym>, Option<Sym>);
 
 const SLOT_CACHE: usize = 1024;
 
@@ -80,8 +82,8 @@ impl PackedKey {
 /// Each partial is a segment `(first, last)` of (t_ingress, t_app) pairs; merged partials
 /// keep their segments and are stitched in ingress order at the end, so the merge order
 /// does not matter.
-#[derive(Debug, Clone, Default)]
-struct Drift {
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Drift {
     cur: Option<((Instant, Instant), (Instant, Instant))>,
     merged: Vec<((Instant, Instant), (Instant, Instant))>,
     inversions: u64,
@@ -118,17 +120,17 @@ impl Drift {
     }
 }
 
-#[derive(Debug, Clone)]
-struct GroupState {
-    key: GroupKey,
-    n_md: u64,
-    n_md_delivered: u64,
-    mddr: Mddr,
-    bdc: Bdc,
-    delay: DelayQuantiles,
-    n_ctl: u64,
-    ctl_delay: DelayQuantiles,
-    drift: Drift,
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct GroupState {
+    pub(crate) key: GroupKey,
+    pub(crate) n_md: u64,
+    pub(crate) n_md_delivered: u64,
+    pub(crate) mddr: Mddr,
+    pub(crate) bdc: Bdc,
+    pub(crate) delay: DelayQuantiles,
+    pub(crate) n_ctl: u64,
+    pub(crate) ctl_delay: DelayQuantiles,
+    pub(crate) drift: Drift,
 }
 
 impl GroupState {
@@ -363,7 +365,7 @@ pub struct Report {
 }
 
 /// Records seen per table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     /// md events.
     pub md: u64,
@@ -482,11 +484,11 @@ fn in_range(t: i64) -> bool {
 /// Every SPEC §4 metric as one mergeable aggregator (module docs).
 #[derive(Debug, Clone)]
 pub struct Analyzer {
-    cfg: Config,
+    pub(crate) cfg: Config,
     window: Duration,
     per_interval: i64,
     bucket: Option<i64>,
-    groups: Vec<GroupState>,
+    pub(crate) groups: Vec<GroupState>,
     /// Groups by symbol: `by_symbol[symbol.index() + 1]` (0 = null or pooled symbol)
     /// lists that symbol's `(key, slot)`. A symbol has few groups (streams x venues x
     /// buckets), newest last, so a backwards scan beats hashing on the hot path.
@@ -495,15 +497,15 @@ pub struct Analyzer {
     /// no branch on which entry matches.
     slot_cache: Vec<(PackedKey, u32)>,
     /// Indexed by `Sym::index()` of the stream.
-    seqs: Vec<SeqSet>,
-    orders: HashMap<OrderKey, OrderWindows>,
-    cte: Cte,
-    branches: Branches,
-    dccd: Dccd<GroupKey>,
-    counts: Counts,
-    last_emit: i64,
-    non_monotonic_emit: u64,
-    out_of_range: u64,
+    pub(crate) seqs: Vec<SeqSet>,
+    pub(crate) orders: HashMap<OrderKey, OrderWindows>,
+    pub(crate) cte: Cte,
+    pub(crate) branches: Branches,
+    pub(crate) dccd: Dccd<GroupKey>,
+    pub(crate) counts: Counts,
+    pub(crate) last_emit: i64,
+    pub(crate) non_monotonic_emit: u64,
+    pub(crate) out_of_range: u64,
 }
 
 impl Analyzer {
@@ -519,7 +521,7 @@ impl Analyzer {
     }
 
     /// An empty analyzer for a validated `cfg`.
-    fn build(cfg: Config) -> Self {
+    pub(crate) fn build(cfg: Config) -> Self {
         let window = cfg.window;
         let per_interval = cfg.interval.as_nanos() / window.as_nanos();
         Analyzer {
@@ -583,6 +585,26 @@ impl Analyzer {
             Some(i) => i,
             None => self.new_group(key, row),
         }
+    }
+
+    /// Add a decoded group (a partial read back) and index it; `false` when a group of
+    /// that key exists already.
+    pub(crate) fn push_group(&mut self, g: GroupState) -> bool {
+        let row = g.key.symbol.map_or(0, |s| s.index() + 1);
+        let exists = self
+            .by_symbol
+            .get(row)
+            .is_some_and(|v| v.iter().any(|(k, _)| *k == g.key));
+        if exists {
+            return false;
+        }
+        let i = self.groups.len() as u32;
+        if row >= self.by_symbol.len() {
+            self.by_symbol.resize_with(row + 1, Vec::new);
+        }
+        self.by_symbol[row].push((g.key, i));
+        self.groups.push(g);
+        true
     }
 
     #[cold]

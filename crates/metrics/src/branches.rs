@@ -282,11 +282,11 @@ pub struct BranchesReport {
 }
 
 /// Parents and stale md events (module docs); joined with a [`Cte`] in `finish`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Branches {
-    delta_stale: i64,
-    parents: Vec<Parent>,
-    stale: Vec<(Option<Sym>, i64)>,
+    pub(crate) delta_stale: i64,
+    pub(crate) parents: Vec<Parent>,
+    pub(crate) stale: Vec<(Option<Sym>, i64)>,
 }
 
 impl Branches {
@@ -340,7 +340,8 @@ impl Branches {
             ..BranchAnomalies::default()
         };
         let mut children: HashMap<u64, Vec<&Order>> = HashMap::new();
-        for o in market.orders() {
+        let orders = market.resolved_orders(strings);
+        for o in orders.values() {
             children.entry(o.parent_id).or_default().push(o);
         }
         anomalies.orders_without_parent = children
@@ -350,7 +351,7 @@ impl Branches {
             .sum();
         let mut fills: HashMap<u64, Vec<Fill>> = HashMap::new();
         for f in market.fills() {
-            if let Some(o) = market.order(f.child_id) {
+            if let Some(o) = orders.get(&f.child_id) {
                 fills.entry(o.parent_id).or_default().push(*f);
             }
         }

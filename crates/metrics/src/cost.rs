@@ -15,9 +15,12 @@
 //! A fill's markout at τ uses the last quote of the order's (symbol, venue) with
 //! `t_ingress <= t_fill + τ`, ties in `t_ingress` going to the largest (stream, seq) with
 //! streams compared by name. Duplicate `child_id`s keep the order with the smallest
-//! (`t_emit`, `parent_id`, then the other fields) so the choice does not depend on
-//! input order.
+//! (`t_emit`, `parent_id`, then the other fields, keys compared by name) so the choice
+//! depends neither on input order nor on the order keys were interned in (partials
+//! from other processes, [`crate::partial`]): orders that tie on every other field but
+//! differ in a key are kept aside and resolved by name in `finish`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use coalescope_timeline::{Duration, Event, Fill, Instant, Order, Side, Strings, Sym};
@@ -31,19 +34,19 @@ use crate::windows::WindowCounts;
 type SvKey = (Option<Sym>, Option<Sym>);
 
 /// One md event's mid, with what orders it among quotes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Quote {
-    t: i64,
+    pub(crate) t: i64,
     stream: Sym,
     seq: u64,
     /// `(bid + ask) / 2`, positive and finite.
     pub(crate) mid: f64,
 }
 
-#[derive(Debug, Clone)]
-struct SvState {
-    app: WindowCounts,
-    quotes: Vec<Quote>,
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SvState {
+    pub(crate) app: WindowCounts,
+    pub(crate) quotes: Vec<Quote>,
 }
 
 /// Markout statistics of one row at one horizon.
@@ -170,17 +173,24 @@ pub struct CteParams {
 }
 
 /// Markouts + CTE aggregator (module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cte {
-    window: Duration,
-    per_interval: i64,
-    sv: Vec<(SvKey, SvState)>,
+    pub(crate) window: Duration,
+    pub(crate) per_interval: i64,
+    pub(crate) sv: Vec<(SvKey, SvState)>,
+    /// Lookup cache of `sv` (rebuilt after reading: [`Cte::reindex`]).
+    #[serde(skip)]
     sv_index: FastMap<SvKey, usize>,
+    #[serde(skip)]
     last_sv: Option<(SvKey, usize)>,
-    orders: HashMap<u64, Order>,
-    n_orders: u64,
-    fills: Vec<Fill>,
-    invalid_quotes: u64,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) orders: HashMap<u64, Order>,
+    pub(crate) n_orders: u64,
+    /// Orders whose `child_id` is kept in `orders` with the same [`order_rank`] but other
+    /// keys: resolved by key names in `finish` (module docs).
+    pub(crate) ties: Vec<Order>,
+    pub(crate) fills: Vec<Fill>,
+    pub(crate) invalid_quotes: u64,
 }
 
 /// `1s`, `250ms`, `30us`, `7ns`: the largest unit that divides the horizon.
@@ -195,20 +205,24 @@ pub fn horizon_label(d: Duration) -> String {
 }
 
 /// Which of two orders with one `child_id` is kept: the smallest (`t_emit`,
-/// `parent_id`), then every other field, so the choice never depends on input order.
-fn order_precedes(a: &Order, b: &Order) -> bool {
-    let key = |o: &Order| {
-        (
-            o.t_emit,
-            o.parent_id,
-            o.side.as_i8(),
-            o.qty.to_bits(),
-            o.px.map(f64::to_bits),
-            o.trigger_seq,
-            [o.strategy, o.symbol, o.venue].map(|s| s.map(Sym::index)),
-        )
-    };
-    key(a) < key(b)
+/// `parent_id`), then every other field but the keys (compared by name in `finish`).
+type OrderRank = (Instant, u64, i8, u64, Option<u64>, Option<u64>);
+
+/// The [`OrderRank`] of an order.
+fn order_rank(o: &Order) -> OrderRank {
+    (
+        o.t_emit,
+        o.parent_id,
+        o.side.as_i8(),
+        o.qty.to_bits(),
+        o.px.map(f64::to_bits),
+        o.trigger_seq,
+    )
+}
+
+/// The keys of an order, the last part of the duplicate rule.
+fn order_keys(o: &Order) -> [Option<Sym>; 3] {
+    [o.strategy, o.symbol, o.venue]
 }
 
 impl Cte {
@@ -222,9 +236,22 @@ impl Cte {
             last_sv: None,
             orders: HashMap::new(),
             n_orders: 0,
+            ties: Vec::new(),
             fills: Vec::new(),
             invalid_quotes: 0,
         }
+    }
+
+    /// Rebuild the `sv` lookup after reading a partial; `false` when a key repeats.
+    pub(crate) fn reindex(&mut self) -> bool {
+        self.last_sv = None;
+        self.sv_index = FastMap::default();
+        for (i, (k, _)) in self.sv.iter().enumerate() {
+            if self.sv_index.insert(*k, i).is_some() {
+                return false;
+            }
+        }
+        true
     }
 
     #[inline]
@@ -284,14 +311,42 @@ impl Cte {
     /// One child order.
     pub fn update_order(&mut self, o: &Order) {
         self.n_orders += 1;
-        self.orders
-            .entry(o.child_id)
-            .and_modify(|cur| {
-                if order_precedes(o, cur) {
+        self.consider(o);
+    }
+
+    /// Keep `o` if it precedes the order kept for its `child_id` (module docs).
+    fn consider(&mut self, o: &Order) {
+        match self.orders.get_mut(&o.child_id) {
+            None => {
+                self.orders.insert(o.child_id, *o);
+            }
+            Some(cur) => {
+                let (r, c) = (order_rank(o), order_rank(cur));
+                if r < c {
                     *cur = *o;
+                } else if r == c && order_keys(o) != order_keys(cur) {
+                    self.ties.push(*o);
                 }
-            })
-            .or_insert(*o);
+            }
+        }
+    }
+
+    /// The orders, one per `child_id`, with ties on every field but the keys resolved
+    /// by key names (borrowed when there is no tie).
+    pub(crate) fn resolved_orders(&self, strings: &Strings) -> Cow<'_, HashMap<u64, Order>> {
+        if self.ties.is_empty() {
+            return Cow::Borrowed(&self.orders);
+        }
+        let names = |o: &Order| order_keys(o).map(|s| strings.resolve_opt(s));
+        let mut map = self.orders.clone();
+        for t in &self.ties {
+            if let Some(cur) = map.get_mut(&t.child_id) {
+                if order_rank(t) == order_rank(cur) && names(t) < names(cur) {
+                    *cur = *t;
+                }
+            }
+        }
+        Cow::Owned(map)
     }
 
     /// One fill.
@@ -307,11 +362,10 @@ impl Cte {
             mine.app.merge(&st.app);
             mine.quotes.extend_from_slice(&st.quotes);
         }
-        for o in other.orders.values() {
-            self.update_order(o);
+        for o in other.orders.values().chain(&other.ties) {
+            self.consider(o);
         }
-        // update_order counted each distinct order of `other` once; add its duplicates.
-        self.n_orders += other.n_orders - other.orders.len() as u64;
+        self.n_orders += other.n_orders;
         self.fills.extend_from_slice(&other.fills);
         self.invalid_quotes += other.invalid_quotes;
     }
@@ -324,6 +378,7 @@ impl Cte {
     /// Join and compute every row.
     pub fn finish(&self, p: &CteParams, strings: &Strings) -> CostResult {
         let classes = self.classify(p.high_bdc, p.interval);
+        let orders = self.resolved_orders(strings);
         let quotes = self.sorted_quotes(strings);
         let mut fills = self.fills.clone();
         fills.sort_by(|a, b| {
@@ -346,14 +401,14 @@ impl Cte {
         let mut rows: HashMap<RowKey, Acc> = HashMap::new();
         let mut strat: HashMap<(Option<i64>, Option<Sym>), Acc> = HashMap::new();
         let mut an = JoinAnomalies {
-            duplicate_child_id: self.n_orders - self.orders.len() as u64,
+            duplicate_child_id: self.n_orders - orders.len() as u64,
             invalid_quotes: self.invalid_quotes,
             ..Default::default()
         };
         let mut filled: std::collections::HashSet<u64> = std::collections::HashSet::new();
         let empty = || (0u64, 0u64, vec![TauCost::default(); p.horizons.len()]);
         for f in &fills {
-            let Some(o) = self.orders.get(&f.child_id) else {
+            let Some(o) = orders.get(&f.child_id) else {
                 an.fills_without_order += 1;
                 continue;
             };
@@ -401,8 +456,7 @@ impl Cte {
                 }
             }
         }
-        an.orders_without_fills =
-            self.orders.keys().filter(|id| !filled.contains(id)).count() as u64;
+        an.orders_without_fills = orders.keys().filter(|id| !filled.contains(id)).count() as u64;
         let taus = |v: Vec<TauCost>| {
             Taus(
                 p.horizons
@@ -517,16 +571,6 @@ impl Cte {
             q.sort_by_key(|q| (q.t, rank[&q.stream], q.seq));
         }
         out
-    }
-
-    /// The orders, one per `child_id` (duplicates resolved as in the module docs).
-    pub(crate) fn orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values()
-    }
-
-    /// The order of a child, if any.
-    pub(crate) fn order(&self, child_id: u64) -> Option<&Order> {
-        self.orders.get(&child_id)
     }
 
     /// Every fill, in input order.

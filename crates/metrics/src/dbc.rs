@@ -14,13 +14,14 @@ use serde::Serialize;
 use crate::windows::WindowCounts;
 
 /// Per-window emit counts of one strategy's orders matched to a group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OrderWindows {
-    width: i64,
-    counts: HashMap<i64, u32>,
-    min: i64,
-    max: i64,
-    n: u64,
+    pub(crate) width: i64,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) counts: HashMap<i64, u32>,
+    pub(crate) min: i64,
+    pub(crate) max: i64,
+    pub(crate) n: u64,
 }
 
 impl OrderWindows {

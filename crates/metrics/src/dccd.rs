@@ -23,15 +23,15 @@ use serde::Serialize;
 
 type SvKey = (Option<Sym>, Option<Sym>);
 
-#[derive(Debug, Clone, Copy)]
-struct Item<G> {
-    t: i64,
-    app: Option<i64>,
-    group: G,
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Item<G> {
+    pub(crate) t: i64,
+    pub(crate) app: Option<i64>,
+    pub(crate) group: G,
 }
 
 /// Episode counts of one md group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DccdCounts {
     /// Episodes with both sides delivered.
     pub episodes: u64,
@@ -62,27 +62,36 @@ impl DccdCounts {
 }
 
 /// The DCCD aggregator; `G` tags the md group an episode is counted for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "G: serde::Serialize",
+    deserialize = "G: serde::Deserialize<'de>"
+))]
 pub struct Dccd<G: Copy + Eq + Hash> {
-    horizon: i64,
-    keep: Option<i64>,
-    md: HashMap<SvKey, VecDeque<Item<G>>>,
-    ctl: HashMap<SvKey, VecDeque<Item<()>>>,
+    pub(crate) horizon: i64,
+    pub(crate) keep: Option<i64>,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) md: HashMap<SvKey, VecDeque<Item<G>>>,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) ctl: HashMap<SvKey, VecDeque<Item<()>>>,
     /// Items within `H` of the first instant: never evicted, so that an earlier partial
     /// can still pair with them at merge time.
-    head_md: HashMap<SvKey, VecDeque<Item<G>>>,
-    head_ctl: HashMap<SvKey, VecDeque<Item<()>>>,
-    results: HashMap<G, DccdCounts>,
-    max_seen: i64,
-    min_seen: i64,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) head_md: HashMap<SvKey, VecDeque<Item<G>>>,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) head_ctl: HashMap<SvKey, VecDeque<Item<()>>>,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) results: HashMap<G, DccdCounts>,
+    pub(crate) max_seen: i64,
+    pub(crate) min_seen: i64,
     /// Time ranges `[lo, hi)` whose items were dropped.
-    evicted: Vec<(i64, i64)>,
+    pub(crate) evicted: Vec<(i64, i64)>,
     /// Time spans `[first, last]` of the merged partials (empty before any merge: the
     /// span is then `[min_seen, max_seen]`).
-    spans: Vec<(i64, i64)>,
-    last_sweep: i64,
-    late: u64,
-    overlapping_merges: u64,
+    pub(crate) spans: Vec<(i64, i64)>,
+    pub(crate) last_sweep: i64,
+    pub(crate) late: u64,
+    pub(crate) overlapping_merges: u64,
 }
 
 fn judge(m_t: i64, m_app: Option<i64>, c_t: i64, c_app: Option<i64>) -> DccdCounts {

@@ -348,6 +348,50 @@ impl GapSeries {
         q
     }
 
+    /// Check a series read from untrusted bytes: the configuration's horizon, threshold
+    /// and exact limit, instants within `±limit`, pieces sorted (raw instants, blocks
+    /// `first <= last`, the tail after the active block), and the counters the code
+    /// subtracts or divides consistent. Returns what is broken.
+    pub(crate) fn check(
+        &self,
+        horizon: Option<Duration>,
+        exact_limit: usize,
+        compress_gap: Duration,
+        limit: i64,
+    ) -> Result<(), String> {
+        if self.horizon != horizon.map(Duration::as_nanos)
+            || self.compress_gap != compress_gap.as_nanos()
+        {
+            return Err("horizon or compress gap differs from the configuration's".into());
+        }
+        self.gaps
+            .check(exact_limit)
+            .map_err(|e| format!("gaps: {e}"))?;
+        let ok = |t: i64| (-limit..=limit).contains(&t);
+        let pieces = self.pieces();
+        let mut prev = i64::MIN;
+        for p in &pieces {
+            if !ok(p.start()) || !ok(p.end()) || p.start() > p.end() || p.start() < prev {
+                return Err(format!("piece {p:?} out of range or out of order"));
+            }
+            prev = p.start();
+        }
+        if self.tail.iter().any(|&t| t < self.tail_floor()) {
+            return Err("tail instant below the committed pieces".into());
+        }
+        if self.short > self.gaps.count() {
+            return Err("more short gaps than committed gaps".into());
+        }
+        if self.count == 0 {
+            if !pieces.is_empty() || self.gaps.count() > 0 {
+                return Err("pieces in an empty series".into());
+            }
+        } else if !ok(self.min_seen) || !ok(self.max_seen) || self.min_seen > self.max_seen {
+            return Err("first/last instant out of range".into());
+        }
+        Ok(())
+    }
+
     /// Gaps `<= g` (the `compress_gap` given to [`GapSeries::new`]) among all the gaps
     /// [`GapSeries::finish`] returns; counted exactly in either quantile mode.
     pub fn compressed(&self) -> u64 {

@@ -68,6 +68,16 @@
 //!
 //! None of it grows with the number of md events except the quote history and the stale
 //! events.
+//!
+//! ## Partials across processes
+//! [`Analyzer::to_partial_bytes`] writes the partial state (magic `CSCOPEP\0`, a format
+//! version, then CBOR: config, the partial's own key names, the state; format in
+//! [`partial`]); [`Analyzer::from_partial_bytes`] reads it back into any [`Strings`]
+//! table, checking every invariant the merge relies on ([`PartialError`] names what is
+//! broken), so partials built in other processes (Python, Spark) merge exactly as
+//! in-process ones do. Same state, same bytes.
+//!
+//! [`Strings`]: coalescope_timeline::Strings
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -84,6 +94,7 @@ pub mod feed;
 pub mod fifo_quantile;
 pub mod gaps;
 pub mod md;
+pub mod partial;
 pub mod quantile;
 pub mod seqset;
 pub mod ticks;
@@ -108,6 +119,7 @@ pub use distributions::{CdfPoint, GapBin, GroupDistribution};
 pub use feed::{feed, FeedError, Inputs, Table};
 pub use gaps::GapSeries;
 pub use md::{Bdc, BdcResult, DelayQuantiles, HighBdc, Mddr, MddrResult};
+pub use partial::{PartialError, FORMAT_VERSION, MAGIC};
 pub use quantile::{
     Prob, QuantileMode, QuantileSummary, Quantiles, UnknownQuantileMode, SKETCH_BOUND,
 };

@@ -152,7 +152,7 @@ impl Mddr {
 
 /// BDC on the app timeline (delivered md by `t_app`) and BDC_ingress (all md by
 /// `t_ingress`), per interval.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bdc {
     /// Window counts on `t_app` of delivered md events.
     pub app: WindowCounts,

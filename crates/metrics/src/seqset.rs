@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 /// Seen sequence numbers of one stream.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "SeqWire", try_from = "SeqWire")]
 pub struct SeqSet {
     ranges: BTreeMap<u64, u64>,
     hot: Option<(u64, u64)>,
@@ -18,7 +19,63 @@ pub struct SeqSet {
     distinct: u64,
 }
 
+/// A [`SeqSet`] as serialized: its ranges (sorted, disjoint, inclusive) and inserts.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SeqWire {
+    ranges: Vec<(u64, u64)>,
+    inserts: u64,
+}
+
+impl From<SeqSet> for SeqWire {
+    fn from(s: SeqSet) -> Self {
+        SeqWire {
+            ranges: s.all_ranges(),
+            inserts: s.inserts,
+        }
+    }
+}
+
+impl TryFrom<SeqWire> for SeqSet {
+    type Error = String;
+    /// The set of the wire ranges; they must be sorted, disjoint and non-empty, and
+    /// `inserts` at least the number of distinct values.
+    fn try_from(w: SeqWire) -> Result<Self, String> {
+        let mut distinct = 0u64;
+        let mut prev: Option<u64> = None;
+        for &(lo, hi) in &w.ranges {
+            if lo > hi || prev.is_some_and(|p| lo <= p) {
+                return Err(format!(
+                    "seq ranges not sorted and disjoint at [{lo}, {hi}]"
+                ));
+            }
+            prev = Some(hi);
+            distinct = (hi - lo)
+                .checked_add(1)
+                .and_then(|n| distinct.checked_add(n))
+                .ok_or("seq ranges hold more than 2^64 values")?;
+        }
+        if distinct > w.inserts {
+            return Err(format!(
+                "seq set has {distinct} distinct values but {} inserts",
+                w.inserts
+            ));
+        }
+        Ok(SeqSet {
+            ranges: w.ranges.into_iter().collect(),
+            hot: None,
+            hot_next: u64::MAX,
+            inserts: w.inserts,
+            distinct,
+        })
+    }
+}
+
 impl SeqSet {
+    /// True when nothing was inserted (not worth serializing).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inserts == 0
+    }
+
     /// Record `seq`; returns false if it was already seen.
     #[inline]
     pub fn insert(&mut self, seq: u64) -> bool {

@@ -32,23 +32,33 @@ impl IntervalStat {
 }
 
 /// Window counts of one timeline (module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WindowCounts {
-    width: i64,
-    per_interval: i64,
-    interval_len: i64,
-    cur_index: i64,
-    cur_start: i64,
-    cur_end: i64,
-    cur: Vec<u32>,
-    cur_live: bool,
+    pub(crate) width: i64,
+    pub(crate) per_interval: i64,
+    pub(crate) interval_len: i64,
+    pub(crate) cur_index: i64,
+    pub(crate) cur_start: i64,
+    pub(crate) cur_end: i64,
+    pub(crate) cur: Vec<u32>,
+    pub(crate) cur_live: bool,
     /// The window hit last (`[win_start, win_start + width)`, offset `win_off` in `cur`):
-    /// consecutive events mostly share a window, and this skips the division.
+    /// consecutive events mostly share a window, and this skips the division. A cache:
+    /// not serialized, empty (`(1, 0)`) after reading.
+    #[serde(skip, default = "one")]
     win_start: i64,
+    #[serde(skip)]
     win_end: i64,
+    #[serde(skip)]
     win_off: usize,
-    done: HashMap<i64, Vec<(u32, u32)>>,
-    count: u64,
+    #[serde(with = "crate::partial::sorted_map")]
+    pub(crate) done: HashMap<i64, Vec<(u32, u32)>>,
+    pub(crate) count: u64,
+}
+
+/// The empty window cache's start (`win_start > win_end` matches no instant).
+fn one() -> i64 {
+    1
 }
 
 impl WindowCounts {

@@ -87,6 +87,11 @@ impl Prob {
         (r as u64).max(1)
     }
 
+    /// `(num, den)`: the exact fraction (what a serialized configuration stores).
+    pub const fn parts(self) -> (u64, u64) {
+        (self.num, self.den)
+    }
+
     /// The probability as a float, for display only.
     pub fn as_f64(self) -> f64 {
         self.num as f64 / self.den as f64
@@ -102,7 +107,9 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], p: Prob) -> Option<T> {
 
 /// How quantile series keep their values (`--quantiles exact|sketch`, SPEC §4 "Quantile
 /// mode").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum QuantileMode {
     /// Keep every value (memory O(n)): every quantile is exact nearest-rank.
     Exact,
@@ -236,6 +243,24 @@ impl<const B: u32> LogHistogram<B> {
     /// Number of values counted.
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// Check a histogram read from untrusted bytes: no bucket beyond the largest
+    /// magnitude an `i64` has, and `count` equal to the sum of the buckets.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let max_len = Self::bucket_of(i64::MIN.unsigned_abs()) + 1;
+        if self.pos.len() > max_len || self.neg.len() > max_len {
+            return Err("histogram has buckets beyond the i64 range");
+        }
+        let total = self
+            .pos
+            .iter()
+            .chain(&self.neg)
+            .try_fold(0u64, |acc, &c| acc.checked_add(c));
+        if total != Some(self.count) {
+            return Err("histogram count differs from the sum of its buckets");
+        }
+        Ok(())
     }
 
     /// Values strictly below `v`, counting only whole buckets: exact whenever `v` is a
@@ -380,6 +405,50 @@ impl<const B: u32> Quantiles<B> {
     /// Number of values.
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// The exact limit this series was built with.
+    pub fn exact_limit(&self) -> usize {
+        self.exact_limit
+    }
+
+    /// Check a series read from untrusted bytes against what [`Quantiles::update`] and
+    /// [`Quantiles::merge`] maintain: the expected `exact_limit`, no more exact values
+    /// than it, exact values only before the fold, `count` equal to the values held
+    /// (exact or in the histogram), and min/max those of the values (the empty markers
+    /// when empty). Returns what is broken.
+    pub fn check(&self, exact_limit: usize) -> Result<(), &'static str> {
+        if self.exact_limit != exact_limit {
+            return Err("exact limit differs from the configuration's");
+        }
+        match &self.hist {
+            None => {
+                if self.exact.len() > self.exact_limit {
+                    return Err("more exact values than the exact limit");
+                }
+                if self.count != self.exact.len() as u64 {
+                    return Err("count differs from the number of exact values");
+                }
+                let lo = self.exact.iter().copied().min().unwrap_or(i64::MAX);
+                let hi = self.exact.iter().copied().max().unwrap_or(i64::MIN);
+                if (lo, hi) != (self.min, self.max) {
+                    return Err("min/max differ from the exact values'");
+                }
+            }
+            Some(h) => {
+                h.check()?;
+                if !self.exact.is_empty() {
+                    return Err("exact values beside a histogram");
+                }
+                if self.count != h.count {
+                    return Err("count differs from the histogram's");
+                }
+                if self.count == 0 || self.min > self.max {
+                    return Err("histogram with min above max");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Smallest value, exact.

@@ -89,7 +89,7 @@ impl Event {
 }
 
 /// Side of an order: +1 buy, -1 sell (SPEC §1 `side` i8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     /// +1
     Buy,
@@ -125,7 +125,7 @@ impl Side {
 }
 
 /// A child-order emit (`orders` table).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     /// Unique child order id.
     pub child_id: u64,
@@ -150,7 +150,7 @@ pub struct Order {
 }
 
 /// A fill of a child order (`fills` table).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fill {
     /// The child order filled.
     pub child_id: u64,
@@ -163,7 +163,7 @@ pub struct Fill {
 }
 
 /// A parent order (`parents` table).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Parent {
     /// Unique parent id.
     pub parent_id: u64,

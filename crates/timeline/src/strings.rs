@@ -5,6 +5,7 @@
 //! shared by all tables of a [`crate::Timeline`], so a symbol has the same `Sym` in the
 //! events, orders and parents tables.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -195,6 +196,173 @@ impl<'a> Remap<'a> {
             symbol: self.opt(local, p.symbol),
             ..*p
         }
+    }
+}
+
+/// How a [`Sym`] is serialized inside a [`serde_write`] scope.
+enum SerdeCtx {
+    /// Writing: a `Sym` becomes its index in a list local to the output (assigned on first
+    /// sight), or its name while `by_name` is set (canonical sort keys).
+    Write {
+        names: Vec<Box<str>>,
+        local: HashMap<u32, u32>,
+        order: Vec<u32>,
+        by_name: bool,
+    },
+    /// Reading: a local index becomes a `Sym` of the reader's table.
+    Read { remap: Vec<Sym> },
+}
+
+thread_local! {
+    static SERDE_CTX: RefCell<Option<SerdeCtx>> = const { RefCell::new(None) };
+}
+
+/// Puts the previous context back when a scope ends (also on panic).
+struct CtxGuard(Option<SerdeCtx>);
+
+impl CtxGuard {
+    fn enter(ctx: SerdeCtx) -> Self {
+        CtxGuard(SERDE_CTX.with(|c| c.replace(Some(ctx))))
+    }
+    fn exit(mut self) -> Option<SerdeCtx> {
+        let prev = self.0.take();
+        SERDE_CTX.with(|c| c.replace(prev))
+    }
+}
+
+impl Drop for CtxGuard {
+    fn drop(&mut self) {
+        if let Some(prev) = self.0.take() {
+            SERDE_CTX.with(|c| c.replace(Some(prev)));
+        }
+    }
+}
+
+/// Runs `f` (which serializes) so that every [`Sym`] it serializes is written as an index
+/// into a list of names local to the output, independent of `strings`' interning order;
+/// returns `f`'s result and that list (local index order = order of first sight).
+/// Serializing a `Sym` outside such a scope is an error. Costs one copy of `strings`'
+/// names (O(distinct keys)).
+///
+/// ```
+/// use coalescope_timeline::{strings, Strings};
+/// let mut a = Strings::new();
+/// a.intern("unused");
+/// let x = a.intern("X");
+/// let (json, names) = strings::serde_write(&a, || serde_json::to_string(&[x, x]).unwrap());
+/// // "X" is the partial's name 0, whatever its position in `a`.
+/// assert_eq!((json.as_str(), &names[..]), ("[0,0]", &["X".to_string()][..]));
+/// let mut b = Strings::new();
+/// b.intern("other");
+/// let back: Vec<coalescope_timeline::Sym> =
+///     strings::serde_read(&names, &mut b, || serde_json::from_str(&json)).unwrap();
+/// assert_eq!((back[0].index(), b.resolve(back[0])), (1, "X"));
+/// ```
+pub fn serde_write<R>(strings: &Strings, f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    let guard = CtxGuard::enter(SerdeCtx::Write {
+        names: strings.values.clone(),
+        local: HashMap::new(),
+        order: Vec::new(),
+        by_name: false,
+    });
+    let r = f();
+    let names = match guard.exit() {
+        Some(SerdeCtx::Write { names, order, .. }) => order
+            .iter()
+            .map(|&i| {
+                names
+                    .get(i as usize)
+                    .map_or_else(String::new, |s| s.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (r, names)
+}
+
+/// Inside a [`serde_write`] scope, runs `f` with every [`Sym`] serialized as its name
+/// (for sort keys that must not depend on any table's interning order). Outside a write
+/// scope it just runs `f`.
+pub fn serde_by_name<R>(f: impl FnOnce() -> R) -> R {
+    let set = |on: bool| {
+        SERDE_CTX.with(|c| {
+            if let Some(SerdeCtx::Write { by_name, .. }) = c.borrow_mut().as_mut() {
+                let was = *by_name;
+                *by_name = on;
+                was
+            } else {
+                on
+            }
+        })
+    };
+    let was = set(true);
+    let r = f();
+    set(was);
+    r
+}
+
+/// Runs `f` (which deserializes) so that every [`Sym`] read is a local index into `names`
+/// (the list [`serde_write`] returned), re-interned into `strings`. An index beyond
+/// `names` is a deserialization error; so is deserializing a `Sym` outside such a scope.
+pub fn serde_read<R>(names: &[String], strings: &mut Strings, f: impl FnOnce() -> R) -> R {
+    let remap = names.iter().map(|n| strings.intern(n)).collect();
+    let guard = CtxGuard::enter(SerdeCtx::Read { remap });
+    let r = f();
+    drop(guard.exit());
+    r
+}
+
+impl serde::Serialize for Sym {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        enum Out {
+            Index(u32),
+            Name(Box<str>),
+        }
+        let out = SERDE_CTX.with(|c| match c.borrow_mut().as_mut() {
+            Some(SerdeCtx::Write {
+                names,
+                local,
+                order,
+                by_name,
+            }) => {
+                let name = names.get(self.index());
+                if *by_name {
+                    return name.map(|n| Out::Name(n.clone()));
+                }
+                name?;
+                let next = order.len() as u32;
+                let i = *local.entry(self.0).or_insert_with(|| {
+                    order.push(self.0);
+                    next
+                });
+                Some(Out::Index(i))
+            }
+            _ => None,
+        });
+        match out {
+            Some(Out::Index(i)) => s.serialize_u32(i),
+            Some(Out::Name(n)) => s.serialize_str(&n),
+            None => Err(serde::ser::Error::custom(
+                "a Sym is serialized only inside strings::serde_write, with the table it is from",
+            )),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sym {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let i = u32::deserialize(d)?;
+        SERDE_CTX.with(|c| match c.borrow().as_ref() {
+            Some(SerdeCtx::Read { remap }) => remap.get(i as usize).copied().ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "symbol index {i} beyond the {} strings of the partial",
+                    remap.len()
+                ))
+            }),
+            _ => Err(serde::de::Error::custom(
+                "a Sym is deserialized only inside strings::serde_read",
+            )),
+        })
     }
 }
 
