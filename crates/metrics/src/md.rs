@@ -264,6 +264,11 @@ impl Bdc {
         self.ingress.merge(&other.ingress);
     }
 
+    /// Heap bytes held, for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.app.heap_bytes() + self.ingress.heap_bytes()
+    }
+
     /// Interval statistics of the app timeline.
     pub fn app_intervals(&self) -> Vec<IntervalStat> {
         self.app.interval_stats()

@@ -771,3 +771,39 @@ fn check_dccd(d: &Dccd<GroupKey>, cfg: &Config) -> Result<(), String> {
     }
     Ok(())
 }
+
+impl crate::md::Mddr {
+    /// Check an MDDR partial read from untrusted bytes against the parameters it must have
+    /// been built with (as a [`crate::Analyzer`] partial is checked): the reordering
+    /// horizon, exact limit and `g`, instants within ±2^62, pieces sorted, counters
+    /// consistent. Returns what is broken, naming the timeline.
+    pub fn check(
+        &self,
+        horizon: Option<Duration>,
+        exact_limit: usize,
+        compress_gap: Duration,
+    ) -> Result<(), String> {
+        self.ingress
+            .check(horizon, exact_limit, compress_gap, LIMIT)
+            .map_err(|e| format!("ingress: {e}"))?;
+        self.app
+            .check(horizon, exact_limit, compress_gap, LIMIT)
+            .map_err(|e| format!("app: {e}"))
+    }
+}
+
+impl crate::md::DelayQuantiles {
+    /// Check a delay partial read from untrusted bytes (exact limit, histogram totals).
+    pub fn check(&self, exact_limit: usize) -> Result<(), String> {
+        self.delay.check(exact_limit).map_err(str::to_string)
+    }
+}
+
+impl crate::md::Bdc {
+    /// Check a BDC partial read from untrusted bytes against its window `W` and windows
+    /// per interval.
+    pub fn check(&self, window: Duration, per_interval: i64) -> Result<(), String> {
+        check_windows(&self.app, window, per_interval).map_err(|e| format!("app: {e}"))?;
+        check_windows(&self.ingress, window, per_interval).map_err(|e| format!("ingress: {e}"))
+    }
+}

@@ -62,6 +62,18 @@ fn one() -> i64 {
 }
 
 impl WindowCounts {
+    /// Heap bytes held (the current interval's window counts and the finished intervals'
+    /// non-empty windows), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(i64, Vec<(u32, u32)>)>() + 8;
+        self.cur.capacity() * 4
+            + self
+                .done
+                .values()
+                .map(|v| entry + v.capacity() * 8)
+                .sum::<usize>()
+    }
+
     /// Empty counts for windows of `width` and intervals of `width * per_interval`.
     pub fn new(width: Duration, per_interval: i64) -> Self {
         let width = width.as_nanos();

@@ -135,9 +135,10 @@ impl Output {
             | Output::BdcIntervals
             | Output::BdcHighIntervals
             | Output::BdcIngressIntervals => DataType::Int64,
-            Output::BdcMedian | Output::BdcMax | Output::BdcThreshold | Output::BdcIngressMedian => {
-                DataType::Float64
-            }
+            Output::BdcMedian
+            | Output::BdcMax
+            | Output::BdcThreshold
+            | Output::BdcIngressMedian => DataType::Float64,
         }
     }
 }
@@ -245,6 +246,7 @@ impl AggregateUDFImpl for MdUdaf {
             output: self.output,
             p,
             high_bdc,
+            params: self.params.clone(),
             state,
         }))
     }
@@ -288,6 +290,7 @@ struct MdAccumulator {
     output: Output,
     p: Option<Prob>,
     high_bdc: HighBdc,
+    params: Params,
     state: State,
 }
 
@@ -360,7 +363,8 @@ impl Accumulator for MdAccumulator {
             },
             State::Bdc(b) => {
                 let r = b.finish(self.high_bdc);
-                let count = |n: usize| ScalarValue::Int64(Some(i64::try_from(n).unwrap_or(i64::MAX)));
+                let count =
+                    |n: usize| ScalarValue::Int64(Some(i64::try_from(n).unwrap_or(i64::MAX)));
                 match self.output {
                     Output::BdcMedian => ScalarValue::Float64(r.median),
                     Output::BdcMax => ScalarValue::Float64(r.max),
@@ -411,6 +415,16 @@ impl Accumulator for MdAccumulator {
                     )
                 }
             };
+            // States cross DataFusion's spill files: check what the merge relies on.
+            let p = &self.params;
+            let checked = match &other {
+                State::Gaps(m) => m.check(p.reorder_horizon, p.exact_limit, p.compress_gap),
+                State::Delay(d) => d.check(p.exact_limit),
+                State::Bdc(b) => b.check(p.window, p.per_interval),
+            };
+            if let Err(e) = checked {
+                return exec_err!("{}: partial state row {i}: {e}", self.output.name());
+            }
             self.merge_state(other)?;
         }
         Ok(())
@@ -429,6 +443,7 @@ mod tests {
             output,
             p: Some(Prob::P50),
             high_bdc: HighBdc::Median,
+            params: params.clone(),
             state: match output.kind() {
                 Kind::Gaps => State::Gaps(Mddr::new(
                     params.reorder_horizon,
@@ -494,6 +509,75 @@ mod tests {
                 "cut {cut}"
             );
         }
+    }
+
+    #[test]
+    fn bdc_is_the_hand_computed_share_and_merges_across_any_cut() {
+        // W = 250 us, I = 100 ms. Interval 0: windows [0, 250 us) with 2 events and
+        // [250, 500 us) with 3 -> BDC 3/5 = 0.6; interval 1 (at 100 ms): one window of
+        // 4 -> BDC 1.0. Median of {0.6, 1.0} (nearest rank) = 0.6; max 1.0; the median
+        // threshold marks interval 1 high. The app timeline is the ingress one + 5 us
+        // except the 4th event, undelivered.
+        let us = 1_000i64;
+        let ing: Vec<Option<i64>> = [0, 10, 300, 310, 320, 100_000, 100_001, 100_002, 100_003]
+            .iter()
+            .map(|&t| Some(t * us))
+            .collect();
+        let app: Vec<Option<i64>> = ing
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i != 3).then(|| t.unwrap() + 5 * us))
+            .collect();
+        let want = [
+            (Output::BdcIngressMedian, ScalarValue::Float64(Some(0.6))),
+            (Output::BdcMax, ScalarValue::Float64(Some(1.0))),
+            (Output::BdcIntervals, ScalarValue::Int64(Some(2))),
+            (Output::BdcIngressIntervals, ScalarValue::Int64(Some(2))),
+            (Output::BdcHighIntervals, ScalarValue::Int64(Some(1))),
+            // App: windows [0,250) {5, 15} and [250,500) {305, 325} (310 undelivered):
+            // 2/4 = 0.5 and 1.0 -> median 0.5, threshold 0.5.
+            (Output::BdcMedian, ScalarValue::Float64(Some(0.5))),
+            (Output::BdcThreshold, ScalarValue::Float64(Some(0.5))),
+        ];
+        for (output, value) in want {
+            for cut in 0..=ing.len() {
+                let mut left = acc(output);
+                let mut right = acc(output);
+                left.update_batch(&rows(ing[..cut].to_vec(), app[..cut].to_vec()))
+                    .unwrap();
+                right
+                    .update_batch(&rows(ing[cut..].to_vec(), app[cut..].to_vec()))
+                    .unwrap();
+                let mut fin = acc(output);
+                let s: Vec<Vec<u8>> = [&mut right, &mut left]
+                    .into_iter()
+                    .map(|a| match a.state().unwrap().remove(0) {
+                        ScalarValue::Binary(Some(b)) => b,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                let col: ArrayRef = Arc::new(BinaryArray::from_iter_values(s.iter()));
+                fin.merge_batch(&[col]).unwrap();
+                assert_eq!(fin.evaluate().unwrap(), value, "{output:?} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_of_other_parameters_is_refused() {
+        let foreign = State::Gaps(Mddr::new(
+            Some(Duration::from_nanos(1_000_000)),
+            Config::default().exact_limit(),
+            Config::default().compress_gap,
+        ));
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&foreign, &mut bytes).unwrap();
+        let col: ArrayRef = Arc::new(BinaryArray::from_iter_values([bytes]));
+        let err = acc(Output::Mddr)
+            .merge_batch(&[col])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mddr: partial state row 0: ingress:"), "{err}");
     }
 
     #[test]
