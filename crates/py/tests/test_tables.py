@@ -23,7 +23,7 @@ def test_groups_intervals_features_equal_the_cli_files(tables, parquet_dir, cli,
         assert table.num_rows > 0, name
         assert table.schema.names == want.schema.names, name
         assert table.to_pylist() == want.to_pylist(), name
-    assert got.intervals_table.num_rows > 100
+    assert got.intervals_table.num_rows > 30  # 3 groups x ~15 intervals of 100 ms
 
 
 def test_sim_tables_equal_the_cli_files(cli, tmp_path):

@@ -187,3 +187,66 @@ fn errors_name_the_source_column_and_row_across_batches() {
         "fills: the fills table has no column `child_id`, which is required"
     );
 }
+
+/// `batch` with its `seq` column replaced by `seq`.
+fn with_seq(seq: ArrayRef) -> RecordBatch {
+    let good = batch(seq.len(), 0);
+    let cols: Vec<(String, ArrayRef)> = good
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .zip(good.columns().iter().cloned())
+        .map(|(n, c)| {
+            if n == "seq" {
+                (n, Arc::clone(&seq))
+            } else {
+                (n, c)
+            }
+        })
+        .collect();
+    RecordBatch::try_from_iter(cols).unwrap()
+}
+
+#[test]
+fn a_spark_decimal_20_0_seq_reads_as_the_integer_and_other_scales_are_refused() {
+    use arrow_array::Decimal128Array;
+    // Spark reads a UInt64 Parquet column as decimal(20, 0): 2^64 - 1 fits, 2^64 does not.
+    let big = i128::from(u64::MAX);
+    let seq = Decimal128Array::from(vec![7, 0, big])
+        .with_precision_and_scale(20, 0)
+        .unwrap();
+    let (rows, _, _, _) = read_stream(vec![with_seq(Arc::new(seq))]);
+    let seqs: Vec<u64> = rows.iter().map(|r| r.0.seq).collect();
+    assert_eq!(seqs, [7, 0, u64::MAX]);
+
+    let mut strings = Strings::new();
+    let over = Decimal128Array::from(vec![1, big + 1])
+        .with_precision_and_scale(20, 0)
+        .unwrap();
+    let e = read_events_arrow(
+        Path::new("events"),
+        &mut stream(vec![with_seq(Arc::new(over))]),
+        &mut strings,
+        |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("events.seq at row 2"), "{e}");
+
+    let scaled = Decimal128Array::from(vec![100, 200])
+        .with_precision_and_scale(20, 2)
+        .unwrap();
+    let e = read_events_arrow(
+        Path::new("events"),
+        &mut stream(vec![with_seq(Arc::new(scaled))]),
+        &mut strings,
+        |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("Decimal128(20, 2)") && e.contains("Decimal128 of scale 0"),
+        "{e}"
+    );
+}

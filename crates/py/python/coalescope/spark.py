@@ -148,4 +148,21 @@ def analyze(events, orders=None, fills=None, parents=None,
         from pyspark.sql.types import StructType
 
         return spark.createDataFrame([], StructType([]))
-    return spark.createDataFrame(arrow.to_pandas())
+    return spark.createDataFrame(_spark_types(arrow))
+
+
+def _spark_types(table):
+    """``table`` with unsigned columns as Spark can hold them: uint64 -> int64 when every
+    value fits (counts always do), else decimal(20, 0) (what Spark reads a uint64 Parquet
+    column as)."""
+    import pyarrow as pa
+
+    cols = []
+    for field, col in zip(table.schema, table.columns):
+        if pa.types.is_unsigned_integer(field.type):
+            try:
+                col = col.cast(pa.int64())
+            except pa.ArrowInvalid:
+                col = col.cast(pa.decimal128(20, 0))
+        cols.append(col)
+    return pa.table(cols, names=table.schema.names)

@@ -83,7 +83,7 @@ pub(crate) struct ArrowCols<'a> {
     stats: &'a mut ReadStats,
 }
 
-const EXPECT_INT: &str = "an integer type (Int8..Int64, UInt8..UInt64) or integral Float64";
+const EXPECT_INT: &str = "an integer type (Int8..Int64, UInt8..UInt64), Decimal128 of scale 0 (how Spark reads unsigned 64-bit columns) or integral Float64";
 const EXPECT_TIME: &str =
     "Int64 nanoseconds, another integer type, Timestamp(s|ms|us|ns, any time zone) or integral Float64";
 const EXPECT_FLOAT: &str = "Float64, Float32 or an exactly representable integer type";
@@ -354,6 +354,10 @@ impl<'a> ArrowCols<'a> {
                 self.count_imprecise(&a);
                 self.prim(col, a.as_primitive::<Float64Type>(), float_to::<u64>)
             }
+            // Spark has no unsigned types: it reads a UInt64 column as decimal(20, 0).
+            DataType::Decimal128(_, 0) => {
+                self.prim(col, a.as_primitive::<arrow_array::types::Decimal128Type>(), to_u64)
+            }
             DataType::Null => return Ok(OptCol::AllNull),
             t => return Err(self.wrong_type(col, t, EXPECT_INT)),
         })?;
@@ -377,6 +381,9 @@ impl<'a> ArrowCols<'a> {
             DataType::Float64 => {
                 self.count_imprecise(&a);
                 self.prim(col, a.as_primitive::<Float64Type>(), float_to::<i64>)
+            }
+            DataType::Decimal128(_, 0) => {
+                self.prim(col, a.as_primitive::<arrow_array::types::Decimal128Type>(), to_i64)
             }
             DataType::Null => return Ok(OptCol::AllNull),
             t => return Err(self.wrong_type(col, t, EXPECT_TIME)),
