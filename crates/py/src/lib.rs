@@ -19,6 +19,9 @@
 //! become a metrics [`Config`] through the metrics crate's own parsers and validation,
 //! tables become records through timeline, the analysis is the metrics crate's.
 
+// Without the `python` feature (a plain `cargo build --workspace`) the crate is empty.
+#![cfg(feature = "python")]
+
 mod arrow_stream;
 mod options;
 

@@ -47,8 +47,8 @@ impl std::str::FromStr for TableSpec {
     }
 }
 
-/// How a query runs.
-#[derive(Debug, Clone)]
+/// How a query runs (default: all cores, no memory limit, `analyze`'s defaults).
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// DataFusion's `target_partitions`: partitions scanned and aggregated in parallel
     /// (`None` = the number of cores). Results do not depend on it.
@@ -58,16 +58,6 @@ pub struct RunOptions {
     /// The aggregator parameters (reordering horizon, exact limit, `g`) shared with
     /// `analyze`.
     pub config: Config,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            partitions: None,
-            memory_limit: None,
-            config: Config::default(),
-        }
-    }
 }
 
 /// A glob character in a location.

@@ -730,7 +730,9 @@ enum Target {
     Memory,
 }
 
-/// Where typed (Arrow) batches go once the layout is fixed.
+/// Where typed (Arrow) batches go once the layout is fixed. One per writer (never in a
+/// collection): the size difference of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum ArrowOut {
     File(ArrowWriter<File>),
     Memory(Vec<RecordBatch>),
