@@ -1126,6 +1126,84 @@ pub fn write_rows<R: Serialize>(
 mod tests {
     use super::*;
 
+    #[derive(serde::Serialize)]
+    struct R {
+        name: Option<&'static str>,
+        n: u64,
+        x: Option<f64>,
+        flag: bool,
+        delta: i64,
+    }
+
+    #[test]
+    fn in_memory_batches_equal_the_parquet_file_of_the_same_rows() {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        // The first rows leave `name` and `x` null: the memory table waits for their
+        // types exactly as the file does; more rows than one batch.
+        let rows: Vec<R> = (0..(BATCH_ROWS as u64 + 10))
+            .map(|i| R {
+                name: (i > 3).then_some(if i % 2 == 0 { "a" } else { "b" }),
+                n: i,
+                x: (i > 5).then_some(i as f64 / 4.0),
+                flag: i % 3 == 0,
+                delta: 5 - i as i64,
+            })
+            .collect();
+        let (schema, batches) = rows_to_batches("rows", &rows).unwrap();
+        assert_eq!(batches.len(), 2);
+        let path = std::env::temp_dir().join(format!(
+            "coalescope-rows-mem-{}.parquet",
+            std::process::id()
+        ));
+        write_rows(&path, &rows, Compression::default()).unwrap();
+        let file = File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let from_file: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(from_file[0].schema().fields(), schema.fields());
+        let cols = |bs: &[RecordBatch]| -> Vec<Vec<String>> {
+            (0..schema.fields().len())
+                .map(|c| {
+                    bs.iter()
+                        .flat_map(|b| {
+                            let a = b.column(c);
+                            (0..a.len())
+                                .map(|i| arrow_cast_free(a, i))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(cols(&batches), cols(&from_file));
+        let types: Vec<DataType> = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                DataType::Utf8,
+                DataType::UInt64,
+                DataType::Float64,
+                DataType::Boolean,
+                DataType::Int64
+            ]
+        );
+        // No rows: an empty schema and no batch.
+        let (schema, batches) = rows_to_batches("rows", Vec::<R>::new()).unwrap();
+        assert!(schema.fields().is_empty() && batches.is_empty());
+    }
+
+    /// One cell as text (Debug of the array slice), to compare columns without a cast kernel.
+    fn arrow_cast_free(a: &ArrayRef, i: usize) -> String {
+        format!("{:?}", a.slice(i, 1))
+    }
+
     #[test]
     fn kinds_widen() {
         use Cell::*;
