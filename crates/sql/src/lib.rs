@@ -36,12 +36,27 @@
 //! - `delay_max(t_ingress_ns, t_app_ns)` → `BIGINT`: the largest delivery delay (exact).
 //! - `negative_delays(t_ingress_ns, t_app_ns)` → `BIGINT`: the **negative delay** anomaly,
 //!   delivered rows with `t_app < t_ingress`.
+//! - `bdc_median(t_ingress_ns, t_app_ns)`, `bdc_max(..)` → `DOUBLE`: **BDC** per interval
+//!   `I` on the app timeline (delivered rows by `t_app`): the largest count of one window
+//!   `W` over the interval's count; the nearest-rank median and the maximum over the
+//!   group's intervals (`analyze`'s `bdc_median`, `bdc_max`; `W`, `I` from the config).
+//! - `bdc_threshold(..)` → `DOUBLE`, `bdc_high_intervals(..)`, `bdc_intervals(..)` →
+//!   `BIGINT`: the high-BDC threshold (`median`, `q:p` or `abs:x` of the interval BDCs),
+//!   the intervals strictly above it, and the intervals on the app timeline.
+//! - `bdc_ingress_median(..)` → `DOUBLE`, `bdc_ingress_intervals(..)` → `BIGINT`: the same
+//!   on the ingress timeline (all rows by `t_ingress`).
+//!
+//! Counts and the other anomalies are plain SQL (`count(*)`, `count(t_app_ns)`,
+//! `count(*) - count(DISTINCT seq)`). DBC and CTE join orders and quotes to dispatch
+//! windows across tables; they stay with `analyze` and the Python module's partials.
 //!
 //! ## Exactness under partitioned execution
-//! Delay quantiles, maxima and counts merge exactly for any split. The gap series merge
+//! Delay quantiles, maxima, BDC window counts and counts merge exactly for any split. The gap series merge
 //! exactly when every partial covers a stretch of time that the others do not overlap by
 //! more than the reordering horizon (100 ms by default): a lake split by time, read by
-//! DataFusion in contiguous file / row-group ranges per partition. A split that breaks
+//! DataFusion in contiguous file / row-group ranges per partition (files sorted by path;
+//! [`run::session`] turns off the round-robin repartition and the work stealing between
+//! partitions, both of which would deal one time range to several partials). A split that breaks
 //! time order (rows interleaved across files) gives null with its reason, never a
 //! different number. Duplicate (stream, seq) rows are not removed (`analyze` counts them
 //! as an anomaly); deduplicate in SQL when needed.
