@@ -5,19 +5,20 @@
 # /usr/bin/time -v (wall, peak RSS); both compute the md metrics per (stream, symbol,
 # venue) and the script checks that their MDDRs agree before printing the table.
 #
-#   bench/sql/run.sh [EVENTS]        (default 10000000; data in $DATA, default target/bench-data)
+#   bench/sql/run.sh [EVENTS]        (default 10000000; data in $DATA, default target/bench-data;
+#                                     COALESCOPE_BIN=path skips the release build)
 set -euo pipefail
 EVENTS="${1:-10000000}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 DATA="${DATA:-$CARGO_TARGET_DIR/bench-data}"
-BIN="$CARGO_TARGET_DIR/release/coalescope"
+BIN="${COALESCOPE_BIN:-$CARGO_TARGET_DIR/release/coalescope}"
 PY="${PYTHON:-python3}"
 cd "$ROOT"
 mkdir -p "$DATA"
 [ -x /usr/bin/time ] || { echo "bench/sql/run.sh: needs /usr/bin/time (Debian package: time)" >&2; exit 3; }
 "$PY" -c 'import pyarrow, numpy' 2>/dev/null || pip install --quiet pyarrow numpy
-cargo build --release --quiet -p coalescope
+[ -n "${COALESCOPE_BIN:-}" ] || cargo build --release --quiet -p coalescope
 
 FILE="$DATA/events-$EVENTS.parquet"
 [ -s "$FILE" ] || "$PY" bench/analyze/gen_events.py "$DATA" "$EVENTS" 42
